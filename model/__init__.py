@@ -1,0 +1,1 @@
+"""The maths that training and serving share: Lab colour, the networks, and the Colorizer."""

@@ -1,0 +1,137 @@
+"""The one owner of the CIE Lab maths and of the network's normalization.
+
+Training and serving both import from here, so the two cannot drift apart. The conversion follows
+scikit-image (sRGB, D65 white, 2 degree observer) in float32 torch, which is several times faster than
+scikit-image's float64 numpy and agrees with it to about 1e-4.
+
+Layout: torch functions take channels at dim -3, so (3, H, W) and (B, 3, H, W) both work;
+numpy functions take channels last, (H, W, 3), like scikit-image.
+"""
+import numpy as np
+import torch
+
+# Network normalization (pix2pix-style, for a tanh head): L in [0, 100] -> [-1, 1], ab in about [-110, 110] -> [-1, 1].
+L_CENTER = 50.0
+L_SCALE = 50.0
+AB_SCALE = 110.0
+
+# sRGB primaries to CIE XYZ, and the D65 reference white: the values scikit-image uses.
+_XYZ_FROM_RGB = torch.tensor(
+    [[0.412453, 0.357580, 0.180423],
+     [0.212671, 0.715160, 0.072169],
+     [0.019334, 0.119193, 0.950227]], dtype=torch.float64)
+_RGB_FROM_XYZ = torch.linalg.inv(_XYZ_FROM_RGB)
+_WHITE = torch.tensor([0.95047, 1.0, 1.08883], dtype=torch.float64)
+_EPSILON = 0.008856  # CIE: below this, f(t) is linear
+_KAPPA = 7.787
+
+
+def normalize_l(l: torch.Tensor) -> torch.Tensor:
+    return l / L_SCALE - L_CENTER / L_SCALE
+
+
+def denormalize_l(l_norm: torch.Tensor) -> torch.Tensor:
+    return (l_norm + L_CENTER / L_SCALE) * L_SCALE
+
+
+def normalize_ab(ab: torch.Tensor) -> torch.Tensor:
+    return ab / AB_SCALE
+
+
+def denormalize_ab(ab_norm: torch.Tensor) -> torch.Tensor:
+    return ab_norm * AB_SCALE
+
+
+def _srgb_to_linear(c: torch.Tensor) -> torch.Tensor:
+    return torch.where(c > 0.04045, ((c + 0.055) / 1.055).clamp(min=0).pow(2.4), c / 12.92)
+
+
+def _linear_to_srgb(c: torch.Tensor) -> torch.Tensor:
+    return torch.where(c > 0.0031308, 1.055 * c.clamp(min=0).pow(1 / 2.4) - 0.055, 12.92 * c)
+
+
+def _f(t: torch.Tensor) -> torch.Tensor:
+    return torch.where(t > _EPSILON, t.clamp(min=0).pow(1 / 3), _KAPPA * t + 16 / 116)
+
+
+def _f_inverse(f: torch.Tensor) -> torch.Tensor:
+    cube = f.pow(3)
+    return torch.where(cube > _EPSILON, cube, (f - 16 / 116) / _KAPPA)
+
+
+def _rgb_to_lab_last(rgb: torch.Tensor) -> torch.Tensor:
+    """(..., 3) sRGB in [0, 1] -> (..., 3) Lab."""
+    matrix = (_XYZ_FROM_RGB / _WHITE[:, None]).to(rgb)  # divide by white first: one matmul, no extra pass
+    fx, fy, fz = _f(_srgb_to_linear(rgb) @ matrix.T).unbind(-1)
+    return torch.stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)], dim=-1)
+
+
+def _lab_to_rgb_last(lab: torch.Tensor) -> torch.Tensor:
+    """(..., 3) Lab -> (..., 3) sRGB, not clipped: values outside [0, 1] are out of gamut."""
+    l, a, b = lab.unbind(-1)
+    fy = (l + 16) / 116
+    # f(z) < 0 is impossible light: clip it to 0, as scikit-image does.
+    f = torch.stack([fy + a / 500, fy, (fy - b / 200).clamp(min=0)], dim=-1)
+    xyz = _f_inverse(f)
+    matrix = (_RGB_FROM_XYZ * _WHITE[None, :]).to(lab)
+    return _linear_to_srgb(xyz @ matrix.T)
+
+
+def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
+    """(..., 3, H, W) sRGB in [0, 1] -> (..., 3, H, W) Lab: L in [0, 100], ab roughly in [-110, 110]."""
+    return _rgb_to_lab_last(rgb.movedim(-3, -1)).movedim(-1, -3)
+
+
+def lab_to_rgb(lab: torch.Tensor, fit_gamut: bool = True) -> torch.Tensor:
+    """(..., 3, H, W) Lab -> (..., 3, H, W) sRGB in [0, 1].
+
+    With fit_gamut, a colour that sRGB cannot show keeps its L and hue and loses only as much chroma as it
+    must: clipping the RGB instead would change the lightness, which the colorizer promises to keep.
+    """
+    lab_last = lab.movedim(-3, -1)
+    rgb = _lab_to_rgb_last(lab_last)
+    if fit_gamut:
+        outside = ((rgb < -1e-4) | (rgb > 1 + 1e-4)).any(dim=-1)
+        if bool(outside.any()):
+            rgb = rgb.clone()
+            rgb[outside] = _fit_chroma(lab_last[outside])
+    return rgb.clamp(0, 1).movedim(-1, -3)
+
+
+def _fit_chroma(lab: torch.Tensor, iterations: int = 10) -> torch.Tensor:
+    """(N, 3) out-of-gamut Lab -> (N, 3) RGB of the largest chroma scale in [0, 1] that is in gamut (bisection)."""
+    lo = torch.zeros_like(lab[:, 0])  # scale 0 is gray, always in gamut
+    hi = torch.ones_like(lab[:, 0])
+    for _ in range(iterations):
+        mid = (lo + hi) / 2
+        trial = _lab_to_rgb_last(torch.cat([lab[:, :1], lab[:, 1:] * mid[:, None]], dim=1))
+        inside = ((trial >= -1e-4) & (trial <= 1 + 1e-4)).all(dim=1)
+        lo = torch.where(inside, mid, lo)
+        hi = torch.where(inside, hi, mid)
+    return _lab_to_rgb_last(torch.cat([lab[:, :1], lab[:, 1:] * lo[:, None]], dim=1))
+
+
+def gray_to_l(gray: torch.Tensor) -> torch.Tensor:
+    """Gray sRGB values in [0, 1], any shape -> Lab L of the same shape (a = b = 0 for gray).
+
+    Cheaper than rgb_to_lab on three equal channels, and identical: the Y row of the matrix sums to 1.
+    """
+    return 116 * _f(_srgb_to_linear(gray)) - 16
+
+
+def rgb_to_lab_np(rgb: np.ndarray) -> np.ndarray:
+    """(..., 3) sRGB, uint8 or float in [0, 1] -> float32 (..., 3) Lab, like skimage.color.rgb2lab."""
+    rgb = torch.from_numpy(_as_unit_float(rgb))
+    return _rgb_to_lab_last(rgb).numpy()
+
+
+def lab_to_rgb_np(lab: np.ndarray, fit_gamut: bool = True) -> np.ndarray:
+    """float (..., 3) Lab -> float32 (..., 3) sRGB in [0, 1], like skimage.color.lab2rgb."""
+    lab = torch.from_numpy(np.asarray(lab, dtype=np.float32)).movedim(-1, -3)
+    return lab_to_rgb(lab, fit_gamut=fit_gamut).movedim(-3, -1).numpy()
+
+
+def _as_unit_float(rgb: np.ndarray) -> np.ndarray:
+    if rgb.dtype == np.uint8:
+        return rgb.astype(np.float32) / 255
+    return np.asarray(rgb, dtype=np.float32)

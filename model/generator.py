@@ -1,0 +1,114 @@
+"""ResUNet generator: (B, 1, H, W) normalized L -> (B, 2, H, W) normalized ab in [-1, 1].
+
+A U-Net whose every level is a stack of residual blocks. The bottom level adds dilated blocks and a global
+context vector, because wrong hues are mostly recognition failures: the net has to see the whole scene to
+know a sky from a wall. Height and width must be multiples of `stride`; pad outside the network (see
+`pad_to_stride`) so that the scripted graph stays shape-agnostic.
+"""
+from typing import List
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class ResBlock(nn.Module):
+    def __init__(self, channels: int, dilation: int = 1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=dilation, dilation=dilation, bias=False)
+        self.norm1 = nn.BatchNorm2d(channels)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=dilation, dilation=dilation, bias=False)
+        self.norm2 = nn.BatchNorm2d(channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.relu(self.norm1(self.conv1(x)))
+        return F.relu(x + self.norm2(self.conv2(y)))
+
+
+def conv_norm_relu(in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=kernel_size // 2, bias=False),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(inplace=True),
+    )
+
+
+class GlobalContext(nn.Module):
+    """Adds a vector computed from the whole image to every position: scene-level evidence for local colour."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(channels, channels), nn.ReLU(inplace=True), nn.Linear(channels, channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        context = self.mlp(x.mean(dim=(2, 3)))  # (B, C)
+        return x + context[:, :, None, None]
+
+
+class UpLevel(nn.Module):
+    """Upsample by 2, join the encoder's features of the same resolution, then residual blocks."""
+
+    def __init__(self, in_channels: int, out_channels: int, blocks: int):
+        super().__init__()
+        self.up = conv_norm_relu(in_channels, out_channels)
+        self.merge = conv_norm_relu(2 * out_channels, out_channels, kernel_size=1)
+        self.blocks = nn.Sequential(*[ResBlock(out_channels) for _ in range(blocks)])
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+        x = self.merge(torch.cat([self.up(x), skip], dim=1))
+        return self.blocks(x)
+
+
+class Generator(nn.Module):
+    def __init__(self, base_channels: int = 32, levels: int = 4, blocks_per_level: int = 2):
+        super().__init__()
+        assert levels >= 2, f"the U-Net needs at least 2 levels, got {levels}"
+        assert base_channels >= 4, f"base_channels must be at least 4, got {base_channels}"
+        widths = [base_channels * 2**i for i in range(levels)]  # e.g. 32, 64, 128, 256
+        self.base_channels = base_channels
+        self.levels = levels
+        self.blocks_per_level = blocks_per_level
+        self.stride = 1 << (levels - 1)  # an int, not 2 ** levels: TorchScript makes that a float
+
+        self.stem = conv_norm_relu(1, widths[0])
+        # Encoder level i works at 1 / 2**i of the input's resolution; each level after the first halves it first.
+        self.encoder = nn.ModuleList()
+        for i, width in enumerate(widths):
+            down = [conv_norm_relu(widths[i - 1], width, stride=2)] if i > 0 else []
+            self.encoder.append(nn.Sequential(*down, *[ResBlock(width) for _ in range(blocks_per_level)]))
+        bottom = widths[-1]
+        self.bottleneck = nn.Sequential(ResBlock(bottom, dilation=2), GlobalContext(bottom), ResBlock(bottom, dilation=4))
+        self.decoder = nn.ModuleList(
+            [UpLevel(widths[i + 1], widths[i], blocks_per_level) for i in reversed(range(levels - 1))])
+        self.head = nn.Conv2d(widths[0], 2, 3, padding=1)
+
+    def forward(self, l_norm: torch.Tensor) -> torch.Tensor:
+        # (B, 1, H, W) L in [-1, 1], H and W multiples of self.stride -> (B, 2, H, W) ab in [-1, 1]
+        x = self.stem(l_norm)
+        skips: List[torch.Tensor] = []
+        for level in self.encoder:
+            x = level(x)
+            skips.append(x)
+        x = self.bottleneck(x)  # (B, base * 2**(levels-1), H / stride, W / stride)
+        for i, up in enumerate(self.decoder):
+            x = up(x, skips[-2 - i])
+        return torch.tanh(self.head(x))
+
+
+def pad_to_stride(x: torch.Tensor, stride: int) -> torch.Tensor:
+    """(B, C, H, W) -> (B, C, H', W') with H', W' the next multiples of stride, edge pixels repeated.
+
+    Replicate, not reflect: reflect fails when the padding is larger than the image (a 4000x8 strip).
+    Crop the network's output back with [..., :H, :W].
+    """
+    height, width = x.shape[-2:]
+    pad_h = -height % stride
+    pad_w = -width % stride
+    if pad_h == 0 and pad_w == 0:
+        return x
+    return F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())

@@ -1,0 +1,66 @@
+"""Shared fixtures: synthetic photos (tests never read the training data) and a tiny exported model."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from model.critic import Critic
+from model.generator import Generator
+from training.config import TrainConfig
+from training.export import export
+
+TINY = dict(base_channels=8, levels=3, blocks_per_level=1)
+
+
+def synthetic_photo(seed: int, size: tuple[int, int] = (96, 72)) -> Image.Image:
+    """A color 'photo': a sky-like gradient over a ground color, with a few colored shapes and noise."""
+    rng = np.random.default_rng(seed)
+    width, height = size
+    y = np.linspace(0, 1, height)[:, None, None]
+    sky, ground = rng.uniform(40, 230, 3), rng.uniform(20, 200, 3)
+    image = np.where(y < rng.uniform(0.3, 0.7), sky * (1 - 0.4 * y), ground) * np.ones((height, width, 3))
+    for _ in range(3):
+        x0, y0 = rng.integers(0, width - 8), rng.integers(0, height - 8)
+        image[y0:y0 + rng.integers(6, 30), x0:x0 + rng.integers(6, 30)] = rng.uniform(0, 255, 3)
+    image += rng.normal(0, 6, image.shape)
+    return Image.fromarray(np.clip(image, 0, 255).astype(np.uint8))
+
+
+@pytest.fixture(scope="session")
+def photo_folder(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("photos")
+    for i in range(24):
+        synthetic_photo(i, size=(96 + 8 * (i % 3), 72 + 4 * (i % 4))).save(folder / f"photo_{i:02d}.jpg", quality=92)
+    return folder
+
+
+def tiny_checkpoint_dict(config: TrainConfig | None = None) -> dict:
+    config = config or TrainConfig(data="photos", out="run", image_size=32, scale_size=48, critic_channels=8, **TINY)
+    torch.manual_seed(0)
+    generator, critic = Generator(**config.generator_kwargs()), Critic(**config.critic_kwargs())
+    return {"generator": generator.state_dict(), "ema": generator.state_dict(), "critic": critic.state_dict(),
+            "step": 0, "seconds": 0.0, "config": json.loads(config.to_json())}
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("run") / "checkpoint.pt"
+    torch.save(tiny_checkpoint_dict(), path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tiny_checkpoint, tmp_path_factory) -> Path:
+    """A randomly initialised tiny generator, exported by the project's own export code."""
+    path = tmp_path_factory.mktemp("weights") / "tiny.pt"
+    export(tiny_checkpoint, path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def colorizer(tiny_weights):
+    from model.colorizer import Colorizer
+    return Colorizer.load(tiny_weights)
