@@ -1,0 +1,83 @@
+"""The weights file: the one hand-off from training to serving.
+
+A TorchScript module (it loads without this project's Python classes) with a JSON info file embedded:
+what the net expects (stride, working size) and how it was trained. TorchScript is behind these two
+functions alone, so moving to torch.export later touches only this file.
+"""
+import contextlib
+import hashlib
+import json
+import warnings
+from pathlib import Path
+
+import torch
+
+INFO_FILE = "colorizer.json"
+FORMAT_VERSION = 1
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "colorizer.pt"
+
+
+class WeightsError(Exception):
+    """The weights file is missing, unreadable, or not a colorizer; the message says what to do."""
+
+
+@contextlib.contextmanager
+def _quiet_jit():
+    # Every torch.jit call warns that TorchScript is deprecated; we know, and a user of the CLI cannot act on it.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\..*` is deprecated", category=DeprecationWarning)
+        yield
+
+
+def save_network(generator: torch.nn.Module, path: Path, info: dict) -> None:
+    """Scripts generator (in eval mode) and writes it with info to path. Not atomic: see training.files."""
+    info = {"format": FORMAT_VERSION, "stride": int(generator.stride), **info}
+    with _quiet_jit():
+        scripted = torch.jit.script(generator.eval())
+        torch.jit.save(scripted, str(path), _extra_files={INFO_FILE: json.dumps(info, indent=2)})
+
+
+def load_network(path: Path, device: str | torch.device = "cpu") -> tuple[torch.jit.ScriptModule, dict]:
+    """path -> (network in eval mode, frozen for inference; its info dict). Raises WeightsError."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"no weights file at {path}: pass the path of a colorizer .pt file "
+                           f"(the repository ships one at weights/colorizer.pt), or train and export your own")
+    extra = {INFO_FILE: ""}
+    try:
+        with _quiet_jit():
+            network = torch.jit.load(str(path), map_location=device, _extra_files=extra)
+            network = torch.jit.freeze(network.eval())  # folds batch norm into the convolutions
+    except Exception as error:  # torch raises RuntimeError, ValueError and others for broken files
+        raise WeightsError(f"cannot read the weights file {path} ({type(error).__name__}): it is truncated, "
+                           f"corrupt or not TorchScript; re-download it or export it again") from None
+    try:
+        info = json.loads(extra[INFO_FILE])
+        stride = int(info["stride"])
+    except (ValueError, KeyError, TypeError):
+        raise WeightsError(f"{path} is TorchScript but not a colorizer exported by training.export "
+                           f"(no valid {INFO_FILE} inside)") from None
+    if info.get("format") != FORMAT_VERSION:
+        raise WeightsError(f"{path} has weights format {info.get('format')}, this version reads {FORMAT_VERSION}")
+    _check_runs(network, stride, device, path)
+    return network, info
+
+
+def _check_runs(network, stride: int, device, path: Path) -> None:
+    """A file can be valid TorchScript and still the wrong network: try it once on a tiny input."""
+    probe = torch.zeros(1, 1, stride * 2, stride * 2, device=device)
+    try:
+        with torch.inference_mode():
+            out = network(probe)
+    except Exception as error:
+        raise WeightsError(f"{path} does not run as a colorizer: {type(error).__name__}: {error}") from None
+    if tuple(out.shape) != (1, 2, stride * 2, stride * 2):
+        raise WeightsError(f"{path} gives output of shape {tuple(out.shape)}, a colorizer gives (1, 2, H, W)")
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,128 @@
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from model.color import rgb_to_lab_np
+from model.colorizer import Colorizer, lightness, working_shape
+from model.weights import WeightsError, save_network
+from model.generator import Generator
+from tests.conftest import synthetic_photo
+
+
+def l_psnr(a: Image.Image, b: Image.Image) -> float:
+    """PSNR in dB of the Lab L channels of two RGB images (peak 100)."""
+    la, lb = (rgb_to_lab_np(np.asarray(im.convert("RGB")))[..., 0] for im in (a, b))
+    return 10 * np.log10(100**2 / max(np.mean((la - lb) ** 2), 1e-12))
+
+
+@pytest.mark.parametrize("size", [(96, 72), (301, 157), (1, 1), (3000, 8), (8, 500)])
+def test_output_has_the_input_size(colorizer, size):
+    image = synthetic_photo(1, (max(size[0], 16), max(size[1], 16))).resize(size)
+    assert colorizer(image).size == size
+
+
+@pytest.mark.parametrize("working_size", [32, 64, 200])
+def test_output_keeps_the_input_lightness_through_png(colorizer, working_size):
+    gray = synthetic_photo(2, (333, 250)).convert("L")
+    png = io.BytesIO()
+    colorizer(gray, size=working_size).save(png, "PNG")
+    with Image.open(png) as decoded:
+        assert l_psnr(decoded, gray.convert("RGB")) >= 40
+
+
+def test_a_color_input_is_treated_as_gray(colorizer):
+    photo = synthetic_photo(3)
+    lab = rgb_to_lab_np(np.asarray(photo))
+    lab[..., 1:] = 0
+    from model.color import lab_to_rgb_np
+    gray = Image.fromarray((lab_to_rgb_np(lab) * 255).round().astype(np.uint8))
+    a, b = np.asarray(colorizer(photo), dtype=int), np.asarray(colorizer(gray), dtype=int)
+    assert np.abs(a - b).max() <= 3  # the same lightness in, the same colors out (up to 8-bit rounding)
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "RGB", "RGBA", "P", "CMYK", "1", "I;16"])
+def test_every_pillow_mode_is_accepted(colorizer, mode):
+    image = synthetic_photo(4).convert("L" if mode == "I;16" else mode)
+    if mode == "I;16":
+        image = Image.fromarray((np.asarray(image, dtype=np.uint16) * 257))
+        assert image.mode == "I;16"
+    result = colorizer(image)
+    assert result.mode == "RGB" and result.size == image.size
+
+
+def test_sixteen_bit_gray_is_scaled_not_clipped():
+    mid = Image.fromarray(np.full((8, 8), 32768, dtype=np.uint16))
+    assert mid.mode == "I;16"
+    assert lightness(mid).mean().item() == pytest.approx(lightness(Image.new("L", (8, 8), 128)).mean().item(), abs=0.3)
+
+
+def test_exif_orientation_is_honoured(colorizer):
+    image = synthetic_photo(5, (120, 60))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    jpeg = io.BytesIO()
+    image.save(jpeg, "JPEG", exif=exif.tobytes())
+    with Image.open(jpeg) as rotated:
+        assert colorizer(rotated).size == (60, 120)
+
+
+def test_working_size_is_bounded(colorizer):
+    with pytest.raises(ValueError, match="between"):
+        colorizer(synthetic_photo(6), size=10)
+    with pytest.raises(ValueError, match="between"):
+        colorizer(synthetic_photo(6), size=5000)
+
+
+def test_working_shape_keeps_the_aspect_and_bounds_strips():
+    assert working_shape(768, 1024, 256) == (256, 341)
+    assert working_shape(100, 100, 256) == (256, 256)
+    height, width = working_shape(8, 4000, 256)
+    assert width == 4 * 256 and height >= 1
+
+
+def test_the_model_sees_a_size_independent_image(colorizer):
+    """The network runs at the working size, so a photo and its 3x enlargement get the same colors."""
+    small = synthetic_photo(7, (128, 96))
+    large = small.resize((384, 288), Image.Resampling.BICUBIC)
+    a = np.asarray(colorizer(small).resize((128, 96), Image.Resampling.BOX), dtype=float)
+    b = np.asarray(colorizer(large).resize((128, 96), Image.Resampling.BOX), dtype=float)
+    assert np.abs(a - b).mean() < 3
+
+
+def test_identity_and_info(colorizer, tiny_weights):
+    assert len(colorizer.sha256) == 64
+    assert colorizer.info["stride"] == 4 and colorizer.default_size == 48
+
+
+def test_missing_weights_say_what_to_do(tmp_path):
+    with pytest.raises(WeightsError, match="no weights file at .*train and export"):
+        Colorizer.load(tmp_path / "nope.pt")
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "empty"])
+def test_broken_weights_are_refused_clearly(tmp_path, tiny_weights, damage):
+    data = tiny_weights.read_bytes()
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes({"truncated": data[: len(data) // 2], "garbage": b"\x00not a model" * 100, "empty": b""}[damage])
+    with pytest.raises(WeightsError, match="cannot read the weights file"):
+        Colorizer.load(broken)
+
+
+def test_torchscript_that_is_not_a_colorizer_is_refused(tmp_path):
+    path = tmp_path / "other.pt"
+    torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), str(path))
+    with pytest.raises(WeightsError, match="not a colorizer"):
+        Colorizer.load(path)
+
+
+def test_a_net_with_the_wrong_output_is_refused(tmp_path):
+    class OneChannel(Generator):
+        def forward(self, l_norm: torch.Tensor) -> torch.Tensor:
+            return l_norm
+    path = tmp_path / "wrong.pt"
+    save_network(OneChannel(base_channels=4, levels=2), path, {"working_size": 64})
+    with pytest.raises(WeightsError, match="shape"):
+        Colorizer.load(path)
