@@ -1,0 +1,57 @@
+import warnings
+
+import pytest
+import torch
+from PIL import Image
+
+from tests.conftest import synthetic_photo
+from training.data import PhotoCrops, list_images, scan_photos, split_paths, to_model_inputs
+
+
+def test_the_split_is_disjoint_stable_and_near_its_fraction(tmp_path):
+    paths = [tmp_path / f"img_{i}.jpg" for i in range(2000)]
+    train, val = split_paths(paths, 0.1)
+    assert set(train).isdisjoint(val) and len(train) + len(val) == 2000
+    assert 150 < len(val) < 250
+    # the same file lands on the same side whatever else is in the folder, and wherever the folder is
+    _, val_subset = split_paths(paths[::-1][:500], 0.1)
+    assert set(val_subset) == set(val) & set(paths[::-1][:500])
+    _, moved = split_paths([tmp_path / "elsewhere" / p.name for p in paths], 0.1)
+    assert [p.name for p in moved] == [p.name for p in val]
+
+
+def test_scan_skips_gray_and_broken_files_with_a_warning(tmp_path):
+    synthetic_photo(0).save(tmp_path / "color.jpg")
+    synthetic_photo(1).convert("L").convert("RGB").save(tmp_path / "gray.jpg")
+    (tmp_path / "broken.jpg").write_bytes(b"not an image")
+    (tmp_path / "notes.txt").write_text("ignored: not an image extension")
+    paths = list_images(tmp_path)
+    assert [p.name for p in paths] == ["broken.jpg", "color.jpg", "gray.jpg"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        kept = scan_photos(paths)
+    assert [p.name for p in kept] == ["color.jpg"]
+    messages = " ".join(str(w.message) for w in caught)
+    assert "broken.jpg: unreadable" in messages and "gray.jpg: grayscale" in messages
+
+
+def test_missing_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such folder"):
+        list_images(tmp_path / "missing")
+
+
+def test_crops_have_the_training_size_and_values_in_range(photo_folder):
+    paths = list_images(photo_folder)
+    train = PhotoCrops(paths, image_size=32, scale_size=48, train=True)
+    val = PhotoCrops(paths, image_size=32, scale_size=48, train=False)
+    crop = train[0]
+    assert crop.shape == (3, 32, 32) and 0 <= crop.min() and crop.max() <= 1
+    assert torch.equal(val[1], val[1])  # validation crops are deterministic
+
+
+def test_model_inputs_are_normalized(photo_folder):
+    rgb = torch.stack([PhotoCrops(list_images(photo_folder), 32, 48, False)[i] for i in range(4)])
+    l, ab = to_model_inputs(rgb)
+    assert l.shape == (4, 1, 32, 32) and ab.shape == (4, 2, 32, 32)
+    assert -1 <= l.min() and l.max() <= 1 and ab.abs().max() <= 1
+    assert ab.abs().mean() > 0.01  # the synthetic photos have color

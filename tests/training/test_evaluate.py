@@ -1,0 +1,83 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from training.evaluate import colorfulness, evaluate, frechet_distance, inception_score, main
+
+
+def test_colorfulness_is_zero_for_gray_and_known_for_a_flat_color():
+    assert colorfulness(np.full((8, 8, 3), 128, np.uint8)) == 0
+    red = np.zeros((8, 8, 3), np.uint8)
+    red[..., 0] = 200  # rg = 200, yb = 100, no spread: 0.3 * hypot(200, 100)
+    assert colorfulness(red) == pytest.approx(0.3 * np.hypot(200, 100))
+
+
+def test_frechet_distance_of_known_gaussians():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(6, 6))
+    sigma = a @ a.T + np.eye(6)
+    mu = rng.normal(size=6)
+    assert frechet_distance(mu, sigma, mu, sigma) == pytest.approx(0, abs=1e-6)
+    # diagonal covariances: sum (sqrt(s1) - sqrt(s2))^2 plus the squared mean distance
+    s1, s2 = np.array([1.0, 4.0, 9.0]), np.array([4.0, 1.0, 9.0])
+    m1, m2 = np.zeros(3), np.array([1.0, 2.0, 2.0])
+    expected = 9.0 + ((np.sqrt(s1) - np.sqrt(s2)) ** 2).sum()
+    assert frechet_distance(m1, np.diag(s1), m2, np.diag(s2)) == pytest.approx(expected)
+
+
+def test_frechet_distance_matches_the_matrix_square_root_form():
+    from scipy.linalg import sqrtm
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(5, 5)), rng.normal(size=(5, 5))
+    s1, s2 = a @ a.T, b @ b.T
+    mu1, mu2 = rng.normal(size=5), rng.normal(size=5)
+    expected = ((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * sqrtm(s1 @ s2).real)
+    assert frechet_distance(mu1, s1, mu2, s2) == pytest.approx(expected, rel=1e-6)
+
+
+def test_inception_score_bounds():
+    assert inception_score(np.full((20, 10), 0.1), splits=2)[0] == pytest.approx(1.0)  # no confidence
+    assert inception_score(np.eye(10), splits=1)[0] == pytest.approx(10.0)  # confident and diverse
+
+
+def test_evaluate_reports_ours_against_gray(colorizer, photo_folder, tmp_path):
+    paths = sorted(photo_folder.iterdir())[:4]
+    report = evaluate(colorizer, paths, sheet=tmp_path / "sheet.png")
+    assert report["images"] == 4
+    assert report["gray"]["colorfulness"] < 0.5 and report["original"]["colorfulness"] > 10
+    assert report["gray"]["colorfulness_gap"] == pytest.approx(report["original"]["colorfulness"] - report["gray"]["colorfulness"])
+    assert 10 < report["gray"]["psnr"] < 60 and 0 < report["ours"]["ssim"] <= 1
+    with Image.open(tmp_path / "sheet.png") as sheet:
+        assert sheet.height > 4 * 100
+
+
+def test_fid_and_inception_score_with_a_supplied_detector(colorizer, photo_folder, tmp_path):
+    class FakeInception(torch.nn.Module):
+        """The interface of StyleGAN2-ADA's inception-2015-12-05.pt, with a tiny random body."""
+
+        def __init__(self):
+            super().__init__()
+            self.features = torch.nn.Linear(3, 8)
+            self.classes = torch.nn.Linear(8, 5)
+
+        def forward(self, x: torch.Tensor, return_features: bool = False, no_output_bias: bool = False):
+            assert x.dtype == torch.uint8 and x.shape[1:] == (3, 299, 299)
+            f = self.features(x.float().mean(dim=(2, 3)) / 255)
+            return f if return_features else torch.softmax(self.classes(f), dim=1)
+    path = tmp_path / "inception.pt"
+    torch.jit.save(torch.jit.script(FakeInception()), str(path))
+    report = evaluate(colorizer, sorted(photo_folder.iterdir())[:6], inception=path)
+    assert report["ours"]["fid"] >= 0 and 1 <= report["ours"]["inception_score"] <= 5
+
+
+def test_the_command_prints_a_table_and_writes_json(tiny_weights, photo_folder, tmp_path, capsys):
+    out = tmp_path / "report.json"
+    assert main(["--images", str(photo_folder), "--weights", str(tiny_weights), "--split", "validation",
+                 "--val-fraction", "0.5", "--json", str(out)]) == 0
+    table = capsys.readouterr().out
+    assert "gray" in table and "ours" in table and "PSNR" in table
+    report = json.loads(out.read_text())
+    assert 0 < report["images"] < 24 and report["split"] == "validation"

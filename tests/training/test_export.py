@@ -1,0 +1,82 @@
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from model.colorizer import Colorizer
+from model.generator import Generator
+from model.weights import load_network
+from tests.conftest import TINY, tiny_checkpoint_dict
+from training import export as export_module
+from training.export import export
+
+
+def test_export_round_trip_matches_the_checkpoint(tiny_checkpoint, tmp_path):
+    out = tmp_path / "weights" / "colorizer.pt"
+    info = export(tiny_checkpoint, out)
+    network, loaded_info = load_network(out)
+    generator = Generator(**TINY).eval()
+    generator.load_state_dict(torch.load(tiny_checkpoint, weights_only=True)["ema"])
+    x = torch.randn(1, 1, 20, 28)
+    with torch.no_grad():
+        assert torch.allclose(network(x), generator(x), atol=1e-4)
+    assert loaded_info["working_size"] == 48 and loaded_info["generator"] == TINY
+    assert loaded_info["training"]["config"]["image_size"] == 32 and info["parameters"] > 0
+    assert sorted(p.name for p in out.parent.iterdir()) == ["colorizer.pt"]  # no temporary file left
+
+
+def test_export_takes_the_averaged_weights_unless_raw(tmp_path):
+    state = tiny_checkpoint_dict()
+    state["ema"] = {k: v + 0.1 if v.is_floating_point() else v for k, v in state["ema"].items()}
+    path = tmp_path / "checkpoint.pt"
+    torch.save(state, path)
+    x = torch.randn(1, 1, 16, 16)
+    ema_out, raw_out = tmp_path / "ema.pt", tmp_path / "raw.pt"
+    export(path, ema_out)
+    export(path, raw_out, use_ema=False)
+    with torch.no_grad():
+        assert not torch.allclose(load_network(ema_out)[0](x), load_network(raw_out)[0](x))
+    assert load_network(raw_out)[1]["weights"] == "raw"
+
+
+def test_a_failed_export_leaves_the_existing_weights_untouched(tiny_checkpoint, tmp_path, monkeypatch):
+    out = tmp_path / "colorizer.pt"
+    export(tiny_checkpoint, out)
+    before = out.read_bytes()
+
+    def save_garbage(generator, path, info):
+        path.write_bytes(b"half a model")
+    monkeypatch.setattr(export_module, "save_network", save_garbage)
+    with pytest.raises(Exception):
+        export(tiny_checkpoint, out)
+    assert out.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["colorizer.pt"]
+
+
+def test_export_embeds_no_paths_of_the_training_machine(tmp_path):
+    config = tiny_checkpoint_dict()["config"] | {"data": "/home/someone/photos", "out": "/home/someone/runs/a"}
+    state = tiny_checkpoint_dict() | {"config": config}
+    torch.save(state, tmp_path / "checkpoint.pt")
+    export(tmp_path / "checkpoint.pt", tmp_path / "w.pt")
+    assert "/home/someone" not in json.dumps(load_network(tmp_path / "w.pt")[1])
+
+
+@pytest.mark.slow
+def test_train_resume_export_colorize_from_the_command_line(photo_folder, tmp_path):
+    """The issue's acceptance path, as a user would type it (on synthetic photos)."""
+    out, weights, colorized = tmp_path / "run", tmp_path / "w.pt", tmp_path / "colorized"
+    common = ["--image-size", "64", "--scale-size", "64", "--base-channels", "8", "--batch-size", "4",
+              "--val-fraction", "0.25", "--num-workers", "0", "--warmup-steps", "3"]
+    commands = [
+        ["training.train", "--data", str(photo_folder), "--out", str(out), "--max-steps", "6", *common],
+        ["training.train", "--out", str(out), "--resume", "--max-steps", "10"],
+        ["training.export", str(out / "checkpoint.pt"), str(weights)],
+        ["model.colorize", str(photo_folder), "--output", str(colorized), "--weights", str(weights)],
+    ]
+    for command in commands:
+        result = subprocess.run([sys.executable, "-m", *command], capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, f"{command[0]} failed:\n{result.stderr[-2000:]}"
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["step"] == 10
+    assert len(list(colorized.iterdir())) == len(list(photo_folder.iterdir()))
+    assert Colorizer.load(weights).info["training"]["step"] == 10

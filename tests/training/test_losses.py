@@ -1,0 +1,56 @@
+import pytest
+import torch
+from torch import nn
+
+from training.losses import critic_loss, generator_loss, gradient_penalty
+
+
+class LinearCritic(nn.Module):
+    """score = sum(w_l * L) + sum(w_ab * ab): its gradient with respect to ab is w_ab, everywhere."""
+
+    def __init__(self, w_l: torch.Tensor, w_ab: torch.Tensor):
+        super().__init__()
+        self.w_l, self.w_ab = nn.Parameter(w_l), nn.Parameter(w_ab)
+
+    def forward(self, l, ab):
+        return (l * self.w_l).flatten(1).sum(1) + (ab * self.w_ab).flatten(1).sum(1)
+
+
+def linear_critic(ab_gradient_norm: float) -> LinearCritic:
+    torch.manual_seed(0)
+    w_ab = torch.randn(2, 4, 4)
+    return LinearCritic(torch.randn(1, 4, 4) * 5, w_ab / w_ab.norm() * ab_gradient_norm)
+
+
+@pytest.mark.parametrize("norm,expected", [(1.0, 0.0), (3.0, 4.0), (0.5, 0.25)])
+def test_gradient_penalty_of_a_critic_with_known_gradient(norm, expected):
+    critic = linear_critic(norm)
+    l, real, fake = torch.randn(5, 1, 4, 4), torch.randn(5, 2, 4, 4), torch.randn(5, 2, 4, 4)
+    # the gradient with respect to L (norm far from 1) must not count: L is the condition
+    assert gradient_penalty(critic, l, real, fake).item() == pytest.approx(expected, abs=1e-5)
+
+
+def test_gradient_penalty_is_differentiable_for_the_critic():
+    critic = linear_critic(3.0)
+    penalty = gradient_penalty(critic, torch.randn(2, 1, 4, 4), torch.randn(2, 2, 4, 4), torch.randn(2, 2, 4, 4))
+    penalty.backward()
+    assert critic.w_ab.grad.abs().sum() > 0
+
+
+def test_critic_loss_rewards_scoring_reals_above_fakes():
+    critic = linear_critic(1.0)
+    l = torch.zeros(4, 1, 4, 4)
+    real = critic.w_ab.detach().expand(4, 2, 4, 4)  # scores |w|^2 = 1 each
+    fake = -real  # scores -1 each
+    loss, logs = critic_loss(critic, l, real, fake, gp_weight=10.0)
+    assert logs["wasserstein"] == pytest.approx(2.0, abs=1e-5)
+    assert loss.item() == pytest.approx(-2.0, abs=1e-4)  # gradient norm is exactly 1: no penalty
+
+
+def test_generator_loss_is_weighted_l1_during_warm_up_and_adds_the_critic_after():
+    real, fake = torch.zeros(2, 2, 4, 4), torch.full((2, 2, 4, 4), 0.5)
+    loss, logs = generator_loss(None, torch.zeros(2, 1, 4, 4), real, fake, l1_weight=100.0)
+    assert loss.item() == pytest.approx(50.0) and "adversarial" not in logs
+    critic = linear_critic(1.0)
+    loss, logs = generator_loss(critic, torch.zeros(2, 1, 4, 4), real, fake, l1_weight=100.0)
+    assert loss.item() == pytest.approx(50.0 - critic(torch.zeros(2, 1, 4, 4), fake).mean().item(), abs=1e-4)

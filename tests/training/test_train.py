@@ -1,0 +1,116 @@
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from training.config import TrainConfig, parse_args
+from training.files import atomic_write
+from training.train import learning_rate, main
+
+TINY_RUN = ["--image-size", "32", "--scale-size", "48", "--batch-size", "4", "--base-channels", "8", "--levels", "3",
+            "--critic-channels", "8", "--val-fraction", "0.25", "--num-workers", "0", "--log-every", "1",
+            "--eval-every", "2", "--checkpoint-every", "2", "--warmup-steps", "1"]
+
+
+def run(photo_folder, out, *extra):
+    main(["--data", str(photo_folder), "--out", str(out), *TINY_RUN, *extra])
+
+
+def read_metrics(out) -> list[dict]:
+    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_a_tiny_run_trains_both_phases_and_leaves_its_files(photo_folder, tmp_path):
+    out = tmp_path / "run"
+    run(photo_folder, out, "--max-steps", "3")
+    assert (out / "checkpoint.pt").exists() and (out / "config.json").exists()
+    rows = read_metrics(out)
+    assert [r["step"] for r in rows] == [1, 2, 3]
+    assert "adversarial" not in rows[0] and "gp" in rows[1] and "adversarial" in rows[1]  # warm-up, then GAN
+    assert all(torch.isfinite(torch.tensor(r["generator"])) for r in rows)
+    assert "val_psnr" in rows[1] and sorted(p.name for p in (out / "samples").iterdir()) == [
+        "step_000002.png", "step_000003.png"]
+    assert json.loads((out / "config.json").read_text())["max_steps"] == 3
+
+
+def test_training_changes_the_weights_and_resume_continues(photo_folder, tmp_path):
+    out = tmp_path / "run"
+    run(photo_folder, out, "--max-steps", "2")
+    first = torch.load(out / "checkpoint.pt", weights_only=True)
+    main(["--out", str(out), "--resume", "--max-steps", "4"])
+    second = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert first["step"] == 2 and second["step"] == 4
+    assert second["config"]["max_steps"] == 4 and second["config"]["base_channels"] == 8  # saved config kept
+    name = "head.weight"
+    assert not torch.equal(first["generator"][name], second["generator"][name])
+    assert not torch.equal(first["opt_g"]["state"][0]["exp_avg"], second["opt_g"]["state"][0]["exp_avg"])
+    assert [r["step"] for r in read_metrics(out)] == [1, 2, 3, 4]
+
+
+def test_resume_without_a_checkpoint_and_overwriting_a_run_are_refused(photo_folder, tmp_path):
+    with pytest.raises((SystemExit, FileNotFoundError)):
+        main(["--data", str(photo_folder), "--out", str(tmp_path / "empty"), "--resume"])
+    out = tmp_path / "run"
+    run(photo_folder, out, "--max-steps", "1")
+    with pytest.raises(SystemExit, match="--resume"):
+        run(photo_folder, out, "--max-steps", "1")
+
+
+def test_bad_configs_are_refused_with_the_flag_named(photo_folder, tmp_path):
+    with pytest.raises(SystemExit, match="--image-size must be a multiple of 4"):
+        run(photo_folder, tmp_path / "a", "--image-size", "30")
+    with pytest.raises(SystemExit, match="--data is required"):
+        main(["--out", str(tmp_path / "b")])
+
+
+def test_every_config_field_is_a_flag_and_round_trips_through_json():
+    config, _, explicit = parse_args(["--batch-size", "3", "--amp", "false", "--lr", "0.001"])
+    assert (config.batch_size, config.amp, config.lr) == (3, False, 0.001)
+    assert explicit == {"batch_size": 3, "amp": False, "lr": 0.001}
+    assert TrainConfig.from_dict(json.loads(config.to_json())) == config
+    for field in dataclasses.fields(TrainConfig):
+        assert field.metadata["help"], f"{field.name} needs a help text"
+
+
+def test_learning_rate_is_constant_then_decays_to_zero():
+    config = TrainConfig(lr=1.0, max_steps=100, lr_decay_start=0.5)
+    assert [learning_rate(config, s) for s in (0, 49, 50, 75, 100)] == [1.0, 1.0, 1.0, 0.5, 0.0]
+
+
+def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path):
+    target = tmp_path / "file.bin"
+    target.write_bytes(b"good")
+
+    def broken(tmp):
+        tmp.write_bytes(b"half")
+        raise RuntimeError("disk full")
+    with pytest.raises(RuntimeError):
+        atomic_write(target, broken)
+    assert target.read_bytes() == b"good" and list(tmp_path.iterdir()) == [target]
+    atomic_write(target, lambda tmp: tmp.write_bytes(b"new"))
+    assert target.read_bytes() == b"new" and list(tmp_path.iterdir()) == [target]
+
+
+@pytest.mark.slow
+def test_a_run_killed_mid_training_resumes_from_its_last_good_checkpoint(photo_folder, tmp_path):
+    """SIGKILL at arbitrary moments (saves included) never leaves a checkpoint that cannot be loaded."""
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "training.train", "--data", str(photo_folder), "--out", str(out), *TINY_RUN,
+               "--checkpoint-every", "1", "--max-steps", "100000"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not (out / "checkpoint.pt").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.5)  # several more checkpoints, each replacing the last
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    state = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert state["step"] >= 1
+    main(["--out", str(out), "--resume", "--max-steps", str(state["step"] + 1), "--num-workers", "0"])
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["step"] == state["step"] + 1

@@ -1,0 +1,1 @@
+"""Training the colorizer: data, losses, the GAN loop, export to TorchScript, evaluation."""

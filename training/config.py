@@ -1,0 +1,95 @@
+"""The training run's configuration: one dataclass, every field a command-line flag, saved with each run."""
+import argparse
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+
+def _field(default, help: str):
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass
+class TrainConfig:
+    # data
+    data: str = _field("", "folder of color photos (searched recursively)")
+    out: str = _field("runs/colorizer", "run folder: checkpoint, config, metrics, samples")
+    val_fraction: float = _field(0.05, "share of the folder held out for validation, chosen by a hash of each file name")
+    image_size: int = _field(128, "side of the square training crop, in pixels")
+    scale_size: int = _field(256, "photos are resized so their short side is this before cropping; "
+                                  "it is also the working size the exported model is meant to run at")
+    num_workers: int = _field(2, "data-loading processes (0 loads in the training process)")
+    # model
+    base_channels: int = _field(32, "generator width at full resolution; doubles at each level")
+    levels: int = _field(4, "generator resolutions; the input is padded to a multiple of 2**(levels-1)")
+    blocks_per_level: int = _field(1, "residual blocks at each generator level")
+    critic_channels: int = _field(32, "critic width of its first layer")
+    critic_layers: int = _field(4, "critic convolution layers before its score map")
+    # optimization
+    batch_size: int = _field(16, "photos per step")
+    max_steps: int = _field(6000, "generator steps in all, warm-up included")
+    warmup_steps: int = _field(1000, "first steps trained with the L1 loss alone, without the critic")
+    critic_steps: int = _field(1, "critic updates per generator update after the warm-up")
+    lr: float = _field(2e-4, "Adam learning rate of generator and critic")
+    lr_decay_start: float = _field(0.6, "fraction of max_steps after which the learning rate falls linearly to 0")
+    l1_weight: float = _field(100.0, "weight of the L1 loss on normalized ab against the adversarial term (weight 1)")
+    gp_weight: float = _field(10.0, "weight of the gradient penalty in the critic loss")
+    ema_decay: float = _field(0.999, "decay of the moving average of generator weights that is exported (0: off)")
+    # machinery
+    device: str = _field("auto", "auto (cuda when present), cpu or cuda")
+    amp: bool = _field(True, "bfloat16 autocast: about 2.5x faster on CPUs with bf16 units and on GPUs")
+    threads: int = _field(0, "torch CPU threads (0: torch's default)")
+    seed: int = _field(0, "random seed")
+    log_every: int = _field(50, "steps between metric log lines")
+    eval_every: int = _field(500, "steps between validation scores and sample sheets")
+    checkpoint_every: int = _field(250, "steps between checkpoints")
+
+    def generator_kwargs(self) -> dict:
+        return dict(base_channels=self.base_channels, levels=self.levels, blocks_per_level=self.blocks_per_level)
+
+    def critic_kwargs(self) -> dict:
+        return dict(base_channels=self.critic_channels, layers=self.critic_layers)
+
+    def validate(self) -> None:
+        stride = 1 << (self.levels - 1)
+        if self.image_size % stride:
+            raise ValueError(f"--image-size must be a multiple of {stride} for {self.levels} levels, got {self.image_size}")
+        if self.scale_size < self.image_size:
+            raise ValueError(f"--scale-size ({self.scale_size}) must be at least --image-size ({self.image_size})")
+        if not 0 < self.val_fraction < 1:
+            raise ValueError(f"--val-fraction must be between 0 and 1, got {self.val_fraction}")
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+def _flag_type(kind):
+    if kind is bool or kind == "bool":
+        return lambda text: {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}[text.lower()]
+    return {"int": int, "float": float, "str": str}.get(kind, kind)
+
+
+def parse_args(argv: Optional[list] = None) -> tuple[TrainConfig, argparse.Namespace, dict]:
+    """Command line -> (config, extra options, the fields the user set explicitly).
+
+    The explicit fields matter on --resume: they override the saved config; everything else comes from the run.
+    """
+    parser = argparse.ArgumentParser(prog="python -m training.train", description="Train the colorizer (WGAN-GP + L1).")
+    for f in dataclasses.fields(TrainConfig):
+        parser.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=_flag_type(f.type),
+                            default=argparse.SUPPRESS, help=f"{f.metadata['help']} (default: {f.default})")
+    parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    args = parser.parse_args(argv)
+    explicit = {k: v for k, v in vars(args).items() if k != "resume"}
+    return TrainConfig(**explicit), args, explicit
+
+
+def load_run_config(run_dir: Path) -> TrainConfig:
+    return TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))

@@ -1,0 +1,118 @@
+"""A folder of color photos -> batches of normalized (L, ab) crops, with a held-out validation split."""
+import hashlib
+import random
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+from torch.utils.data import Dataset
+
+from model.color import normalize_ab, normalize_l, rgb_to_lab, rgb_to_lab_np
+
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
+GRAY_CHROMA = 3.0  # mean Lab chroma under which a photo counts as grayscale and teaches nothing about color
+
+
+def list_images(folder: Path) -> list[Path]:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no such folder of photos: {folder}")
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+
+
+def is_validation(path: Path, fraction: float) -> bool:
+    """A stable coin flip on the file name: the split survives reordering, new files, and other machines."""
+    digest = hashlib.sha1(Path(path).name.encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < fraction
+
+
+def split_paths(paths: list[Path], fraction: float) -> tuple[list[Path], list[Path]]:
+    train = [p for p in paths if not is_validation(p, fraction)]
+    val = [p for p in paths if is_validation(p, fraction)]
+    return train, val
+
+
+def open_rgb(path: Path) -> Image.Image:
+    with Image.open(path) as image:
+        image = ImageOps.exif_transpose(image)
+        return image.convert("RGB")
+
+
+def usable_photo(path: Path) -> str:
+    """'' when the file is a decodable color photo, else the reason to skip it."""
+    try:
+        with Image.open(path) as image:
+            image.draft("RGB", (64, 64))  # JPEG decodes at 1/8 scale: fast enough for a whole folder
+            thumb = image.convert("RGB")
+            thumb.thumbnail((64, 64))
+    except Exception as error:  # Pillow raises many types for broken files
+        return f"unreadable ({type(error).__name__}: {error})"
+    lab = rgb_to_lab_np(np.asarray(thumb))
+    chroma = float(np.hypot(lab[..., 1], lab[..., 2]).mean())
+    if chroma < GRAY_CHROMA:
+        return f"grayscale (mean chroma {chroma:.1f})"
+    return ""
+
+
+def scan_photos(paths: list[Path]) -> list[Path]:
+    """Keeps the color photos; warns once per skipped file, saying why."""
+    kept = []
+    for path in paths:
+        reason = usable_photo(path)
+        if reason:
+            warnings.warn(f"skipping {path}: {reason}", stacklevel=2)
+        else:
+            kept.append(path)
+    return kept
+
+
+class PhotoCrops(Dataset):
+    """(3, size, size) RGB crops in [0, 1] from photos resized so their short side is scale_size.
+
+    Training crops are random and randomly mirrored; validation crops are centred, so they are the same each time.
+    """
+
+    def __init__(self, paths: list[Path], image_size: int, scale_size: int, train: bool):
+        assert paths, "no photos to train on: the folder has no readable color photos"
+        self.paths = list(paths)
+        self.image_size = image_size
+        self.scale_size = scale_size
+        self.train = train
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        try:
+            image = open_rgb(self.paths[index])
+        except Exception as error:  # a file that broke after the scan: use a neighbour rather than stop the run
+            warnings.warn(f"skipping {self.paths[index]}: {error}")
+            return self[(index + 1) % len(self)]
+        image = resize_short_side(image, self.scale_size)
+        width, height = image.size
+        size = self.image_size
+        if self.train:
+            left, top = random.randint(0, width - size), random.randint(0, height - size)
+        else:
+            left, top = (width - size) // 2, (height - size) // 2
+        image = image.crop((left, top, left + size, top + size))
+        if self.train and random.random() < 0.5:
+            image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        return torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1).float() / 255
+
+
+def resize_short_side(image: Image.Image, short_side: int) -> Image.Image:
+    width, height = image.size
+    scale = short_side / min(width, height)
+    size = (max(short_side, round(width * scale)), max(short_side, round(height * scale)))
+    if size == image.size:
+        return image
+    return image.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0)
+
+
+def to_model_inputs(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, 3, H, W) RGB in [0, 1] -> (B, 1, H, W) normalized L and (B, 2, H, W) normalized ab."""
+    lab = rgb_to_lab(rgb)
+    return normalize_l(lab[:, :1]), normalize_ab(lab[:, 1:])

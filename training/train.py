@@ -1,0 +1,262 @@
+"""Train the colorizer: an L1 warm-up, then a conditional WGAN-GP with an L1 term.
+
+    python -m training.train --data PHOTOS --out runs/name [--max-steps N ...]
+    python -m training.train --out runs/name --resume [--max-steps N]
+
+The run folder gets config.json, checkpoint.pt (written atomically every --checkpoint-every steps),
+metrics.jsonl (one JSON object per log line) and samples/step_N.png (gray | ours | original).
+"""
+import copy
+import json
+import math
+import random
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from model.color import denormalize_ab, denormalize_l, lab_to_rgb
+from model.critic import Critic
+from model.generator import Generator, count_parameters
+from training.config import TrainConfig, load_run_config, parse_args
+from training.data import PhotoCrops, list_images, scan_photos, split_paths, to_model_inputs
+from training.files import atomic_write
+from training.losses import critic_loss, generator_loss
+from training.sheets import contact_sheet
+
+CHECKPOINT = "checkpoint.pt"
+VAL_BATCH = 64  # validation crops scored at each evaluation
+SAMPLE_ROWS = 8
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+def forever(loader: DataLoader):
+    while True:
+        yield from loader
+
+
+def learning_rate(config: TrainConfig, step: int) -> float:
+    """Constant, then linear decay to zero over the last (1 - lr_decay_start) of the run."""
+    start = config.lr_decay_start * config.max_steps
+    if step < start:
+        return config.lr
+    return config.lr * max(0.0, (config.max_steps - step) / max(1.0, config.max_steps - start))
+
+
+@torch.no_grad()
+def update_ema(ema: torch.nn.Module, model: torch.nn.Module, decay: float, step: int) -> None:
+    decay = min(decay, (1 + step) / (10 + step))  # follow closely at first, when the weights move fast
+    for averaged, live in zip(ema.parameters(), model.parameters()):
+        averaged.lerp_(live, 1 - decay)
+    for averaged, live in zip(ema.buffers(), model.buffers()):
+        averaged.copy_(live)  # batch-norm statistics are already averages
+
+
+def to_rgb(l_norm: torch.Tensor, ab_norm: torch.Tensor) -> torch.Tensor:
+    """(B, 1, H, W) and (B, 2, H, W) normalized -> (B, 3, H, W) RGB in [0, 1]."""
+    return lab_to_rgb(torch.cat([denormalize_l(l_norm), denormalize_ab(ab_norm)], dim=1).float())
+
+
+def psnr(rgb: torch.Tensor, target: torch.Tensor) -> float:
+    """Mean over the batch of per-image PSNR in dB, for RGB in [0, 1]."""
+    mse = ((rgb - target) ** 2).flatten(1).mean(dim=1).clamp(min=1e-10)
+    return float((10 * torch.log10(1 / mse)).mean())
+
+
+class Trainer:
+    def __init__(self, config: TrainConfig, run_dir: Path, resume: bool):
+        self.config = config
+        self.run_dir = run_dir
+        self.device = pick_device(config.device)
+        self.amp_dtype = torch.bfloat16
+
+        self.generator = Generator(**config.generator_kwargs()).to(self.device, memory_format=torch.channels_last)
+        self.critic = Critic(**config.critic_kwargs()).to(self.device, memory_format=torch.channels_last)
+        self.ema = copy.deepcopy(self.generator).eval().requires_grad_(False)
+        betas = (0.5, 0.9)  # the usual WGAN-GP choice: less momentum than Adam's default
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr, betas=betas)
+        self.opt_c = torch.optim.Adam(self.critic.parameters(), lr=config.lr, betas=betas)
+        self.step = 0
+        self.seconds = 0.0  # training time over all sessions of this run
+        if resume:
+            self.load_checkpoint()
+
+    # ----- checkpoints: a plain dict, written atomically
+    def save_checkpoint(self) -> None:
+        state = {
+            "generator": self.generator.state_dict(), "critic": self.critic.state_dict(), "ema": self.ema.state_dict(),
+            "opt_g": self.opt_g.state_dict(), "opt_c": self.opt_c.state_dict(),
+            "step": self.step, "seconds": self.seconds, "config": json.loads(self.config.to_json()),
+        }
+        atomic_write(self.run_dir / CHECKPOINT, lambda tmp: torch.save(state, tmp))
+
+    def load_checkpoint(self) -> None:
+        path = self.run_dir / CHECKPOINT
+        if not path.exists():
+            raise FileNotFoundError(f"--resume: no checkpoint at {path}; start the run without --resume")
+        state = torch.load(path, map_location=self.device, weights_only=True)
+        self.generator.load_state_dict(state["generator"])
+        self.critic.load_state_dict(state["critic"])
+        self.ema.load_state_dict(state["ema"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_c.load_state_dict(state["opt_c"])
+        self.step, self.seconds = state["step"], state["seconds"]
+
+    # ----- the two updates
+    def autocast(self):
+        return torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.config.amp)
+
+    def critic_step(self, l: torch.Tensor, ab: torch.Tensor) -> dict:
+        self.critic.requires_grad_(True)
+        with torch.no_grad(), self.autocast():
+            ab_fake = self.generator(l)
+        with self.autocast():
+            loss, logs = critic_loss(self.critic, l, ab, ab_fake, self.config.gp_weight)
+        self.opt_c.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_c.step()
+        return logs
+
+    def generator_step(self, l: torch.Tensor, ab: torch.Tensor, adversarial: bool) -> dict:
+        self.critic.requires_grad_(False)  # frozen: the generator's loss must not train the critic
+        with self.autocast():
+            ab_fake = self.generator(l)
+            loss, logs = generator_loss(self.critic if adversarial else None, l, ab, ab_fake, self.config.l1_weight)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_g.step()
+        return logs
+
+    # ----- validation: scores of the averaged generator on fixed crops, and a sample sheet
+    @torch.no_grad()
+    def evaluate(self, val_rgb: torch.Tensor) -> dict:
+        l, ab = to_model_inputs(val_rgb)
+        ab_fake = torch.cat([self.ema(chunk) for chunk in l.split(16)]).float()
+        ours = to_rgb(l, ab_fake)
+        gray = to_rgb(l, torch.zeros_like(ab))
+        rows = [[gray[i], ours[i], val_rgb[i]] for i in range(min(SAMPLE_ROWS, len(val_rgb)))]
+        sheet = contact_sheet([[tensor_to_pil(t) for t in row] for row in rows], height=val_rgb.shape[-1],
+                              titles=("gray", "ours", "original"))
+        sheet.save(self.run_dir / "samples" / f"step_{self.step:06d}.png")
+        return {"val_psnr": psnr(ours, val_rgb), "val_psnr_gray": psnr(gray, val_rgb),
+                "val_l1": float((ab_fake - ab).abs().mean())}
+
+    def train(self, train_loader: DataLoader, val_rgb: torch.Tensor) -> None:
+        config = self.config
+        batches = forever(train_loader)
+        metrics = open(self.run_dir / "metrics.jsonl", "a")
+        bar = tqdm(total=config.max_steps, initial=self.step, desc="train", dynamic_ncols=True,
+                   disable=None)  # None: no bar when the output is not a terminal (logs stay readable)
+        started, images, logs = time.time(), 0, {}
+        while self.step < config.max_steps:
+            lr = learning_rate(config, self.step)
+            for opt in (self.opt_g, self.opt_c):
+                for group in opt.param_groups:
+                    group["lr"] = lr
+            adversarial = self.step >= config.warmup_steps
+            if adversarial:
+                for _ in range(config.critic_steps):
+                    l, ab = self.batch(next(batches))
+                    logs.update(self.critic_step(l, ab))
+                    images += len(l)
+            l, ab = self.batch(next(batches))
+            logs.update(self.generator_step(l, ab, adversarial))
+            images += len(l)
+            update_ema(self.ema, self.generator, config.ema_decay, self.step)
+            self.step += 1
+            bar.update(1)
+
+            last = self.step == config.max_steps
+            evaluate = self.step % config.eval_every == 0 or last
+            if self.step % config.log_every == 0 or evaluate:
+                elapsed = time.time() - started
+                row = {"step": self.step, "lr": lr, "images_per_s": images / max(elapsed, 1e-9),
+                       "seconds": self.seconds + elapsed, **logs}
+                if evaluate:
+                    row.update(self.evaluate(val_rgb))
+                bar.set_postfix({k: f"{v:.3g}" for k, v in row.items() if k in ("l1", "wasserstein", "gp", "val_psnr")})
+                metrics.write(json.dumps(row) + "\n")
+                metrics.flush()
+                if bar.disable:  # no bar (output is not a terminal): print the line instead
+                    print(json.dumps(row), flush=True)
+            if self.step % config.checkpoint_every == 0 or last:
+                self.seconds += time.time() - started
+                started, images = time.time(), 0
+                self.save_checkpoint()
+        bar.close()
+        metrics.close()
+
+    def batch(self, rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        rgb = rgb.to(self.device, non_blocking=True)
+        l, ab = to_model_inputs(rgb)
+        return l.contiguous(memory_format=torch.channels_last), ab.contiguous(memory_format=torch.channels_last)
+
+
+def tensor_to_pil(rgb: torch.Tensor):
+    from PIL import Image
+    return Image.fromarray((rgb.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy())
+
+
+def prepare_data(config: TrainConfig) -> tuple[DataLoader, torch.Tensor, dict]:
+    paths = list_images(Path(config.data))
+    train_paths, val_paths = split_paths(paths, config.val_fraction)
+    with warnings.catch_warnings(record=True) as skipped:
+        warnings.simplefilter("always")
+        train_paths, val_paths = scan_photos(train_paths), scan_photos(val_paths)
+    for warning in skipped:
+        print(f"warning: {warning.message}", file=sys.stderr)
+    if not train_paths or not val_paths:
+        raise SystemExit(f"{config.data}: need color photos for both training and validation, "
+                         f"found {len(train_paths)} and {len(val_paths)}; add photos or change --val-fraction")
+    train_set = PhotoCrops(train_paths, config.image_size, config.scale_size, train=True)
+    spread = val_paths[::max(1, len(val_paths) // VAL_BATCH)][:VAL_BATCH]  # across the folder, not its first files
+    val_set = PhotoCrops(spread, config.image_size, config.scale_size, train=False)
+    loader = DataLoader(train_set, batch_size=min(config.batch_size, len(train_set)), shuffle=True, drop_last=True,
+                        num_workers=config.num_workers, persistent_workers=config.num_workers > 0)
+    val_rgb = torch.stack([val_set[i] for i in range(len(val_set))])
+    facts = {"train_images": len(train_paths), "val_images": len(val_paths), "skipped": len(skipped)}
+    return loader, val_rgb, facts
+
+
+def main(argv: list | None = None) -> None:
+    config, args, explicit = parse_args(argv)
+    run_dir = Path(config.out)
+    if args.resume:
+        saved = load_run_config(run_dir)
+        config = TrainConfig.from_dict({**json.loads(saved.to_json()), **explicit})  # the command line wins
+    elif (run_dir / CHECKPOINT).exists():
+        raise SystemExit(f"{run_dir} already holds a run: add --resume to continue it, or choose another --out")
+    if not config.data:
+        raise SystemExit("--data is required: a folder of color photos")
+    try:
+        config.validate()
+    except ValueError as error:
+        raise SystemExit(str(error))
+    random.seed(config.seed)
+    torch.manual_seed(config.seed)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    (run_dir / "samples").mkdir(parents=True, exist_ok=True)
+    atomic_write(run_dir / "config.json", lambda tmp: tmp.write_text(config.to_json()))
+
+    loader, val_rgb, facts = prepare_data(config)
+    atomic_write(run_dir / "data.json", lambda tmp: tmp.write_text(json.dumps(facts, indent=2)))
+    trainer = Trainer(config, run_dir, resume=args.resume)
+    print(f"generator {count_parameters(trainer.generator):,} parameters, critic {count_parameters(trainer.critic):,}; "
+          f"{facts['train_images']} training and {facts['val_images']} validation photos; device {trainer.device}; "
+          f"step {trainer.step} of {config.max_steps}", flush=True)
+    trainer.train(loader, val_rgb)
+    print(f"done: {run_dir / CHECKPOINT} at step {trainer.step}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
