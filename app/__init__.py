@@ -1,0 +1,79 @@
+"""The web app: an upload page, POST /colorize and GET /healthz.
+
+    create_app()                       # settings from COLORIZER_* environment variables
+    create_app({"WEIGHTS": "x.pt"})    # settings from a dict (tests)
+
+The Colorizer is loaded once, here, and shared by every request through app.extensions["colorizer"].
+"""
+import io
+import os
+
+import torch
+from flask import Flask, Request
+from werkzeug.exceptions import HTTPException
+
+from model.colorizer import Colorizer
+from model.weights import DEFAULT_WEIGHTS, WeightsError
+
+DEFAULTS = {
+    "WEIGHTS": str(DEFAULT_WEIGHTS),  # the weights file to serve
+    "MAX_CONTENT_LENGTH": 20 * 1024 * 1024,  # bytes per request; larger uploads get 413 before they are read
+    "MAX_PIXELS": 25_000_000,  # declared width x height of an upload; checked before decoding
+    "DEFAULT_QUALITY": 90,  # JPEG quality of the result unless the request asks otherwise
+    "TORCH_THREADS": 0,  # torch threads per process; 0 leaves torch's default (all cores)
+}
+
+
+class InMemoryRequest(Request):
+    """Keeps uploads in memory. Werkzeug spools files over 500 KB to disk; MAX_CONTENT_LENGTH bounds memory."""
+
+    def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
+        return io.BytesIO()
+
+
+class StartupError(RuntimeError):
+    """The app cannot start; the message says what to do."""
+
+
+def create_app(config: dict | None = None) -> Flask:
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    app = Flask(__name__, template_folder=os.path.join(root, "templates"), static_folder=os.path.join(root, "static"))
+    app.request_class = InMemoryRequest
+    app.config.from_mapping(DEFAULTS)
+    if config is None:
+        app.config.from_prefixed_env("COLORIZER")  # COLORIZER_WEIGHTS=..., COLORIZER_MAX_PIXELS=...
+    else:
+        app.config.update(config)
+
+    if app.config["TORCH_THREADS"]:
+        torch.set_num_threads(int(app.config["TORCH_THREADS"]))
+    try:
+        app.extensions["colorizer"] = Colorizer.load(app.config["WEIGHTS"])
+    except WeightsError as error:
+        raise StartupError(f"cannot start the colorizer: {error}. Set COLORIZER_WEIGHTS to a weights file.") from None
+
+    from app.views import bp, error_response
+    app.register_blueprint(bp)
+    app.after_request(security_headers)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        messages = {413: f"The upload is too large: the limit is {app.config['MAX_CONTENT_LENGTH'] // 2**20} MB."}
+        return error_response(error.code or 500, messages.get(error.code, error.description))
+
+    @app.errorhandler(Exception)
+    def unexpected_error(error: Exception):
+        app.logger.exception("unexpected error")
+        return error_response(500, "Something went wrong on our side; the error is logged.")
+
+    return app
+
+
+def security_headers(response):
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; img-src 'self' blob: data:; script-src 'self'; style-src 'self'; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Frame-Options"] = "DENY"
+    return response

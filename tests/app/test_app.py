@@ -1,0 +1,185 @@
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import app as app_package
+from app import StartupError, create_app
+from model.colorizer import Colorizer
+from tests.app.conftest import image_bytes, post
+from tests.conftest import synthetic_photo
+
+
+def opened(response) -> Image.Image:
+    image = Image.open(io.BytesIO(response.data))
+    image.load()
+    return image
+
+
+def test_a_photo_comes_back_as_a_colorized_jpeg_of_its_size(client):
+    response = post(client, image_bytes(synthetic_photo(1, (130, 90)).convert("L")))
+    assert response.status_code == 200 and response.mimetype == "image/jpeg"
+    result = opened(response)
+    assert result.format == "JPEG" and result.size == (130, 90) and result.mode == "RGB"
+    assert 'filename="photo-color.jpg"' in response.headers["Content-Disposition"]
+
+
+def test_png_format_size_and_quality_options(client):
+    response = post(client, image_bytes(), format="png", size=64)
+    assert response.status_code == 200 and response.mimetype == "image/png" and opened(response).format == "PNG"
+    small, large = (post(client, image_bytes(), quality=q).data for q in (10, 95))
+    assert len(small) < len(large)
+
+
+def test_exif_orientation_is_applied(client):
+    exif = Image.Exif()
+    exif[0x0112] = 8  # rotate 90 degrees counter-clockwise to display
+    response = post(client, image_bytes(synthetic_photo(2, (120, 60)), exif=exif.tobytes()))
+    assert opened(response).size == (60, 120)
+
+
+def test_the_model_is_loaded_once_not_per_request(tiny_weights, monkeypatch):
+    calls = []
+    original = Colorizer.load.__func__
+
+    def counting_load(cls, *args, **kwargs):
+        calls.append(args)
+        return original(cls, *args, **kwargs)
+    monkeypatch.setattr(Colorizer, "load", classmethod(counting_load))
+    client = create_app({"TESTING": True, "WEIGHTS": str(tiny_weights)}).test_client()
+    for _ in range(3):
+        assert post(client, image_bytes()).status_code == 200
+    assert client.get("/healthz").status_code == 200
+    assert len(calls) == 1
+
+
+BAD_UPLOADS = [
+    ("no file", None, "image", 400, "No image was sent"),
+    ("wrong field", b"x", "photo", 400, "field named 'image'"),
+    ("empty", b"", "image", 400, "empty"),
+    ("text", b"hello, I am not an image\n" * 20, "image", 415, "not an image we can read"),
+    ("svg", b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', "image", 415, "not an image"),
+    ("truncated jpeg", "truncated", "image", 400, "damaged or truncated"),
+]
+
+
+@pytest.mark.parametrize("name,data,field,status,message", BAD_UPLOADS, ids=[case[0] for case in BAD_UPLOADS])
+def test_bad_uploads_get_a_clear_json_error(client, name, data, field, status, message):
+    if data == "truncated":
+        whole = image_bytes(synthetic_photo(3, (300, 200)))
+        data = whole[: len(whole) // 2]
+    response = post(client, data, field=field)
+    assert response.status_code == status, name
+    assert response.is_json and message in response.json["error"]
+    assert client.get("/healthz").status_code == 200
+
+
+def test_an_empty_post_is_a_client_error(client):
+    response = client.post("/colorize")
+    assert response.status_code == 400 and "No image was sent" in response.json["error"]
+
+
+def test_too_many_bytes_is_413(client):
+    noise = Image.fromarray(np.random.default_rng(0).integers(0, 255, (1200, 1200, 3), dtype=np.uint8))
+    data = image_bytes(noise, "PNG")
+    assert len(data) > 2 * 1024 * 1024
+    response = post(client, data, filename="big.png")
+    assert response.status_code == 413 and "limit is 2 MB" in response.json["error"]
+
+
+def test_a_decompression_bomb_is_refused_before_decoding(client):
+    # a 40000 x 40000 PNG of one color compresses to a few hundred kilobytes but would decode to 4.8 GB
+    import struct, zlib
+    def chunk(kind, payload):
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+    header = struct.pack(">IIBBBBB", 40000, 40000, 8, 0, 0, 0, 0)
+    bomb = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 40001 * 50)) + chunk(b"IEND", b"")
+    response = post(client, bomb, filename="bomb.png")
+    assert response.status_code == 413 and "too large" in response.json["error"]
+
+
+def test_an_image_over_the_pixel_limit_is_413_with_its_size(client):
+    response = post(client, image_bytes(Image.new("L", (2100, 2000)), "PNG"), filename="wide.png")
+    assert response.status_code == 413 and "2100 x 2000 pixels" in response.json["error"]
+
+
+@pytest.mark.parametrize("fields,message", [
+    ({"size": 5}, "size must be from"), ({"size": 5000}, "size must be from"), ({"size": "big"}, "whole number"),
+    ({"format": "gif"}, "format must be jpeg or png"), ({"quality": 0}, "quality must be from"),
+    ({"quality": 101}, "quality must be from"),
+])
+def test_parameters_out_of_range_are_422(client, fields, message):
+    response = post(client, image_bytes(), **fields)
+    assert response.status_code == 422 and message in response.json["error"]
+
+
+def test_a_browser_form_post_gets_the_page_with_the_error_in_words(client):
+    response = post(client, b"<b>not an image</b>", filename="<script>x</script>.png",
+                    headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+    assert response.status_code == 415 and response.mimetype == "text/html"
+    assert b"not an image we can read" in response.data and b"<script>x" not in response.data
+
+
+def test_the_download_name_never_carries_a_path_or_quotes(client):
+    response = post(client, image_bytes(), filename='../../etc/"evil".jpg')
+    disposition = response.headers["Content-Disposition"]
+    assert disposition == 'inline; filename="_evil-color.jpg"' or ('/' not in disposition and disposition.count('"') == 2)
+
+
+def test_uploads_are_never_spooled_to_disk(client, monkeypatch):
+    import tempfile
+    def forbidden(*args, **kwargs):
+        raise AssertionError("an upload was written to a temporary file")
+    for name in ("TemporaryFile", "NamedTemporaryFile", "SpooledTemporaryFile", "mkstemp"):
+        monkeypatch.setattr(tempfile, name, forbidden)
+    noise = Image.fromarray(np.random.default_rng(1).integers(0, 255, (700, 700, 3), dtype=np.uint8))
+    data = image_bytes(noise, "PNG")
+    assert len(data) > 1024 * 1024  # well past werkzeug's 500 KB spooling threshold
+    assert post(client, data, filename="big.png").status_code == 200
+
+
+def test_healthz_names_the_model(client, tiny_weights):
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json["status"] == "ok"
+    from model.weights import file_sha256
+    assert response.json["model"]["sha256"] == file_sha256(tiny_weights)
+    assert response.json["model"]["working_size"] == 48
+
+
+def test_the_page_is_served_with_its_assets_and_security_headers(client):
+    page = client.get("/")
+    assert page.status_code == 200 and b'enctype="multipart/form-data"' in page.data and b'name="image"' in page.data
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    assert page.headers["X-Content-Type-Options"] == "nosniff" and page.headers["Referrer-Policy"] == "no-referrer"
+    assert b"<script>" not in page.data and b"style=" not in page.data  # nothing inline: the CSP forbids it
+    for asset in ("/static/app.js", "/static/style.css", "/static/icon.svg"):
+        response = client.get(asset)
+        assert response.status_code == 200, asset
+        response.close()
+    assert b"http://" not in page.data.replace(b"http://localhost/", b"")  # no assets from the internet
+
+
+def test_unknown_routes_and_methods_answer_in_json(client):
+    assert client.get("/nope").status_code == 404 and client.get("/nope").is_json
+    assert client.get("/colorize").status_code == 405
+
+
+def test_missing_weights_fail_startup_with_one_clear_message(tmp_path):
+    with pytest.raises(StartupError, match="no weights file at .*COLORIZER_WEIGHTS"):
+        create_app({"WEIGHTS": str(tmp_path / "missing.pt")})
+
+
+def test_settings_come_from_the_environment(tiny_weights, monkeypatch):
+    monkeypatch.setenv("COLORIZER_WEIGHTS", str(tiny_weights))
+    monkeypatch.setenv("COLORIZER_MAX_PIXELS", "1234")
+    app = create_app()
+    assert app.config["MAX_PIXELS"] == 1234 and app.config["WEIGHTS"] == str(tiny_weights)
+    response = post(app.test_client(), image_bytes(synthetic_photo(0, (100, 100))))
+    assert response.status_code == 413
+
+
+def test_the_size_menu_preselects_the_models_own_working_size(client):
+    page = client.get("/").data.decode()
+    assert '<option value="48" selected>' in page  # the tiny model's working size, not in the usual list
+    assert page.count(" selected>") == 1 and '<option value="512"' in page
