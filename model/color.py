@@ -66,15 +66,14 @@ def _rgb_to_lab_last(rgb: torch.Tensor) -> torch.Tensor:
     return torch.stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)], dim=-1)
 
 
-def _lab_to_rgb_last(lab: torch.Tensor) -> torch.Tensor:
-    """(..., 3) Lab -> (..., 3) sRGB, not clipped: values outside [0, 1] are out of gamut."""
+def _lab_to_linear_last(lab: torch.Tensor) -> torch.Tensor:
+    """(..., 3) Lab -> (..., 3) linear RGB, not clipped: values outside [0, 1] are out of gamut."""
     l, a, b = lab.unbind(-1)
     fy = (l + 16) / 116
     # f(z) < 0 is impossible light: clip it to 0, as scikit-image does.
     f = torch.stack([fy + a / 500, fy, (fy - b / 200).clamp(min=0)], dim=-1)
-    xyz = _f_inverse(f)
     matrix = (_RGB_FROM_XYZ * _WHITE[None, :]).to(lab)
-    return _linear_to_srgb(xyz @ matrix.T)
+    return _f_inverse(f) @ matrix.T
 
 
 def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
@@ -89,26 +88,33 @@ def lab_to_rgb(lab: torch.Tensor, fit_gamut: bool = True) -> torch.Tensor:
     must: clipping the RGB instead would change the lightness, which the colorizer promises to keep.
     """
     lab_last = lab.movedim(-3, -1)
-    rgb = _lab_to_rgb_last(lab_last)
+    linear = _lab_to_linear_last(lab_last)
     if fit_gamut:
-        outside = ((rgb < -1e-4) | (rgb > 1 + 1e-4)).any(dim=-1)
+        outside = _outside_gamut(linear)
         if bool(outside.any()):
-            rgb = rgb.clone()
-            rgb[outside] = _fit_chroma(lab_last[outside])
-    return rgb.clamp(0, 1).movedim(-1, -3)
+            linear[outside] = _fit_chroma(lab_last[outside])
+    return _linear_to_srgb(linear).clamp_(0, 1).movedim(-1, -3)
 
 
-def _fit_chroma(lab: torch.Tensor, iterations: int = 10) -> torch.Tensor:
-    """(N, 3) out-of-gamut Lab -> (N, 3) RGB of the largest chroma scale in [0, 1] that is in gamut (bisection)."""
+def _outside_gamut(linear: torch.Tensor) -> torch.Tensor:
+    # Tested on linear RGB: the sRGB curve is monotonic, so [0, 1] means the same before and after it.
+    # The tolerance is tight because L is steep near black (L = 903 Y there): 1e-5 moves L by under 0.01.
+    return ((linear < -1e-5) | (linear > 1 + 1e-5)).any(dim=-1)
+
+
+def _fit_chroma(lab: torch.Tensor, iterations: int = 8) -> torch.Tensor:
+    """(N, 3) out-of-gamut Lab -> (N, 3) linear RGB of the largest chroma scale in [0, 1] that is in gamut.
+
+    Bisection on the scale: 8 rounds find it to 1/256 of the chroma, finer than 8-bit output can show.
+    """
     lo = torch.zeros_like(lab[:, 0])  # scale 0 is gray, always in gamut
     hi = torch.ones_like(lab[:, 0])
     for _ in range(iterations):
         mid = (lo + hi) / 2
-        trial = _lab_to_rgb_last(torch.cat([lab[:, :1], lab[:, 1:] * mid[:, None]], dim=1))
-        inside = ((trial >= -1e-4) & (trial <= 1 + 1e-4)).all(dim=1)
+        inside = ~_outside_gamut(_lab_to_linear_last(torch.cat([lab[:, :1], lab[:, 1:] * mid[:, None]], dim=1)))
         lo = torch.where(inside, mid, lo)
         hi = torch.where(inside, hi, mid)
-    return _lab_to_rgb_last(torch.cat([lab[:, :1], lab[:, 1:] * lo[:, None]], dim=1))
+    return _lab_to_linear_last(torch.cat([lab[:, :1], lab[:, 1:] * lo[:, None]], dim=1))
 
 
 def gray_to_l(gray: torch.Tensor) -> torch.Tensor:
@@ -117,6 +123,20 @@ def gray_to_l(gray: torch.Tensor) -> torch.Tensor:
     Cheaper than rgb_to_lab on three equal channels, and identical: the Y row of the matrix sums to 1.
     """
     return 116 * _f(_srgb_to_linear(gray)) - 16
+
+
+# Lookup tables for 8-bit input: exact, and much cheaper than the power functions per pixel.
+_LINEAR_OF_8BIT = _srgb_to_linear(torch.arange(256, dtype=torch.float32) / 255)
+_L_OF_GRAY_8BIT = 116 * _f(_LINEAR_OF_8BIT) - 16
+_Y_OF_LINEAR = _XYZ_FROM_RGB[1].float()  # luminance Y from linear RGB; Lab L depends on Y alone
+
+
+def lightness_of_uint8(pixels: torch.Tensor) -> torch.Tensor:
+    """(H, W) gray or (H, W, 3) RGB uint8 -> (H, W) float32 Lab L, the same as rgb_to_lab's L."""
+    if pixels.ndim == 2:
+        return _L_OF_GRAY_8BIT[pixels.long()]
+    luminance = _LINEAR_OF_8BIT[pixels.long()] @ _Y_OF_LINEAR  # (H, W)
+    return 116 * _f(luminance) - 16
 
 
 def rgb_to_lab_np(rgb: np.ndarray) -> np.ndarray:

@@ -3,8 +3,9 @@
     colorizer = Colorizer.load("weights/colorizer.pt")
     color = colorizer(Image.open("old.jpg"))          # any mode, any size; EXIF orientation honoured
 
-The network runs on a small copy of the lightness (short side `size`); its ab is upsampled and joined to the
-full-resolution L, so the output keeps the input's size, aspect and exact lightness.
+The network runs on a small copy of the photo (short side `size`); its ab is upsampled and joined to the
+full-resolution L, so the output keeps the input's size, aspect and exact lightness. The full-resolution work is
+done in strips of about a megapixel, so memory stays bounded whatever the photo's size.
 """
 from pathlib import Path
 
@@ -13,13 +14,15 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps
 
-from model.color import AB_SCALE, denormalize_ab, gray_to_l, lab_to_rgb, normalize_l, rgb_to_lab
+from model.color import AB_SCALE, denormalize_ab, gray_to_l, lab_to_rgb, lightness_of_uint8, normalize_l
 from model.generator import pad_to_stride
 from model.weights import DEFAULT_WEIGHTS, file_sha256, load_network
 
 DEFAULT_SIZE = 256
 MIN_SIZE, MAX_SIZE = 32, 1024
 MAX_ASPECT = 4  # the network's input is at most MAX_ASPECT * size long, even for a 4000x8 strip
+
+STRIP_PIXELS = 1 << 20  # pixels painted at a time: bounds the float32 temporaries to some tens of MB
 
 _GRAY_MODES = {"1", "L", "LA", "La"}
 _WIDE_MODES = {"I;16": 65535, "I;16L": 65535, "I;16B": 65535, "I;16N": 65535, "I": 65535, "F": 255}
@@ -45,22 +48,54 @@ class Colorizer:
         size = self.default_size if size is None else size
         if not MIN_SIZE <= size <= MAX_SIZE:
             raise ValueError(f"working size must be between {MIN_SIZE} and {MAX_SIZE} pixels, got {size}")
-        l_full = lightness(ImageOps.exif_transpose(image))  # (H, W) Lab L in [0, 100]
-        ab_small = self.predict_ab(l_full, size)  # (1, 2, h, w) normalized
-        ab_full = F.interpolate(ab_small, size=l_full.shape, mode="bilinear", align_corners=False)
-        ab_full = denormalize_ab(ab_full[0]).clamp(-AB_SCALE, AB_SCALE)  # (2, H, W)
-        rgb = lab_to_rgb(torch.cat([l_full[None], ab_full]))  # (3, H, W) in [0, 1], L kept exactly
-        return Image.fromarray(rgb.mul(255).round_().byte().permute(1, 2, 0).numpy())
+        source = gray_or_rgb(upright(image))  # mode L, F (gray in [0, 1]) or RGB, at full resolution
+        width, height = source.size
+        small_height, small_width = working_shape(height, width, size)
+        # The network's input is made the way training made its crops: resized in sRGB, then converted to L.
+        small = source.resize((small_width, small_height), Image.Resampling.BICUBIC, reducing_gap=3.0)
+        ab_small = self.predict_ab(pixels_to_lightness(small))  # (1, 2, h, w) normalized
+        return paint(source, ab_small)
 
     @torch.inference_mode()
-    def predict_ab(self, l_full: torch.Tensor, size: int) -> torch.Tensor:
-        """(H, W) L -> (1, 2, h, w) normalized ab at the working resolution."""
-        height, width = working_shape(*l_full.shape, size)
-        l_small = F.interpolate(l_full[None, None], size=(height, width), mode="bilinear", antialias=True,
-                                align_corners=False)
-        l_small = pad_to_stride(normalize_l(l_small), self.stride).to(self.device)
-        ab_small = self.network(l_small)[..., :height, :width]
-        return ab_small.float().cpu()
+    def predict_ab(self, l_small: torch.Tensor) -> torch.Tensor:
+        """(h, w) L -> (1, 2, h, w) normalized ab at the working resolution."""
+        height, width = l_small.shape
+        l_norm = pad_to_stride(normalize_l(l_small)[None, None], self.stride).to(self.device)
+        return self.network(l_norm)[..., :height, :width].float().cpu()
+
+
+@torch.inference_mode()
+def paint(source: Image.Image, ab_small: torch.Tensor) -> Image.Image:
+    """Full-resolution L of source joined with ab_small upsampled to its size, in strips of rows.
+
+    Bilinear upsampling is separable: the columns are upsampled once for the whole image (2 x h x W values,
+    small), then each strip interpolates its own rows; the result equals upsampling the whole frame at once.
+    """
+    width, height = source.size
+    small_height = ab_small.shape[-2]
+    ab_columns = F.interpolate(ab_small, size=(small_height, width), mode="bilinear", align_corners=False)[0]
+    result = Image.new("RGB", (width, height))
+    rows = max(1, STRIP_PIXELS // width)
+    for top in range(0, height, rows):
+        bottom = min(height, top + rows)
+        l_strip = pixels_to_lightness(source.crop((0, top, width, bottom)))  # (rows, W)
+        ab_strip = interpolate_rows(ab_columns, top, bottom, height)  # (2, rows, W) normalized
+        ab_strip = denormalize_ab(ab_strip).clamp(-AB_SCALE, AB_SCALE)
+        rgb = lab_to_rgb(torch.cat([l_strip[None], ab_strip]))  # (3, rows, W) in [0, 1]; L kept exactly
+        strip = rgb.mul_(255).round_().to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
+        result.paste(Image.fromarray(strip), (0, top))
+    return result
+
+
+def interpolate_rows(columns: torch.Tensor, top: int, bottom: int, out_height: int) -> torch.Tensor:
+    """Rows top..bottom of the bilinear resize of (C, h, W) to (C, out_height, W), as F.interpolate computes them
+    (align_corners=False: source row = (row + 0.5) * h / out_height - 0.5, clamped to the first row)."""
+    in_height = columns.shape[1]
+    source_rows = ((torch.arange(top, bottom, dtype=torch.float64) + 0.5) * (in_height / out_height) - 0.5).clamp(min=0)
+    upper = source_rows.floor().long().clamp(max=in_height - 1)
+    lower = (upper + 1).clamp(max=in_height - 1)
+    weight = (source_rows - upper).float()[None, :, None]  # (1, rows, 1)
+    return columns[:, upper] * (1 - weight) + columns[:, lower] * weight
 
 
 def working_shape(height: int, width: int, size: int) -> tuple[int, int]:
@@ -70,13 +105,32 @@ def working_shape(height: int, width: int, size: int) -> tuple[int, int]:
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
-def lightness(image: Image.Image) -> torch.Tensor:
-    """Any Pillow image -> (H, W) float32 Lab L in [0, 100]. A color image is treated as if it were gray."""
+def upright(image: Image.Image) -> Image.Image:
+    """The image as it should be displayed: EXIF orientation applied. No copy when there is nothing to do."""
+    if image.getexif().get(0x0112, 1) in (2, 3, 4, 5, 6, 7, 8):
+        return ImageOps.exif_transpose(image)
+    return image
+
+
+def gray_or_rgb(image: Image.Image) -> Image.Image:
+    """Any Pillow image -> mode L (8-bit gray), F (wider gray scaled to [0, 1]) or RGB (color, alpha dropped)."""
+    if image.mode in ("L", "RGB"):
+        return image
     if image.mode in _WIDE_MODES:  # 16-bit and float gray: scale to [0, 1], never clip to 8 bits
-        gray = np.asarray(image, dtype=np.float32) / _WIDE_MODES[image.mode]
-        return gray_to_l(torch.from_numpy(np.clip(gray, 0, 1)))
+        scale = _WIDE_MODES[image.mode]
+        return image.convert("F").point(lambda value: value / scale)
     if image.mode in _GRAY_MODES:
-        gray = np.asarray(image.convert("L"), dtype=np.float32) / 255
-        return gray_to_l(torch.from_numpy(gray))
-    rgb = np.asarray(image.convert("RGB"), dtype=np.float32) / 255  # P, RGBA, CMYK, YCbCr...: alpha dropped
-    return rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1))[0]
+        return image.convert("L")
+    return image.convert("RGB")  # P, RGBA, CMYK, YCbCr...: a color image is treated as if it were gray
+
+
+def pixels_to_lightness(image: Image.Image) -> torch.Tensor:
+    """An image of mode L, F or RGB -> (H, W) float32 Lab L in [0, 100]."""
+    if image.mode == "F":
+        return gray_to_l(torch.from_numpy(np.array(image, dtype=np.float32)).clamp(0, 1))
+    return lightness_of_uint8(torch.from_numpy(np.array(image)))  # a copy: torch wants writable memory
+
+
+def lightness(image: Image.Image) -> torch.Tensor:
+    """Any Pillow image -> (H, W) float32 Lab L in [0, 100], EXIF orientation applied."""
+    return pixels_to_lightness(gray_or_rgb(upright(image)))

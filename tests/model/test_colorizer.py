@@ -126,3 +126,23 @@ def test_a_net_with_the_wrong_output_is_refused(tmp_path):
     save_network(OneChannel(base_channels=4, levels=2), path, {"working_size": 64})
     with pytest.raises(WeightsError, match="shape"):
         Colorizer.load(path)
+
+
+@pytest.mark.parametrize("small,large", [((7, 5), (40, 33)), ((64, 48), (64, 48)), ((30, 20), (11, 9)), ((1, 3), (9, 17))])
+def test_row_interpolation_equals_a_whole_frame_resize(small, large):
+    from model.colorizer import interpolate_rows
+    ab_small = torch.randn(1, 2, *small)
+    expected = torch.nn.functional.interpolate(ab_small, size=large, mode="bilinear", align_corners=False)[0]
+    columns = torch.nn.functional.interpolate(ab_small, size=(small[0], large[1]), mode="bilinear",
+                                              align_corners=False)[0]
+    strips = [interpolate_rows(columns, top, min(top + 4, large[0]), large[0]) for top in range(0, large[0], 4)]
+    assert torch.allclose(torch.cat(strips, dim=1), expected, atol=1e-5)
+
+
+def test_painting_in_strips_equals_painting_at_once(colorizer, monkeypatch):
+    import model.colorizer as module
+    photo = synthetic_photo(8, (150, 97))
+    whole = np.asarray(colorizer(photo), dtype=int)
+    monkeypatch.setattr(module, "STRIP_PIXELS", 150 * 7)  # 7 rows a strip, the last one shorter
+    strips = np.asarray(colorizer(photo), dtype=int)
+    assert np.abs(whole - strips).max() <= 1
