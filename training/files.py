@@ -19,6 +19,7 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
         write(tmp)
         with open(tmp, "rb+") as file:
             os.fsync(file.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it 0600: a service running as another user could not read it
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -95,6 +95,7 @@ def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path):
     assert target.read_bytes() == b"good" and list(tmp_path.iterdir()) == [target]
     atomic_write(target, lambda tmp: tmp.write_bytes(b"new"))
     assert target.read_bytes() == b"new" and list(tmp_path.iterdir()) == [target]
+    assert target.stat().st_mode & 0o777 == 0o644  # readable by a service running as another user
 
 
 @pytest.mark.slow
