@@ -45,6 +45,8 @@ class TrainConfig:
     log_every: int = _field(50, "steps between metric log lines")
     eval_every: int = _field(500, "steps between validation scores and sample sheets")
     checkpoint_every: int = _field(250, "steps between checkpoints")
+    keep_every: int = _field(0, "steps between checkpoints also kept as checkpoint_STEP.pt, e.g. the end of the "
+                                "warm-up, for comparing phases (0: keep only the latest)")
 
     def generator_kwargs(self) -> dict:
         return dict(base_channels=self.base_channels, levels=self.levels, blocks_per_level=self.blocks_per_level)

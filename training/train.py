@@ -16,6 +16,7 @@ import warnings
 from pathlib import Path
 
 import torch
+from PIL import Image
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
@@ -98,6 +99,8 @@ class Trainer:
             "step": self.step, "seconds": self.seconds, "config": json.loads(self.config.to_json()),
         }
         atomic_write(self.run_dir / CHECKPOINT, lambda tmp: torch.save(state, tmp))
+        if self.config.keep_every and self.step % self.config.keep_every == 0:
+            atomic_write(self.run_dir / f"checkpoint_{self.step:06d}.pt", lambda tmp: torch.save(state, tmp))
 
     def load_checkpoint(self) -> None:
         path = self.run_dir / CHECKPOINT
@@ -139,6 +142,7 @@ class Trainer:
     # ----- validation: scores of the averaged generator on fixed crops, and a sample sheet
     @torch.no_grad()
     def evaluate(self, val_rgb: torch.Tensor) -> dict:
+        val_rgb = val_rgb.to(self.device)
         l, ab = to_model_inputs(val_rgb)
         ab_fake = torch.cat([self.ema(chunk) for chunk in l.split(16)]).float()
         ours = to_rgb(l, ab_fake)
@@ -201,8 +205,8 @@ class Trainer:
         return l.contiguous(memory_format=torch.channels_last), ab.contiguous(memory_format=torch.channels_last)
 
 
-def tensor_to_pil(rgb: torch.Tensor):
-    from PIL import Image
+def tensor_to_pil(rgb: torch.Tensor) -> Image.Image:
+    """(3, H, W) RGB in [0, 1] -> PIL image."""
     return Image.fromarray((rgb.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy())
 
 

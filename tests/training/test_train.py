@@ -53,6 +53,14 @@ def test_training_changes_the_weights_and_resume_continues(photo_folder, tmp_pat
     assert [r["step"] for r in read_metrics(out)] == [1, 2, 3, 4]
 
 
+def test_keep_every_keeps_milestone_checkpoints(photo_folder, tmp_path):
+    out = tmp_path / "run"
+    run(photo_folder, out, "--max-steps", "4", "--keep-every", "2")
+    assert sorted(p.name for p in out.glob("checkpoint*.pt")) == [
+        "checkpoint.pt", "checkpoint_000002.pt", "checkpoint_000004.pt"]
+    assert torch.load(out / "checkpoint_000002.pt", weights_only=True)["step"] == 2
+
+
 def test_resume_without_a_checkpoint_and_overwriting_a_run_are_refused(photo_folder, tmp_path):
     with pytest.raises((SystemExit, FileNotFoundError)):
         main(["--data", str(photo_folder), "--out", str(tmp_path / "empty"), "--resume"])
