@@ -12,6 +12,7 @@ import torch
 from flask import Flask, Request
 from werkzeug.exceptions import HTTPException
 
+from app.views import bp, error_response
 from model.colorizer import Colorizer
 from model.weights import DEFAULT_WEIGHTS, WeightsError
 
@@ -52,7 +53,6 @@ def create_app(config: dict | None = None) -> Flask:
     except WeightsError as error:
         raise StartupError(f"cannot start the colorizer: {error}. Set COLORIZER_WEIGHTS to a weights file.") from None
 
-    from app.views import bp, error_response
     app.register_blueprint(bp)
     app.after_request(security_headers)
 

@@ -101,14 +101,15 @@ def evaluate(colorizer: Colorizer, paths: list[Path], size: int | None = None, s
              inception: Path | None = None) -> dict:
     ours_scores, gray_scores, original_colorfulness = [], [], []
     rows, keep_ours, keep_originals = [], [], []
-    for path in tqdm(paths, unit="image", disable=None):
+    sheet_rows = set(np.linspace(0, len(paths) - 1, min(SHEET_ROWS, len(paths))).round().astype(int))  # spread out
+    for index, path in enumerate(tqdm(paths, unit="image", disable=None)):
         original = open_rgb(path)
         ours, gray = colorizer(original, size=size), gray_version(original)
         target = np.asarray(original)
         ours_scores.append(image_scores(np.asarray(ours), target))
         gray_scores.append(image_scores(np.asarray(gray), target))
         original_colorfulness.append(colorfulness(target))
-        if sheet and len(rows) < SHEET_ROWS:
+        if sheet and index in sheet_rows:
             rows.append([gray, ours, original])
         if inception:
             keep_ours.append(ours)

@@ -1,0 +1,40 @@
+"""The weights file the repository ships: present, small, and doing what the model card says."""
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from model.color import rgb_to_lab_np
+from model.colorizer import Colorizer
+from model.weights import DEFAULT_WEIGHTS
+from tests.conftest import synthetic_photo
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    assert DEFAULT_WEIGHTS.exists(), "weights/colorizer.pt is missing: the app's run command needs it"
+    return Colorizer.load(DEFAULT_WEIGHTS)
+
+
+def test_the_shipped_model_is_small_and_documented(shipped):
+    assert shipped.info["parameters"] < 10_000_000
+    assert shipped.default_size == 256
+    assert shipped.info["training"]["step"] > 1000
+    card = (DEFAULT_WEIGHTS.parent / "README.md").read_text()
+    assert shipped.sha256[:16] in card, "the model card must name the file it describes"
+
+
+@pytest.mark.parametrize("size", [(300, 200), (517, 389)])
+def test_the_shipped_model_colors_and_keeps_lightness(shipped, size):
+    gray = synthetic_photo(31, size).convert("L")
+    png = io.BytesIO()
+    shipped(gray).save(png, "PNG")
+    with Image.open(png) as result:
+        lab = rgb_to_lab_np(np.asarray(result))
+    expected = rgb_to_lab_np(np.asarray(gray.convert("RGB")))[..., 0]
+    l_psnr = 10 * np.log10(100**2 / np.mean((lab[..., 0] - expected) ** 2))
+    assert l_psnr >= 40
+    assert np.hypot(lab[..., 1], lab[..., 2]).mean() > 3, "the result is (nearly) gray"
