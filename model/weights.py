@@ -5,6 +5,7 @@ what the net expects (stride, working size) and how it was trained. TorchScript 
 functions alone, so moving to torch.export later touches only this file.
 """
 import contextlib
+import copy
 import hashlib
 import json
 import warnings
@@ -30,10 +31,14 @@ def _quiet_jit():
 
 
 def save_network(generator: torch.nn.Module, path: Path, info: dict) -> None:
-    """Scripts generator (in eval mode) and writes it with info to path. Not atomic: see training.files."""
-    info = {"format": FORMAT_VERSION, "stride": int(generator.stride), **info}
+    """Scripts generator (in eval mode) and writes it with info to path. Not atomic: see training.files.
+
+    Weights are stored as float16, which halves the file; load_network widens them back to float32, so the
+    arithmetic stays float32 and outputs move by about 1e-4.
+    """
+    info = {"format": FORMAT_VERSION, "stride": int(generator.stride), "storage": "float16", **info}
     with _quiet_jit():
-        scripted = torch.jit.script(generator.eval())
+        scripted = torch.jit.script(copy.deepcopy(generator).eval().half())
         torch.jit.save(scripted, str(path), _extra_files={INFO_FILE: json.dumps(info, indent=2)})
 
 
@@ -47,6 +52,7 @@ def load_network(path: Path, device: str | torch.device = "cpu") -> tuple[torch.
     try:
         with _quiet_jit():
             network = torch.jit.load(str(path), map_location=device, _extra_files=extra)
+            network = network.float()  # stored as float16 to halve the file; computed in float32
             network = torch.jit.freeze(network.eval())  # folds batch norm into the convolutions
     except Exception as error:  # torch raises RuntimeError, ValueError and others for broken files
         raise WeightsError(f"cannot read the weights file {path} ({type(error).__name__}): it is truncated, "

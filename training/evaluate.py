@@ -169,7 +169,8 @@ def main(argv: list | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     report = evaluate(colorizer, paths, args.size, args.sheet, args.inception)
-    report.update(weights=str(args.weights), sha256=colorizer.sha256, split=args.split, size=args.size)
+    # the weights by name and hash: a path would record this machine's folders
+    report.update(weights=args.weights.name, sha256=colorizer.sha256, split=args.split, size=args.size)
     print(format_table(report))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
