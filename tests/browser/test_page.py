@@ -81,6 +81,8 @@ def test_upload_colorize_compare_and_download(browser, server, photo, tmp_path):
     natural = page.eval_on_selector("#after", "img => [img.naturalWidth, img.naturalHeight]")
     assert tuple(natural) == size
     assert page.is_hidden("#status") and page.is_hidden("#error")
+    page.screenshot(path=tmp_path / "page.png", full_page=True)  # the divider in the middle: half and half
+    keep(tmp_path / "page.png", "screenshot.png")
 
     page.fill("#slider", "20")  # the slider moves the dividing line
     assert "80%" in page.eval_on_selector("#after", "img => img.style.clipPath")
@@ -93,8 +95,6 @@ def test_upload_colorize_compare_and_download(browser, server, photo, tmp_path):
     with Image.open(downloaded) as result:
         assert result.format == "JPEG" and result.size == size and result.mode == "RGB"
 
-    page.screenshot(path=tmp_path / "page.png", full_page=True)
-    keep(tmp_path / "page.png", "screenshot.png")
     assert not problems, f"the page logged errors: {problems}"
 
 
