@@ -7,27 +7,40 @@ import torch.nn.functional as F
 from torch import nn
 
 
-def gradient_penalty(critic: nn.Module, l: torch.Tensor, ab_real: torch.Tensor, ab_fake: torch.Tensor) -> torch.Tensor:
-    """Mean of (||d critic / d ab|| - 1)^2 at random points between real and fake ab, L held fixed.
+def interpolate(ab_real: torch.Tensor, ab_fake: torch.Tensor) -> torch.Tensor:
+    """Random points between real and fake ab, one mixing weight per sample, ready for a gradient."""
+    alpha = torch.rand(ab_real.shape[0], 1, 1, 1, device=ab_real.device)
+    return (alpha * ab_real + (1 - alpha) * ab_fake.detach()).requires_grad_(True)
+
+
+def penalty(score_mix: torch.Tensor, ab_mix: torch.Tensor) -> torch.Tensor:
+    """Mean of (||d score / d ab|| - 1)^2 over the batch.
 
     The gradient is taken with respect to ab alone: L is the condition, not something the critic judges.
     """
-    alpha = torch.rand(ab_real.shape[0], 1, 1, 1, device=ab_real.device)
-    ab_mix = (alpha * ab_real + (1 - alpha) * ab_fake.detach()).requires_grad_(True)
-    score = critic(l, ab_mix)
-    (grad,) = torch.autograd.grad(score.float().sum(), ab_mix, create_graph=True)
-    norm = grad.float().flatten(1).norm(dim=1)  # (B,)
-    return ((norm - 1) ** 2).mean()
+    (grad,) = torch.autograd.grad(score_mix.float().sum(), ab_mix, create_graph=True)
+    return ((grad.float().flatten(1).norm(dim=1) - 1) ** 2).mean()
+
+
+def gradient_penalty(critic: nn.Module, l: torch.Tensor, ab_real: torch.Tensor, ab_fake: torch.Tensor) -> torch.Tensor:
+    """The WGAN-GP penalty at random points between real and fake ab, L held fixed."""
+    ab_mix = interpolate(ab_real, ab_fake)
+    return penalty(critic(l, ab_mix), ab_mix)
 
 
 def critic_loss(critic: nn.Module, l: torch.Tensor, ab_real: torch.Tensor, ab_fake: torch.Tensor,
                 gp_weight: float) -> tuple[torch.Tensor, dict]:
-    """Wasserstein critic loss: score fakes low and reals high, with the Lipschitz penalty."""
-    real = critic(l, ab_real).float().mean()
-    fake = critic(l, ab_fake.detach()).float().mean()
-    penalty = gradient_penalty(critic, l, ab_real, ab_fake)
-    loss = fake - real + gp_weight * penalty
-    return loss, {"critic": loss.item(), "wasserstein": (real - fake).item(), "gp": penalty.item()}
+    """Wasserstein critic loss: score fakes low and reals high, with the Lipschitz penalty.
+
+    Real, fake and interpolated ab go through the critic as one batch: one forward per backward, as
+    DistributedDataParallel requires. Instance norm keeps the samples independent, so this changes nothing else.
+    """
+    ab_mix = interpolate(ab_real, ab_fake)
+    scores = critic(l.repeat(3, 1, 1, 1), torch.cat([ab_real, ab_fake.detach(), ab_mix])).float()
+    real, fake, mix = scores.chunk(3)
+    gp = penalty(mix, ab_mix)
+    loss = fake.mean() - real.mean() + gp_weight * gp
+    return loss, {"critic": loss.item(), "wasserstein": (real.mean() - fake.mean()).item(), "gp": gp.item()}
 
 
 def generator_loss(critic: nn.Module | None, l: torch.Tensor, ab_real: torch.Tensor, ab_fake: torch.Tensor,

@@ -2,13 +2,14 @@
 
     python -m training.train --data PHOTOS --out runs/name [--max-steps N ...]
     python -m training.train --out runs/name --resume [--max-steps N]
+    torchrun --nproc-per-node N -m training.train ...    # data parallel: N processes (GPUs, or CPU with gloo)
 
 The run folder gets config.json, checkpoint.pt (written atomically every --checkpoint-every steps),
 metrics.jsonl (one JSON object per log line) and samples/step_N.png (gray | ours | original).
 """
 import copy
 import json
-import math
+import os
 import random
 import sys
 import time
@@ -16,8 +17,10 @@ import warnings
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 from PIL import Image
-from torch.utils.data import DataLoader
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from model.color import denormalize_ab, denormalize_l, lab_to_rgb
@@ -40,9 +43,27 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def setup_distributed(config: TrainConfig) -> tuple[int, int, torch.device]:
+    """(rank, world size, device). Under torchrun (WORLD_SIZE > 1) it joins the process group: NCCL with one
+    GPU per process, gloo on CPUs. Without torchrun: rank 0 of 1."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    device = pick_device(config.device)
+    if world == 1:
+        return 0, 1, device
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+        torch.cuda.set_device(device)
+    dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return dist.get_rank(), world, device
+
+
 def forever(loader: DataLoader):
+    epoch = 0
     while True:
+        if isinstance(loader.sampler, DistributedSampler):
+            loader.sampler.set_epoch(epoch)  # a new shuffle each epoch, the same on every process
         yield from loader
+        epoch += 1
 
 
 def learning_rate(config: TrainConfig, step: int) -> float:
@@ -74,10 +95,12 @@ def psnr(rgb: torch.Tensor, target: torch.Tensor) -> float:
 
 
 class Trainer:
-    def __init__(self, config: TrainConfig, run_dir: Path, resume: bool):
+    def __init__(self, config: TrainConfig, run_dir: Path, resume: bool, rank: int = 0, world: int = 1,
+                 device: torch.device | None = None):
         self.config = config
         self.run_dir = run_dir
-        self.device = pick_device(config.device)
+        self.rank, self.world = rank, world
+        self.device = device or pick_device(config.device)
         self.amp_dtype = torch.bfloat16
 
         self.generator = Generator(**config.generator_kwargs()).to(self.device, memory_format=torch.channels_last)
@@ -90,9 +113,18 @@ class Trainer:
         self.seconds = 0.0  # training time over all sessions of this run
         if resume:
             self.load_checkpoint()
+        # The networks that the updates run through: DDP wrappers averaging gradients over processes, or the
+        # networks themselves. self.generator and self.critic stay the plain modules (EMA, checkpoints, eval).
+        self.generator_train, self.critic_train = self.generator, self.critic
+        if world > 1:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.generator_train = DistributedDataParallel(self.generator, device_ids=ids)
+            self.critic_train = DistributedDataParallel(self.critic, device_ids=ids)
 
     # ----- checkpoints: a plain dict, written atomically
     def save_checkpoint(self) -> None:
+        if self.rank != 0:
+            return
         state = {
             "generator": self.generator.state_dict(), "critic": self.critic.state_dict(), "ema": self.ema.state_dict(),
             "opt_g": self.opt_g.state_dict(), "opt_c": self.opt_c.state_dict(),
@@ -123,7 +155,7 @@ class Trainer:
         with torch.no_grad(), self.autocast():
             ab_fake = self.generator(l)
         with self.autocast():
-            loss, logs = critic_loss(self.critic, l, ab, ab_fake, self.config.gp_weight)
+            loss, logs = critic_loss(self.critic_train, l, ab, ab_fake, self.config.gp_weight)
         self.opt_c.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_c.step()
@@ -132,7 +164,7 @@ class Trainer:
     def generator_step(self, l: torch.Tensor, ab: torch.Tensor, adversarial: bool) -> dict:
         self.critic.requires_grad_(False)  # frozen: the generator's loss must not train the critic
         with self.autocast():
-            ab_fake = self.generator(l)
+            ab_fake = self.generator_train(l)
             loss, logs = generator_loss(self.critic if adversarial else None, l, ab, ab_fake, self.config.l1_weight)
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
@@ -157,9 +189,10 @@ class Trainer:
     def train(self, train_loader: DataLoader, val_rgb: torch.Tensor) -> None:
         config = self.config
         batches = forever(train_loader)
-        metrics = open(self.run_dir / "metrics.jsonl", "a")
+        main_process = self.rank == 0  # only it writes metrics, samples and checkpoints, and reports
+        metrics = open(self.run_dir / "metrics.jsonl", "a") if main_process else None
         bar = tqdm(total=config.max_steps, initial=self.step, desc="train", dynamic_ncols=True,
-                   disable=None)  # None: no bar when the output is not a terminal (logs stay readable)
+                   disable=None if main_process else True)  # None: no bar when the output is not a terminal
         started, images, logs = time.time(), 0, {}
         while self.step < config.max_steps:
             lr = learning_rate(config, self.step)
@@ -181,9 +214,9 @@ class Trainer:
 
             last = self.step == config.max_steps
             evaluate = self.step % config.eval_every == 0 or last
-            if self.step % config.log_every == 0 or evaluate:
+            if main_process and (self.step % config.log_every == 0 or evaluate):
                 elapsed = time.time() - started
-                row = {"step": self.step, "lr": lr, "images_per_s": images / max(elapsed, 1e-9),
+                row = {"step": self.step, "lr": lr, "images_per_s": images * self.world / max(elapsed, 1e-9),
                        "seconds": self.seconds + elapsed, **logs}
                 if evaluate:
                     row.update(self.evaluate(val_rgb))
@@ -197,7 +230,19 @@ class Trainer:
                 started, images = time.time(), 0
                 self.save_checkpoint()
         bar.close()
-        metrics.close()
+        if metrics:
+            metrics.close()
+
+    def check_in_sync(self) -> None:
+        """Every process must end with rank 0's weights: a cheap guard against silent divergence."""
+        if self.world == 1:
+            return
+        parameters = [*self.generator.parameters(), *self.critic.parameters()]
+        total = torch.stack([p.detach().double().sum() for p in parameters]).sum().reshape(1)
+        totals = [torch.zeros_like(total) for _ in range(self.world)]
+        dist.all_gather(totals, total)
+        if not all(torch.allclose(t, totals[0]) for t in totals):
+            raise RuntimeError(f"processes diverged: weight sums {[t.item() for t in totals]}")
 
     def batch(self, rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         rgb = rgb.to(self.device, non_blocking=True)
@@ -210,13 +255,13 @@ def tensor_to_pil(rgb: torch.Tensor) -> Image.Image:
     return Image.fromarray((rgb.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy())
 
 
-def prepare_data(config: TrainConfig) -> tuple[DataLoader, torch.Tensor, dict]:
+def prepare_data(config: TrainConfig, rank: int = 0, world: int = 1) -> tuple[DataLoader, torch.Tensor, dict]:
     paths = list_images(Path(config.data))
     train_paths, val_paths = split_paths(paths, config.val_fraction)
     with warnings.catch_warnings(record=True) as skipped:
         warnings.simplefilter("always")
         train_paths, val_paths = scan_photos(train_paths), scan_photos(val_paths)
-    for warning in skipped:
+    for warning in skipped if rank == 0 else []:
         print(f"warning: {warning.message}", file=sys.stderr)
     if not train_paths or not val_paths:
         raise SystemExit(f"{config.data}: need color photos for both training and validation, "
@@ -224,8 +269,12 @@ def prepare_data(config: TrainConfig) -> tuple[DataLoader, torch.Tensor, dict]:
     train_set = PhotoCrops(train_paths, config.image_size, config.scale_size, train=True)
     spread = val_paths[::max(1, len(val_paths) // VAL_BATCH)][:VAL_BATCH]  # across the folder, not its first files
     val_set = PhotoCrops(spread, config.image_size, config.scale_size, train=False)
-    loader = DataLoader(train_set, batch_size=min(config.batch_size, len(train_set)), shuffle=True, drop_last=True,
-                        num_workers=config.num_workers, persistent_workers=config.num_workers > 0)
+    # Under torchrun each process takes its own share of every epoch; --batch-size is per process.
+    sampler = DistributedSampler(train_set, world, rank, shuffle=True, seed=config.seed, drop_last=True) \
+        if world > 1 else None
+    loader = DataLoader(train_set, batch_size=min(config.batch_size, len(train_set) // world), shuffle=sampler is None,
+                        sampler=sampler, drop_last=True, num_workers=config.num_workers,
+                        persistent_workers=config.num_workers > 0)
     val_rgb = torch.stack([val_set[i] for i in range(len(val_set))])
     facts = {"train_images": len(train_paths), "val_images": len(val_paths), "skipped": len(skipped)}
     return loader, val_rgb, facts
@@ -245,21 +294,28 @@ def main(argv: list | None = None) -> None:
         config.validate()
     except ValueError as error:
         raise SystemExit(str(error))
-    random.seed(config.seed)
-    torch.manual_seed(config.seed)
+    rank, world, device = setup_distributed(config)
+    random.seed(config.seed + rank)  # different crops on each process; DDP copies rank 0's initial weights
+    torch.manual_seed(config.seed + rank)
     if config.threads:
         torch.set_num_threads(config.threads)
-    (run_dir / "samples").mkdir(parents=True, exist_ok=True)
-    atomic_write(run_dir / "config.json", lambda tmp: tmp.write_text(config.to_json()))
+    if rank == 0:
+        (run_dir / "samples").mkdir(parents=True, exist_ok=True)
+        atomic_write(run_dir / "config.json", lambda tmp: tmp.write_text(config.to_json()))
 
-    loader, val_rgb, facts = prepare_data(config)
-    atomic_write(run_dir / "data.json", lambda tmp: tmp.write_text(json.dumps(facts, indent=2)))
-    trainer = Trainer(config, run_dir, resume=args.resume)
-    print(f"generator {count_parameters(trainer.generator):,} parameters, critic {count_parameters(trainer.critic):,}; "
+    loader, val_rgb, facts = prepare_data(config, rank, world)
+    trainer = Trainer(config, run_dir, resume=args.resume, rank=rank, world=world, device=device)
+    if rank == 0:
+        atomic_write(run_dir / "data.json", lambda tmp: tmp.write_text(json.dumps(facts | {"processes": world}, indent=2)))
+        print(f"generator {count_parameters(trainer.generator):,} parameters, critic {count_parameters(trainer.critic):,}; "
           f"{facts['train_images']} training and {facts['val_images']} validation photos; device {trainer.device}; "
-          f"step {trainer.step} of {config.max_steps}", flush=True)
+          f"step {trainer.step} of {config.max_steps}; {world} process(es)", flush=True)
     trainer.train(loader, val_rgb)
-    print(f"done: {run_dir / CHECKPOINT} at step {trainer.step}", flush=True)
+    trainer.check_in_sync()
+    if world > 1:
+        dist.destroy_process_group()
+    if rank == 0:
+        print(f"done: {run_dir / CHECKPOINT} at step {trainer.step}", flush=True)
 
 
 if __name__ == "__main__":
