@@ -284,6 +284,9 @@ def main(argv: list | None = None) -> None:
     config, args, explicit = parse_args(argv)
     run_dir = Path(config.out)
     if args.resume:
+        if not (run_dir / CHECKPOINT).exists() or not (run_dir / "config.json").exists():
+            raise SystemExit(f"--resume: {run_dir} holds no run to continue (no {CHECKPOINT} and config.json); "
+                             f"start it without --resume")
         saved = load_run_config(run_dir)
         config = TrainConfig.from_dict({**json.loads(saved.to_json()), **explicit})  # the command line wins
     elif (run_dir / CHECKPOINT).exists():
