@@ -179,7 +179,8 @@ class Trainer:
         ab_fake = torch.cat([self.ema(chunk) for chunk in l.split(16)]).float()
         ours = to_rgb(l, ab_fake)
         gray = to_rgb(l, torch.zeros_like(ab))
-        rows = [[gray[i], ours[i], val_rgb[i]] for i in range(min(SAMPLE_ROWS, len(val_rgb)))]
+        picked = torch.linspace(0, len(val_rgb) - 1, min(SAMPLE_ROWS, len(val_rgb))).round().long().tolist()
+        rows = [[gray[i], ours[i], val_rgb[i]] for i in picked]  # spread over the crops, as they are over the folder
         sheet = contact_sheet([[tensor_to_pil(t) for t in row] for row in rows], height=val_rgb.shape[-1],
                               titles=("gray", "ours", "original"))
         sheet.save(self.run_dir / "samples" / f"step_{self.step:06d}.png")
