@@ -22,6 +22,7 @@ DEFAULTS = {
     "MAX_PIXELS": 25_000_000,  # declared width x height of an upload; checked before decoding
     "DEFAULT_QUALITY": 90,  # JPEG quality of the result unless the request asks otherwise
     "TORCH_THREADS": 0,  # torch threads per process; 0 leaves torch's default (all cores)
+    "PRECISION": None,  # float32 or bfloat16; None: bfloat16 where the CPU computes it natively (about 2x faster)
 }
 
 
@@ -49,8 +50,8 @@ def create_app(config: dict | None = None) -> Flask:
     if app.config["TORCH_THREADS"]:
         torch.set_num_threads(int(app.config["TORCH_THREADS"]))
     try:
-        app.extensions["colorizer"] = Colorizer.load(app.config["WEIGHTS"])
-    except WeightsError as error:
+        app.extensions["colorizer"] = Colorizer.load(app.config["WEIGHTS"], precision=app.config["PRECISION"])
+    except (WeightsError, ValueError) as error:
         raise StartupError(f"cannot start the colorizer: {error}. Set COLORIZER_WEIGHTS to a weights file.") from None
 
     app.register_blueprint(bp)

@@ -38,6 +38,7 @@ def healthz():
     info = colorizer.info
     return jsonify(status="ok", model={
         "sha256": colorizer.sha256, "working_size": colorizer.default_size, "parameters": info.get("parameters"),
+        "precision": colorizer.precision,
         "exported": info.get("exported"), "training": {k: v for k, v in info.get("training", {}).items() if k != "config"},
     })
 

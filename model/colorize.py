@@ -13,7 +13,7 @@ from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
 from model.colorizer import MAX_SIZE, MIN_SIZE, Colorizer
-from model.weights import DEFAULT_WEIGHTS, WeightsError
+from model.weights import DEFAULT_WEIGHTS, PRECISIONS, WeightsError
 
 EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 FORMATS = {"jpg": "JPEG", "png": "PNG"}
@@ -63,13 +63,15 @@ def main(argv: list | None = None) -> int:
                         help="working resolution: the short side the network sees (default: the model's own)")
     parser.add_argument("--format", choices=sorted(FORMATS), default="jpg", help="output format (default: jpg)")
     parser.add_argument("--quality", type=positive_int(1, 100), default=92, help="JPEG quality (default: 92)")
+    parser.add_argument("--precision", choices=PRECISIONS, default=None,
+                        help="network arithmetic (default: bfloat16 where the CPU has it natively, else float32)")
     args = parser.parse_args(argv)
 
     files, errors = collect_inputs(args.inputs)
     if not files and not errors:
         parser.error("no images found in the given folders")
     try:
-        colorizer = Colorizer.load(args.weights)
+        colorizer = Colorizer.load(args.weights, precision=args.precision)
     except WeightsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -16,7 +16,7 @@ from PIL import Image, ImageOps
 
 from model.color import AB_SCALE, denormalize_ab, gray_to_l, lab_to_rgb, lightness_of_uint8, normalize_l
 from model.generator import pad_to_stride
-from model.weights import DEFAULT_WEIGHTS, file_sha256, load_network
+from model.weights import DEFAULT_WEIGHTS, default_precision, file_sha256, load_network
 
 DEFAULT_SIZE = 256
 MIN_SIZE, MAX_SIZE = 32, 1024
@@ -30,19 +30,27 @@ _WIDE_MODES = {"I;16": 65535, "I;16L": 65535, "I;16B": 65535, "I;16N": 65535, "I
 
 class Colorizer:
     def __init__(self, network: torch.jit.ScriptModule, info: dict, device: str | torch.device = "cpu",
-                 sha256: str = ""):
+                 sha256: str = "", precision: str = "float32"):
         self.network = network
         self.info = info
         self.device = torch.device(device)
+        self.precision = precision
+        self.dtype = getattr(torch, precision)
         self.stride = int(info["stride"])
         self.default_size = int(info.get("working_size", DEFAULT_SIZE))
         self.sha256 = sha256
 
     @classmethod
-    def load(cls, path: str | Path = DEFAULT_WEIGHTS, device: str | torch.device = "cpu") -> "Colorizer":
-        """Loads an exported weights file; raises model.weights.WeightsError with a message saying what to do."""
-        network, info = load_network(Path(path), device)
-        return cls(network, info, device, sha256=file_sha256(path))
+    def load(cls, path: str | Path = DEFAULT_WEIGHTS, device: str | torch.device = "cpu",
+             precision: str | None = None) -> "Colorizer":
+        """Loads an exported weights file; raises model.weights.WeightsError with a message saying what to do.
+
+        precision: "float32", "bfloat16", or None for the fastest this device computes natively (bfloat16 on CPUs
+        with AVX512-BF16 or AMX: about 2x faster, the same image within a level or two of 255).
+        """
+        precision = precision or default_precision(device)
+        network, info = load_network(Path(path), device, precision)
+        return cls(network, info, device, sha256=file_sha256(path), precision=precision)
 
     def __call__(self, image: Image.Image, size: int | None = None) -> Image.Image:
         size = self.default_size if size is None else size
@@ -60,7 +68,7 @@ class Colorizer:
     def predict_ab(self, l_small: torch.Tensor) -> torch.Tensor:
         """(h, w) L -> (1, 2, h, w) normalized ab at the working resolution."""
         height, width = l_small.shape
-        l_norm = pad_to_stride(normalize_l(l_small)[None, None], self.stride).to(self.device)
+        l_norm = pad_to_stride(normalize_l(l_small)[None, None], self.stride).to(self.device, self.dtype)
         return self.network(l_norm)[..., :height, :width].float().cpu()
 
 

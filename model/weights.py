@@ -42,8 +42,27 @@ def save_network(generator: torch.nn.Module, path: Path, info: dict) -> None:
         torch.jit.save(scripted, str(path), _extra_files={INFO_FILE: json.dumps(info, indent=2)})
 
 
-def load_network(path: Path, device: str | torch.device = "cpu") -> tuple[torch.jit.ScriptModule, dict]:
-    """path -> (network in eval mode, frozen for inference; its info dict). Raises WeightsError."""
+PRECISIONS = ("float32", "bfloat16")
+
+
+def default_precision(device: str | torch.device = "cpu") -> str:
+    """bfloat16 where the CPU computes it natively (AVX512-BF16 or AMX): about 2x faster, ab within 0.5 units.
+    float32 elsewhere, and on GPUs, where the network is fast anyway."""
+    if torch.device(device).type != "cpu":
+        return "float32"
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:  # not Linux: be safe
+        return "float32"
+    return "bfloat16" if ("avx512_bf16" in flags or "amx_bf16" in flags) else "float32"
+
+
+def load_network(path: Path, device: str | torch.device = "cpu",
+                 precision: str = "float32") -> tuple[torch.jit.ScriptModule, dict]:
+    """path -> (network in eval mode, frozen for inference, taking and giving `precision`; its info dict).
+    Raises WeightsError."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     path = Path(path)
     if not path.is_file():
         raise WeightsError(f"no weights file at {path}: pass the path of a colorizer .pt file "
@@ -52,7 +71,7 @@ def load_network(path: Path, device: str | torch.device = "cpu") -> tuple[torch.
     try:
         with _quiet_jit():
             network = torch.jit.load(str(path), map_location=device, _extra_files=extra)
-            network = network.float()  # stored as float16 to halve the file; computed in float32
+            network = network.to(getattr(torch, precision))  # stored as float16 to halve the file
             network = torch.jit.freeze(network.eval())  # folds batch norm into the convolutions
     except Exception as error:  # torch raises RuntimeError, ValueError and others for broken files
         raise WeightsError(f"cannot read the weights file {path} ({type(error).__name__}): it is truncated, "
@@ -65,13 +84,13 @@ def load_network(path: Path, device: str | torch.device = "cpu") -> tuple[torch.
                            f"(no valid {INFO_FILE} inside)") from None
     if info.get("format") != FORMAT_VERSION:
         raise WeightsError(f"{path} has weights format {info.get('format')}, this version reads {FORMAT_VERSION}")
-    _check_runs(network, stride, device, path)
+    _check_runs(network, stride, device, getattr(torch, precision), path)
     return network, info
 
 
-def _check_runs(network, stride: int, device, path: Path) -> None:
+def _check_runs(network, stride: int, device, dtype: torch.dtype, path: Path) -> None:
     """A file can be valid TorchScript and still the wrong network: try it once on a tiny input."""
-    probe = torch.zeros(1, 1, stride * 2, stride * 2, device=device)
+    probe = torch.zeros(1, 1, stride * 2, stride * 2, device=device, dtype=dtype)
     try:
         with torch.inference_mode():
             out = network(probe)

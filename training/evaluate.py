@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from model.color import lab_to_rgb
 from model.colorizer import Colorizer, lightness
-from model.weights import DEFAULT_WEIGHTS, WeightsError
+from model.weights import DEFAULT_WEIGHTS, PRECISIONS, WeightsError
 from training.data import list_images, open_rgb, split_paths
 from training.sheets import contact_sheet
 
@@ -152,6 +152,7 @@ def main(argv: list | None = None) -> int:
     parser.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
     parser.add_argument("--size", type=int, default=None, help="working size (default: the model's own)")
     parser.add_argument("--limit", type=int, default=0, help="score only the first N photos")
+    parser.add_argument("--precision", choices=PRECISIONS, default=None, help="as model.colorize (default: auto)")
     parser.add_argument("--json", type=Path, help="also write the report as JSON here")
     parser.add_argument("--sheet", type=Path, help="write a gray | ours | original sheet of 16 photos here")
     parser.add_argument("--inception", type=Path, help="Inception TorchScript file, for FID and Inception Score")
@@ -164,13 +165,14 @@ def main(argv: list | None = None) -> int:
     if not paths:
         parser.error(f"no photos to score in {args.images} (split {args.split})")
     try:
-        colorizer = Colorizer.load(args.weights)
+        colorizer = Colorizer.load(args.weights, precision=args.precision)
     except WeightsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     report = evaluate(colorizer, paths, args.size, args.sheet, args.inception)
     # the weights by name and hash: a path would record this machine's folders
-    report.update(weights=args.weights.name, sha256=colorizer.sha256, split=args.split, size=args.size)
+    report.update(weights=args.weights.name, sha256=colorizer.sha256, split=args.split, size=args.size,
+                  precision=colorizer.precision)
     print(format_table(report))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))

@@ -146,3 +146,17 @@ def test_painting_in_strips_equals_painting_at_once(colorizer, monkeypatch):
     monkeypatch.setattr(module, "STRIP_PIXELS", 150 * 7)  # 7 rows a strip, the last one shorter
     strips = np.asarray(colorizer(photo), dtype=int)
     assert np.abs(whole - strips).max() <= 1
+
+
+def test_bfloat16_gives_the_same_image_within_a_few_levels(tiny_weights):
+    """The faster path's stated tolerance: every pixel within 4 levels of 255 of float32's, most identical."""
+    photo = synthetic_photo(9, (200, 150))
+    exact = np.asarray(Colorizer.load(tiny_weights, precision="float32")(photo), dtype=int)
+    fast = np.asarray(Colorizer.load(tiny_weights, precision="bfloat16")(photo), dtype=int)
+    difference = np.abs(exact - fast)
+    assert difference.max() <= 4 and difference.mean() < 0.5
+
+
+def test_an_unknown_precision_is_refused(tiny_weights):
+    with pytest.raises(ValueError, match="precision must be one of float32, bfloat16"):
+        Colorizer.load(tiny_weights, precision="int8")

@@ -38,3 +38,11 @@ def test_the_shipped_model_colors_and_keeps_lightness(shipped, size):
     l_psnr = 10 * np.log10(100**2 / np.mean((lab[..., 0] - expected) ** 2))
     assert l_psnr >= 40
     assert np.hypot(lab[..., 1], lab[..., 2]).mean() > 3, "the result is (nearly) gray"
+
+
+def test_bfloat16_matches_float32_on_the_shipped_model():
+    photo = synthetic_photo(32, (320, 240)).convert("L")
+    exact = np.asarray(Colorizer.load(DEFAULT_WEIGHTS, precision="float32")(photo), dtype=int)
+    fast = np.asarray(Colorizer.load(DEFAULT_WEIGHTS, precision="bfloat16")(photo), dtype=int)
+    difference = np.abs(exact - fast)
+    assert difference.max() <= 3 and difference.mean() < 0.3
