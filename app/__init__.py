@@ -51,8 +51,11 @@ def create_app(config: dict | None = None) -> Flask:
         torch.set_num_threads(int(app.config["TORCH_THREADS"]))
     try:
         app.extensions["colorizer"] = Colorizer.load(app.config["WEIGHTS"], precision=app.config["PRECISION"])
-    except (WeightsError, ValueError) as error:
+    except WeightsError as error:
         raise StartupError(f"cannot start the colorizer: {error}. Set COLORIZER_WEIGHTS to a weights file.") from None
+    except ValueError as error:  # a setting out of range, such as the precision
+        raise StartupError(f"cannot start the colorizer: {error}. Set COLORIZER_PRECISION to float32 or bfloat16, "
+                           f"or leave it unset.") from None
 
     app.register_blueprint(bp)
     app.after_request(security_headers)

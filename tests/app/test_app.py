@@ -170,6 +170,11 @@ def test_missing_weights_fail_startup_with_one_clear_message(tmp_path):
         create_app({"WEIGHTS": str(tmp_path / "missing.pt")})
 
 
+def test_a_bad_precision_setting_fails_startup_naming_that_setting(tiny_weights):
+    with pytest.raises(StartupError, match="Set COLORIZER_PRECISION to float32 or bfloat16"):
+        create_app({"WEIGHTS": str(tiny_weights), "PRECISION": "int8"})
+
+
 def test_settings_come_from_the_environment(tiny_weights, monkeypatch):
     monkeypatch.setenv("COLORIZER_WEIGHTS", str(tiny_weights))
     monkeypatch.setenv("COLORIZER_MAX_PIXELS", "1234")
