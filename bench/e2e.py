@@ -7,6 +7,7 @@ written to a temporary file first, so the measuring process only decodes it, as 
 """
 import argparse
 import json
+import math
 import resource
 import statistics
 import subprocess
@@ -15,6 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.load import rss_mb
 from model.weights import DEFAULT_WEIGHTS
 
 SIZES = [(632, 474), (1024, 768), (1154, 865), (4000, 3000), (5656, 4242)]
@@ -38,10 +40,10 @@ def measure_one(photo: str, weights: str, repeats: int) -> dict:
 def peak_rss_mb() -> float:
     """This process's own peak RSS. Not ru_maxrss: Linux carries that across exec, so a child would report
     its parent's peak (here, the parent that generated a 24 MP test photo)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux
+    peak = rss_mb("self", "VmHWM")
+    if math.isnan(peak):  # no /proc: not Linux
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return peak
 
 
 def main(argv: list | None = None) -> None:

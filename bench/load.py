@@ -50,10 +50,11 @@ def multipart(data: bytes) -> tuple[bytes, str]:
     return body, f"multipart/form-data; boundary={boundary}"
 
 
-def rss_mb(pid: int) -> float:
+def rss_mb(pid: int | str, field: str = "VmRSS") -> float:
+    """A memory field of /proc/PID/status in MB (VmRSS: resident now; VmHWM: the peak); NaN if unavailable."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     except FileNotFoundError:
         pass
