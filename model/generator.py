@@ -4,12 +4,20 @@ A U-Net whose every level is a stack of residual blocks. The bottom level adds d
 context vector, because wrong hues are mostly recognition failures: the net has to see the whole scene to
 know a sky from a wall. Height and width must be multiples of `stride`; pad outside the network (see
 `pad_to_stride`) so that the scripted graph stays shape-agnostic.
+
+Two choices shape the cost and the colours:
+- stem_stride 2 starts the U-Net at half resolution: about 4x fewer multiply-adds, and colour (unlike lightness)
+  needs no more detail than that; the ab map is upsampled to the input's size at the end.
+- head "ab" regresses ab through tanh; head "bins" predicts a distribution over ab bins (model.bins) and outputs
+  its annealed mean at the stored temperature. forward(l, raw=True) gives the head's raw output for training.
 """
 from typing import List
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from model.bins import ab_bin_centers
 
 
 class ResBlock(nn.Module):
@@ -60,18 +68,56 @@ class UpLevel(nn.Module):
         return self.blocks(x)
 
 
+class AbHead(nn.Conv2d):
+    """Features -> ab in [-1, 1] by regression. A Conv2d itself, so checkpoints keep their key names."""
+
+    def __init__(self, channels: int):
+        super().__init__(channels, 2, 3, padding=1)
+
+    def raw(self, x: torch.Tensor) -> torch.Tensor:
+        return self._conv_forward(x, self.weight, self.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self._conv_forward(x, self.weight, self.bias))
+
+
+class BinsHead(nn.Module):
+    """Features -> logits over the ab bins -> their annealed mean (model.bins.annealed_mean, inlined for TorchScript)."""
+
+    def __init__(self, channels: int, temperature: float):
+        super().__init__()
+        centers = ab_bin_centers()
+        self.conv = nn.Conv2d(channels, len(centers), 1)
+        self.register_buffer("centers", centers)  # (Q, 2) normalized ab
+        self.register_buffer("temperature", torch.tensor(float(temperature)))
+
+    def raw(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        probabilities = torch.softmax(self.conv(x).float() / self.temperature.float(), dim=1)
+        return torch.einsum("bqhw,qc->bchw", probabilities, self.centers.float()).to(x.dtype)
+
+
+HEADS = ("ab", "bins")
+
+
 class Generator(nn.Module):
-    def __init__(self, base_channels: int = 32, levels: int = 4, blocks_per_level: int = 2):
+    def __init__(self, base_channels: int = 32, levels: int = 4, blocks_per_level: int = 2, stem_stride: int = 1,
+                 head: str = "ab", temperature: float = 0.38):
         super().__init__()
         assert levels >= 2, f"the U-Net needs at least 2 levels, got {levels}"
         assert base_channels >= 4, f"base_channels must be at least 4, got {base_channels}"
+        assert stem_stride in (1, 2), f"stem_stride must be 1 or 2, got {stem_stride}"
+        assert head in HEADS, f"head must be one of {HEADS}, got {head!r}"
         widths = [base_channels * 2**i for i in range(levels)]  # e.g. 32, 64, 128, 256
         self.base_channels = base_channels
         self.levels = levels
         self.blocks_per_level = blocks_per_level
-        self.stride = 1 << (levels - 1)  # an int, not 2 ** levels: TorchScript makes that a float
+        self.stem_stride = stem_stride
+        self.stride = stem_stride << (levels - 1)  # an int, not 2 ** levels: TorchScript makes that a float
 
-        self.stem = conv_norm_relu(1, widths[0])
+        self.stem = conv_norm_relu(1, widths[0], stride=stem_stride)
         # Encoder level i works at 1 / 2**i of the input's resolution; each level after the first halves it first.
         self.encoder = nn.ModuleList()
         for i, width in enumerate(widths):
@@ -81,10 +127,11 @@ class Generator(nn.Module):
         self.bottleneck = nn.Sequential(ResBlock(bottom, dilation=2), GlobalContext(bottom), ResBlock(bottom, dilation=4))
         self.decoder = nn.ModuleList(
             [UpLevel(widths[i + 1], widths[i], blocks_per_level) for i in reversed(range(levels - 1))])
-        self.head = nn.Conv2d(widths[0], 2, 3, padding=1)
+        self.head = AbHead(widths[0]) if head == "ab" else BinsHead(widths[0], temperature)
 
-    def forward(self, l_norm: torch.Tensor) -> torch.Tensor:
-        # (B, 1, H, W) L in [-1, 1], H and W multiples of self.stride -> (B, 2, H, W) ab in [-1, 1]
+    def forward(self, l_norm: torch.Tensor, raw: bool = False) -> torch.Tensor:
+        # (B, 1, H, W) L in [-1, 1], H and W multiples of self.stride -> (B, 2, H, W) ab in [-1, 1];
+        # raw: the head's output before tanh or softmax, at 1 / stem_stride of the input's resolution
         x = self.stem(l_norm)
         skips: List[torch.Tensor] = []
         for level in self.encoder:
@@ -93,7 +140,12 @@ class Generator(nn.Module):
         x = self.bottleneck(x)  # (B, base * 2**(levels-1), H / stride, W / stride)
         for i, up in enumerate(self.decoder):
             x = up(x, skips[-2 - i])
-        return torch.tanh(self.head(x))
+        if raw:
+            return self.head.raw(x)
+        ab = self.head(x)
+        if self.stem_stride > 1:
+            ab = F.interpolate(ab, size=l_norm.shape[-2:], mode="bilinear", align_corners=False)
+        return ab
 
 
 def pad_to_stride(x: torch.Tensor, stride: int) -> torch.Tensor:

@@ -25,6 +25,14 @@ class TrainConfig:
     base_channels: int = _field(32, "generator width at full resolution; doubles at each level")
     levels: int = _field(4, "generator resolutions; the input is padded to a multiple of 2**(levels-1)")
     blocks_per_level: int = _field(1, "residual blocks at each generator level")
+    stem_stride: int = _field(1, "2 starts the generator at half resolution (about 4x cheaper); 1 at full")
+    head: str = _field("ab", "ab: regress ab (L1 loss, optional critic); bins: classify over ab bins with a "
+                             "rebalanced cross-entropy (Zhang et al. 2016), without a critic "
+                             "(--warmup-steps and the critic's flags do not apply)")
+    rebalance: float = _field(0.5, "bins head: mix of the uniform into the colour prior when weighting rare colours "
+                                   "(1: no rebalancing, 0: every bin weighs the same in all)")
+    temperature: float = _field(0.38, "bins head: softmax temperature of the annealed mean in the exported model "
+                                      "(1: the mean, muted; lower: more vivid); see training.calibrate")
     critic_channels: int = _field(32, "critic width of its first layer")
     critic_layers: int = _field(4, "critic convolution layers before its score map")
     # optimization
@@ -49,13 +57,22 @@ class TrainConfig:
                                 "warm-up, for comparing phases (0: keep only the latest)")
 
     def generator_kwargs(self) -> dict:
-        return dict(base_channels=self.base_channels, levels=self.levels, blocks_per_level=self.blocks_per_level)
+        return dict(base_channels=self.base_channels, levels=self.levels, blocks_per_level=self.blocks_per_level,
+                    stem_stride=self.stem_stride, head=self.head, temperature=self.temperature)
 
     def critic_kwargs(self) -> dict:
         return dict(base_channels=self.critic_channels, layers=self.critic_layers)
 
     def validate(self) -> None:
-        stride = 1 << (self.levels - 1)
+        if self.stem_stride not in (1, 2):
+            raise ValueError(f"--stem-stride must be 1 or 2, got {self.stem_stride}")
+        if self.head not in ("ab", "bins"):
+            raise ValueError(f"--head must be ab or bins, got {self.head!r}")
+        if not 0 <= self.rebalance <= 1:
+            raise ValueError(f"--rebalance must be between 0 and 1, got {self.rebalance}")
+        if self.temperature <= 0:
+            raise ValueError(f"--temperature must be positive, got {self.temperature}")
+        stride = self.stem_stride << (self.levels - 1)
         if self.image_size % stride:
             raise ValueError(f"--image-size must be a multiple of {stride} for {self.levels} levels, got {self.image_size}")
         if self.scale_size < self.image_size:

@@ -30,15 +30,22 @@ def build_generator(checkpoint: dict, use_ema: bool = True) -> tuple[Generator, 
     return generator.eval(), config
 
 
-def export(checkpoint_path: Path, output: Path, use_ema: bool = True) -> dict:
+def export(checkpoint_path: Path, output: Path, use_ema: bool = True, temperature: float | None = None) -> dict:
     checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
     generator, config = build_generator(checkpoint, use_ema)
+    if temperature is not None:
+        if config.head != "bins":
+            raise ValueError("--temperature applies to a bins head; this checkpoint regresses ab")
+        if temperature <= 0:
+            raise ValueError(f"--temperature must be positive, got {temperature}")
+        generator.head.temperature.fill_(temperature)
     data_facts = checkpoint_path.parent / "data.json"
     info = {
         "working_size": config.scale_size,
         "generator": config.generator_kwargs(),
         "parameters": count_parameters(generator),
         "weights": "ema" if use_ema else "raw",
+        **({"temperature": round(float(generator.head.temperature), 4)} if config.head == "bins" else {}),
         "training": {
             "step": checkpoint["step"],
             "seconds": round(checkpoint["seconds"]),
@@ -68,10 +75,15 @@ def main(argv: list | None = None) -> None:
     parser.add_argument("checkpoint", type=Path, help="a run's checkpoint.pt")
     parser.add_argument("output", type=Path, help="the weights file to write, e.g. weights/colorizer.pt")
     parser.add_argument("--raw", action="store_true", help="export the live generator, not its moving average")
+    parser.add_argument("--temperature", type=float, default=None,
+                        help="bins head: annealed-mean temperature (default: the run's; see training.calibrate)")
     args = parser.parse_args(argv)
     if not args.checkpoint.is_file():
         raise SystemExit(f"no checkpoint at {args.checkpoint}")
-    info = export(args.checkpoint, args.output, use_ema=not args.raw)
+    try:
+        info = export(args.checkpoint, args.output, use_ema=not args.raw, temperature=args.temperature)
+    except ValueError as error:
+        raise SystemExit(str(error))
     size = args.output.stat().st_size / 1e6
     print(f"wrote {args.output} ({size:.1f} MB, {info['parameters']:,} parameters, step {info['training']['step']}, "
           f"working size {info['working_size']})")

@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from model.bins import soft_encode
+
 
 def interpolate(ab_real: torch.Tensor, ab_fake: torch.Tensor) -> torch.Tensor:
     """Random points between real and fake ab, one mixing weight per sample, ready for a gradient."""
@@ -55,3 +57,20 @@ def generator_loss(critic: nn.Module | None, l: torch.Tensor, ab_real: torch.Ten
         logs["adversarial"] = adversarial.item()
     logs["generator"] = loss.item()
     return loss, logs
+
+
+def bins_loss(logits: torch.Tensor, ab_real: torch.Tensor, centers: torch.Tensor,
+              class_weights: torch.Tensor) -> tuple[torch.Tensor, dict]:
+    """Rebalanced cross-entropy between (B, Q, h, w) logits and the soft-encoded real ab.
+
+    ab_real is averaged down to the logits' resolution first; each pixel is weighted by its nearest bin's weight.
+    """
+    factor = ab_real.shape[-1] // logits.shape[-1]
+    ab = F.avg_pool2d(ab_real.float(), factor) if factor > 1 else ab_real.float()
+    bins, target = soft_encode(ab, centers)  # (B, 9, h, w) each
+    weights = class_weights[bins.gather(1, target.argmax(dim=1, keepdim=True))[:, 0]]  # (B, h, w): nearest bin's
+    # One fused log-softmax, forward and backward: the cheapest form (and faster on contiguous memory).
+    log_probabilities = F.log_softmax(logits.float().contiguous(), dim=1)
+    cross_entropy = -(target * log_probabilities.gather(1, bins)).sum(dim=1)
+    loss = (cross_entropy * weights).mean()
+    return loss, {"cross_entropy": cross_entropy.mean().item(), "bins_loss": loss.item()}

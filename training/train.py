@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
+import torch.nn.functional as F
 from PIL import Image
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
@@ -29,11 +30,13 @@ from model.generator import Generator, count_parameters
 from training.config import TrainConfig, load_run_config, parse_args
 from training.data import PhotoCrops, list_images, scan_photos, split_paths, to_model_inputs
 from training.files import atomic_write
-from training.losses import critic_loss, generator_loss
+from model.bins import nearest_bin, rebalancing_weights
+from training.losses import bins_loss, critic_loss, generator_loss
 from training.sheets import contact_sheet
 
 CHECKPOINT = "checkpoint.pt"
 VAL_BATCH = 64  # validation crops scored at each evaluation
+PRIOR_BATCHES = 64  # training batches counted for the colour prior of the bins head
 SAMPLE_ROWS = 8
 
 
@@ -106,11 +109,13 @@ class Trainer:
         self.generator = Generator(**config.generator_kwargs()).to(self.device, memory_format=torch.channels_last)
         self.critic = Critic(**config.critic_kwargs()).to(self.device, memory_format=torch.channels_last)
         self.ema = copy.deepcopy(self.generator).eval().requires_grad_(False)
-        betas = (0.5, 0.9)  # the usual WGAN-GP choice: less momentum than Adam's default
+        # WGAN-GP's usual choice is less momentum than Adam's default; the bins head has no critic to chase.
+        betas = (0.5, 0.9) if config.head == "ab" else (0.9, 0.99)
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr, betas=betas)
         self.opt_c = torch.optim.Adam(self.critic.parameters(), lr=config.lr, betas=betas)
         self.step = 0
         self.seconds = 0.0  # training time over all sessions of this run
+        self.class_weights: torch.Tensor | None = None  # bins head: loss weight of each ab bin (see fit_prior)
         if resume:
             self.load_checkpoint()
         # The networks that the updates run through: DDP wrappers averaging gradients over processes, or the
@@ -130,6 +135,8 @@ class Trainer:
             "opt_g": self.opt_g.state_dict(), "opt_c": self.opt_c.state_dict(),
             "step": self.step, "seconds": self.seconds, "config": json.loads(self.config.to_json()),
         }
+        if self.class_weights is not None:
+            state["class_weights"] = self.class_weights
         atomic_write(self.run_dir / CHECKPOINT, lambda tmp: torch.save(state, tmp))
         if self.config.keep_every and self.step % self.config.keep_every == 0:
             atomic_write(self.run_dir / f"checkpoint_{self.step:06d}.pt", lambda tmp: torch.save(state, tmp))
@@ -145,7 +152,23 @@ class Trainer:
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_c.load_state_dict(state["opt_c"])
         self.step, self.seconds = state["step"], state["seconds"]
+        self.class_weights = state.get("class_weights")
 
+    @torch.no_grad()
+    def fit_prior(self, loader: DataLoader) -> None:
+        """Bins head: counts the ab bins of some training batches and turns them into rebalancing weights.
+
+        Every process counts its own batches and the counts are summed, so all processes use the same weights.
+        """
+        centers = self.generator.head.centers
+        counts = torch.zeros(len(centers), device=self.device)
+        for _, rgb in zip(range(PRIOR_BATCHES), loader):
+            _, ab = self.batch(rgb)
+            ab = F.avg_pool2d(ab.float(), self.config.stem_stride) if self.config.stem_stride > 1 else ab.float()
+            counts += torch.bincount(nearest_bin(ab, centers).flatten(), minlength=len(centers)).float()
+        if self.world > 1:
+            dist.all_reduce(counts)
+        self.class_weights = rebalancing_weights(counts, centers, mix=self.config.rebalance)
     # ----- the two updates
     def autocast(self):
         return torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.config.amp)
@@ -163,6 +186,14 @@ class Trainer:
 
     def generator_step(self, l: torch.Tensor, ab: torch.Tensor, adversarial: bool) -> dict:
         self.critic.requires_grad_(False)  # frozen: the generator's loss must not train the critic
+        if self.config.head == "bins":
+            with self.autocast():
+                logits = self.generator_train(l, True)
+            loss, logs = bins_loss(logits, ab, self.generator.head.centers, self.class_weights)
+            self.opt_g.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt_g.step()
+            return logs
         with self.autocast():
             ab_fake = self.generator_train(l)
             loss, logs = generator_loss(self.critic if adversarial else None, l, ab, ab_fake, self.config.l1_weight)
@@ -200,7 +231,7 @@ class Trainer:
             for opt in (self.opt_g, self.opt_c):
                 for group in opt.param_groups:
                     group["lr"] = lr
-            adversarial = self.step >= config.warmup_steps
+            adversarial = self.step >= config.warmup_steps and config.head == "ab"
             if adversarial:
                 for _ in range(config.critic_steps):
                     l, ab = self.batch(next(batches))
@@ -221,7 +252,8 @@ class Trainer:
                        "seconds": self.seconds + elapsed, **logs}
                 if evaluate:
                     row.update(self.evaluate(val_rgb))
-                bar.set_postfix({k: f"{v:.3g}" for k, v in row.items() if k in ("l1", "wasserstein", "gp", "val_psnr")})
+                bar.set_postfix({k: f"{v:.3g}" for k, v in row.items()
+                                 if k in ("l1", "cross_entropy", "wasserstein", "gp", "val_psnr")})
                 metrics.write(json.dumps(row) + "\n")
                 metrics.flush()
                 if bar.disable:  # no bar (output is not a terminal): print the line instead
@@ -309,6 +341,8 @@ def main(argv: list | None = None) -> None:
 
     loader, val_rgb, facts = prepare_data(config, rank, world)
     trainer = Trainer(config, run_dir, resume=args.resume, rank=rank, world=world, device=device)
+    if config.head == "bins" and trainer.class_weights is None:
+        trainer.fit_prior(loader)
     if rank == 0:
         atomic_write(run_dir / "data.json", lambda tmp: tmp.write_text(json.dumps(facts | {"processes": world}, indent=2)))
         print(f"generator {count_parameters(trainer.generator):,} parameters, critic {count_parameters(trainer.critic):,}; "

@@ -69,3 +69,32 @@ def test_critic_scores_are_per_sample():
     critic = Critic(base_channels=8).eval()
     l, ab = torch.randn(4, 1, 32, 32), torch.randn(4, 2, 32, 32)
     assert torch.allclose(critic(l, ab)[:1], critic(l[:1], ab[:1]), atol=1e-5)
+
+
+def test_half_resolution_bins_generator_outputs_ab_at_the_input_size():
+    generator = Generator(base_channels=8, levels=3, blocks_per_level=1, stem_stride=2, head="bins").eval()
+    assert generator.stride == 8
+    x = torch.randn(2, 1, 24, 40)
+    with torch.no_grad():
+        ab, raw = generator(x), generator(x, True)
+    assert ab.shape == (2, 2, 24, 40) and ab.abs().max() <= 1
+    assert raw.shape == (2, len(generator.head.centers), 12, 20)  # logits at half resolution
+    scripted = torch.jit.script(generator)
+    with torch.no_grad():
+        assert torch.allclose(scripted(x), ab, atol=1e-6)
+
+
+def test_bins_head_temperature_changes_the_colour_and_is_saved():
+    generator = Generator(base_channels=8, levels=3, blocks_per_level=1, stem_stride=2, head="bins",
+                          temperature=1.0).eval()
+    x = torch.randn(1, 1, 16, 16)
+    with torch.no_grad():
+        muted = generator(x)
+        generator.head.temperature.fill_(0.2)
+        vivid = generator(x)
+    assert vivid.norm(dim=1).mean() > muted.norm(dim=1).mean()
+    assert generator.state_dict()["head.temperature"].item() == pytest.approx(0.2)
+
+
+def test_the_regression_head_keeps_its_checkpoint_names():
+    assert {"head.weight", "head.bias"} <= set(Generator(base_channels=8, levels=3).state_dict())

@@ -54,3 +54,27 @@ def test_generator_loss_is_weighted_l1_during_warm_up_and_adds_the_critic_after(
     critic = linear_critic(1.0)
     loss, logs = generator_loss(critic, torch.zeros(2, 1, 4, 4), real, fake, l1_weight=100.0)
     assert loss.item() == pytest.approx(50.0 - critic(torch.zeros(2, 1, 4, 4), fake).mean().item(), abs=1e-4)
+
+
+def test_bins_loss_is_lowest_for_the_right_colour_and_weights_rare_colours_more():
+    from model.bins import ab_bin_centers, nearest_bin
+    from training.losses import bins_loss
+
+    centers = ab_bin_centers()
+    ab = torch.zeros(2, 2, 8, 8)
+    ab[:, 0] = 0.4  # a = 44: a red, the same everywhere
+    right = nearest_bin(ab, centers)[0, 0, 0].item()
+    wrong = nearest_bin(torch.zeros(1, 2, 1, 1), centers).item()
+    confident = torch.full((2, len(centers), 4, 4), -5.0)  # logits at half resolution
+    confident[:, right] = 5.0
+    mistaken = torch.full_like(confident, -5.0)
+    mistaken[:, wrong] = 5.0
+    weights = torch.ones(len(centers))
+    assert bins_loss(confident, ab, centers, weights)[0] < bins_loss(mistaken, ab, centers, weights)[0]
+    heavier = weights.clone()
+    heavier[right] = 3.0
+    loss, logs = bins_loss(mistaken, ab, centers, heavier)
+    assert loss.item() == pytest.approx(3 * logs["cross_entropy"], rel=1e-4)
+    logits = torch.zeros_like(confident, requires_grad=True)
+    bins_loss(logits, ab, centers, weights)[0].backward()
+    assert logits.grad[:, right].mean() < 0 < logits.grad[:, wrong].mean()  # pushes towards the right bin

@@ -123,3 +123,24 @@ def test_a_run_killed_mid_training_resumes_from_its_last_good_checkpoint(photo_f
     assert state["step"] >= 1
     main(["--out", str(out), "--resume", "--max-steps", str(state["step"] + 1), "--num-workers", "0"])
     assert torch.load(out / "checkpoint.pt", weights_only=True)["step"] == state["step"] + 1
+
+
+def test_a_bins_head_run_fits_its_colour_prior_once_and_resumes_with_it(photo_folder, tmp_path):
+    out = tmp_path / "run"
+    run(photo_folder, out, "--max-steps", "2", "--head", "bins", "--stem-stride", "2", "--image-size", "32")
+    first = torch.load(out / "checkpoint.pt", weights_only=True)
+    weights = first["class_weights"]
+    assert weights.shape == (262,) and torch.isfinite(weights).all() and weights.min() > 0
+    rows = read_metrics(out)
+    assert "cross_entropy" in rows[0] and "adversarial" not in rows[-1]  # no critic, whatever --warmup-steps says
+    main(["--out", str(out), "--resume", "--max-steps", "3"])
+    second = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert second["step"] == 3 and torch.equal(second["class_weights"], weights)
+    assert not torch.equal(first["generator"]["head.conv.weight"], second["generator"]["head.conv.weight"])
+
+
+def test_stem_stride_two_needs_crops_divisible_by_the_larger_stride(photo_folder, tmp_path):
+    with pytest.raises(SystemExit, match="--image-size must be a multiple of 8"):
+        run(photo_folder, tmp_path / "a", "--stem-stride", "2", "--image-size", "36")
+    with pytest.raises(SystemExit, match="--head must be ab or bins"):
+        run(photo_folder, tmp_path / "b", "--head", "classes")
