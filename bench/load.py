@@ -2,9 +2,11 @@
 
     python -m bench.load                         # 4 clients, 15 s
     python -m bench.load --clients 4 --seconds 600 --sample-every 60     # a 10-minute soak
+    python -m bench.load --clients 2 --seconds 30 --size 5656x4242       # 24 MP photos: each worker's peak
 
 Starts `gunicorn wsgi:app` on a free port of 127.0.0.1, posts one photo over and over from each client, and
-prints requests, failures, latency percentiles and each worker's memory (RSS) at the start and the end.
+prints requests, failures, latency percentiles and each worker's memory (RSS) at the start and the end, and its
+peak (VmHWM) over the run.
 Every request is bounded by a timeout, and the run stops by itself.
 """
 import argparse
@@ -139,6 +141,7 @@ def main(argv: list | None = None) -> int:
                       + ", ".join(f"{v:.0f}" for v in samples[-1][1].values()), flush=True)
         elapsed = time.time() - started
         memory_end = {pid: rss_mb(pid) for pid in workers(server.pid)}
+        memory_peak = {pid: rss_mb(pid, "VmHWM") for pid in workers(server.pid)}  # each worker's high-water mark
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)
@@ -149,12 +152,14 @@ def main(argv: list | None = None) -> int:
     def percentile(p: float) -> float:
         return latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] * 1000 if latencies else float("nan")
     print(f"\n{args.clients} clients, {elapsed:.0f} s, {width}x{height} JPEG, {len(memory_start)} workers")
-    print("| requests | failed | req/s | p50 ms | p90 ms | p99 ms | max ms | worker RSS start MB | worker RSS end MB |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| requests | failed | req/s | p50 ms | p90 ms | p99 ms | max ms | worker RSS start MB | worker RSS end MB "
+          "| worker peak MB |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     print(f"| {len(results)} | {len(failures)} | {len(latencies) / elapsed:.2f} | {percentile(50):.0f} | "
           f"{percentile(90):.0f} | {percentile(99):.0f} | {percentile(100):.0f} | "
           f"{' / '.join(f'{v:.0f}' for v in memory_start.values())} | "
-          f"{' / '.join(f'{v:.0f}' for v in memory_end.values())} |")
+          f"{' / '.join(f'{v:.0f}' for v in memory_end.values())} | "
+          f"{' / '.join(f'{v:.0f}' for v in memory_peak.values())} |")
     if failures:
         print("failures:", {kind: failures.count(kind) for kind in set(failures)})
     if latencies and len(latencies) > 1:

@@ -1,4 +1,5 @@
-"""Train the colorizer: an L1 warm-up, then a conditional WGAN-GP with an L1 term.
+"""Train the colorizer: with the bins head, a rebalanced cross-entropy over ab bins; with the ab head, an L1
+warm-up, then a conditional WGAN-GP with an L1 term.
 
     python -m training.train --data PHOTOS --out runs/name [--max-steps N ...]
     python -m training.train --out runs/name --resume [--max-steps N]
@@ -24,13 +25,13 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
+from model.bins import nearest_bin, rebalancing_weights
 from model.color import denormalize_ab, denormalize_l, lab_to_rgb
 from model.critic import Critic
 from model.generator import Generator, count_parameters
 from training.config import TrainConfig, load_run_config, parse_args
 from training.data import PhotoCrops, list_images, scan_photos, split_paths, to_model_inputs
 from training.files import atomic_write
-from model.bins import nearest_bin, rebalancing_weights
 from training.losses import bins_loss, critic_loss, generator_loss
 from training.sheets import contact_sheet
 

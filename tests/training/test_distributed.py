@@ -26,6 +26,21 @@ def test_torchrun_trains_with_two_cpu_processes(photo_folder, tmp_path):
     assert result.stdout.count("done:") == 1
 
 
+def test_torchrun_trains_the_bins_head_with_one_colour_prior(photo_folder, tmp_path):
+    """The bins head under torchrun: each process counts the colours of its own batches and the counts are
+    summed over gloo (Trainer.fit_prior), then the cross-entropy trains without a critic."""
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+               "-m", "training.train", "--data", str(photo_folder), "--out", str(out), "--image-size", "32",
+               "--scale-size", "48", "--batch-size", "4", "--base-channels", "8", "--levels", "3",
+               "--head", "bins", "--stem-stride", "2", "--val-fraction", "0.25", "--num-workers", "0",
+               "--max-steps", "2", "--log-every", "1", "--threads", "1"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    state = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert state["step"] == 2 and state["class_weights"].shape == (262,)
+
+
 def _check_after_perturbing(rank: int, port: int, perturb: bool, results) -> None:
     import os
     import torch.distributed as dist
