@@ -1,6 +1,7 @@
 """Export a training checkpoint as the TorchScript weights file that the app and the CLI load.
 
     python -m training.export runs/name/checkpoint.pt weights/colorizer.pt [--raw]
+                              [--temperature T --prior-correction A]     # a bins head's operating point
 
 The file is written beside its destination, reloaded the way the Colorizer loads it, compared with the
 eager network on a test input, and only then renamed over the destination: a failed or interrupted export
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from model.generator import Generator, count_parameters
+from model.generator import BinsHead, Generator, count_parameters
 from model.weights import load_network, save_network
 from training.config import TrainConfig
 from training.files import atomic_write
@@ -30,22 +31,43 @@ def build_generator(checkpoint: dict, use_ema: bool = True) -> tuple[Generator, 
     return generator.eval(), config
 
 
-def export(checkpoint_path: Path, output: Path, use_ema: bool = True, temperature: float | None = None) -> dict:
-    checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
-    generator, config = build_generator(checkpoint, use_ema)
+@torch.no_grad()
+def set_operating_point(generator: Generator, checkpoint: dict, temperature: float | None = None,
+                        prior_correction: float = 0.0) -> None:
+    """Bins head: the temperature of the annealed mean, and how much of the training's rebalancing to undo.
+
+    Training weighs each pixel's loss by its colour's rarity, which tilts the learnt distribution towards rare
+    colours by about the weight: p_trained(q) ~ w(q) p(q). Subtracting prior_correction * log w(q) from the
+    logits (folded into the head's bias) undoes that tilt: 1 gives the untilted distribution, whose mean has the
+    best PSNR; 0 keeps the vivid, tilted one. Raises ValueError for a regression head or bad values.
+    """
+    if temperature is None and not prior_correction:
+        return
+    if not isinstance(generator.head, BinsHead):
+        raise ValueError("--temperature and --prior-correction apply to a bins head; this checkpoint regresses ab")
     if temperature is not None:
-        if config.head != "bins":
-            raise ValueError("--temperature applies to a bins head; this checkpoint regresses ab")
         if temperature <= 0:
             raise ValueError(f"--temperature must be positive, got {temperature}")
         generator.head.temperature.fill_(temperature)
+    if prior_correction:
+        if not 0 <= prior_correction <= 1:
+            raise ValueError(f"--prior-correction must be between 0 and 1, got {prior_correction}")
+        generator.head.conv.bias -= prior_correction * checkpoint["class_weights"].log()
+
+
+def export(checkpoint_path: Path, output: Path, use_ema: bool = True, temperature: float | None = None,
+           prior_correction: float = 0.0) -> dict:
+    checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
+    generator, config = build_generator(checkpoint, use_ema)
+    set_operating_point(generator, checkpoint, temperature, prior_correction)
     data_facts = checkpoint_path.parent / "data.json"
     info = {
         "working_size": config.scale_size,
         "generator": config.generator_kwargs(),
         "parameters": count_parameters(generator),
         "weights": "ema" if use_ema else "raw",
-        **({"temperature": round(float(generator.head.temperature), 4)} if config.head == "bins" else {}),
+        **({"temperature": round(float(generator.head.temperature), 4), "prior_correction": prior_correction}
+           if config.head == "bins" else {}),
         "training": {
             "step": checkpoint["step"],
             "seconds": round(checkpoint["seconds"]),
@@ -77,11 +99,15 @@ def main(argv: list | None = None) -> None:
     parser.add_argument("--raw", action="store_true", help="export the live generator, not its moving average")
     parser.add_argument("--temperature", type=float, default=None,
                         help="bins head: annealed-mean temperature (default: the run's; see training.calibrate)")
+    parser.add_argument("--prior-correction", type=float, default=0.0,
+                        help="bins head: share of the training's colour rebalancing to undo, 0 to 1 (default 0; "
+                             "see training.calibrate)")
     args = parser.parse_args(argv)
     if not args.checkpoint.is_file():
         raise SystemExit(f"no checkpoint at {args.checkpoint}")
     try:
-        info = export(args.checkpoint, args.output, use_ema=not args.raw, temperature=args.temperature)
+        info = export(args.checkpoint, args.output, use_ema=not args.raw, temperature=args.temperature,
+                      prior_correction=args.prior_correction)
     except ValueError as error:
         raise SystemExit(str(error))
     size = args.output.stat().st_size / 1e6

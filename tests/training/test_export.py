@@ -88,8 +88,10 @@ def bins_checkpoint(tmp_path):
     from training.config import TrainConfig
     config = TrainConfig(data="photos", out="run", image_size=32, scale_size=48, critic_channels=8, head="bins",
                          stem_stride=2, **TINY)
+    checkpoint = tiny_checkpoint_dict(config)
+    checkpoint["class_weights"] = torch.linspace(0.2, 5.0, 262)  # rarer colours weigh more
     path = tmp_path / "bins.pt"
-    torch.save(tiny_checkpoint_dict(config), path)
+    torch.save(checkpoint, path)
     return path
 
 
@@ -108,3 +110,18 @@ def test_export_refuses_a_temperature_for_a_regression_head(tiny_checkpoint, tmp
     with pytest.raises(ValueError, match="bins head"):
         export(tiny_checkpoint, tmp_path / "w.pt", temperature=0.5)
     assert not (tmp_path / "w.pt").exists()
+
+
+def test_prior_correction_undoes_the_rebalancing_in_the_head_bias(tmp_path):
+    path = bins_checkpoint(tmp_path)
+    export(path, tmp_path / "tilted.pt")
+    info = export(path, tmp_path / "corrected.pt", prior_correction=1.0)
+    assert info["prior_correction"] == 1.0
+    state = torch.load(path, weights_only=True)
+    generator = Generator(**{**TINY, "stem_stride": 2, "head": "bins"}).eval()
+    generator.load_state_dict(state["ema"])
+    expected_bias = generator.head.conv.bias - state["class_weights"].log()
+    corrected = torch.jit.load(str(tmp_path / "corrected.pt"))
+    assert torch.allclose(corrected.head.conv.bias.float(), expected_bias, atol=2e-3)  # float16 storage
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        export(path, tmp_path / "bad.pt", prior_correction=2.0)
