@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps
 
-from model.color import AB_SCALE, denormalize_ab, gray_to_l, lab_to_rgb, lightness_of_uint8, normalize_l
+from model.color import AB_SCALE, denormalize_ab, gray_to_l, lab_to_srgb8, lightness_of_uint8, normalize_l
 from model.generator import pad_to_stride
 from model.weights import DEFAULT_WEIGHTS, default_precision, file_sha256, load_network
 
@@ -69,7 +69,10 @@ class Colorizer:
         """(h, w) L -> (1, 2, h, w) normalized ab at the working resolution."""
         height, width = l_small.shape
         l_norm = pad_to_stride(normalize_l(l_small)[None, None], self.stride).to(self.device, self.dtype)
-        return self.network(l_norm)[..., :height, :width].float().cpu()
+        ab = self.network(l_norm)[..., :height, :width].float().cpu()
+        # A sliver of a photo (a few pixels across) makes feature maps one pixel wide at the bottom of the net;
+        # bfloat16 kernels have returned NaN there. No colour is the honest answer for such pixels, not garbage.
+        return torch.nan_to_num_(ab, nan=0.0)
 
 
 @torch.inference_mode()
@@ -88,10 +91,9 @@ def paint(source: Image.Image, ab_small: torch.Tensor) -> Image.Image:
         bottom = min(height, top + rows)
         l_strip = pixels_to_lightness(source.crop((0, top, width, bottom)))  # (rows, W)
         ab_strip = interpolate_rows(ab_columns, top, bottom, height)  # (2, rows, W) normalized
-        ab_strip = denormalize_ab(ab_strip).clamp(-AB_SCALE, AB_SCALE)
-        rgb = lab_to_rgb(torch.cat([l_strip[None], ab_strip]))  # (3, rows, W) in [0, 1]; L kept exactly
-        strip = rgb.mul_(255).round_().to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
-        result.paste(Image.fromarray(strip), (0, top))
+        a, b = denormalize_ab(ab_strip).clamp_(-AB_SCALE, AB_SCALE)
+        strip = lab_to_srgb8(l_strip, a, b)  # (rows, W, 3) uint8; L kept exactly, the gamut fitted by chroma
+        result.paste(Image.fromarray(strip.numpy()), (0, top))
     return result
 
 

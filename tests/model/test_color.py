@@ -73,3 +73,16 @@ def test_normalization_round_trips_and_spans_minus_one_to_one():
     ab = torch.tensor([-AB_SCALE, 0.0, AB_SCALE])
     assert torch.allclose(normalize_ab(ab), torch.tensor([-1.0, 0.0, 1.0]))
     assert torch.allclose(denormalize_ab(normalize_ab(ab)), ab)
+
+
+def test_the_8_bit_planar_path_matches_lab_to_rgb_within_one_level():
+    from model.color import lab_to_srgb8
+    torch.manual_seed(0)
+    l = torch.rand(60, 80) * 100
+    ab = torch.nn.functional.interpolate(torch.randn(1, 2, 6, 8) * 40, size=(60, 80), mode="bilinear")[0]
+    lab = torch.cat([l[None], ab])  # chroma up to about 100: many colours outside sRGB, fitted
+    expected = (lab_to_rgb(lab.clone()) * 255).round().to(torch.uint8).permute(1, 2, 0)
+    got = lab_to_srgb8(l, ab[0].contiguous(), ab[1].contiguous())
+    assert got.shape == (60, 80, 3) and got.dtype == torch.uint8
+    difference = (got.int() - expected.int()).abs()
+    assert difference.max() <= 1 and (difference > 0).float().mean() < 0.01

@@ -84,16 +84,24 @@ def test_half_resolution_bins_generator_outputs_ab_at_the_input_size():
         assert torch.allclose(scripted(x), ab, atol=1e-6)
 
 
-def test_bins_head_temperature_changes_the_colour_and_is_saved():
-    generator = Generator(base_channels=8, levels=3, blocks_per_level=1, stem_stride=2, head="bins",
-                          temperature=1.0).eval()
+def test_bins_head_gives_the_mean_at_temperature_1_and_the_mode_near_0():
+    torch.manual_seed(0)
+    generator = Generator(base_channels=8, levels=3, blocks_per_level=1, head="bins", temperature=1.0).eval()
     x = torch.randn(1, 1, 16, 16)
+    centers = generator.head.centers
     with torch.no_grad():
-        muted = generator(x)
-        generator.head.temperature.fill_(0.2)
-        vivid = generator(x)
-    assert vivid.norm(dim=1).mean() > muted.norm(dim=1).mean()
-    assert generator.state_dict()["head.temperature"].item() == pytest.approx(0.2)
+        generator.head.conv.weight.mul_(100)  # untrained logits are nearly tied: spread them
+        logits = generator(x, True)
+        mean = generator(x)
+        generator.head.temperature.fill_(0.001)
+        mode = generator(x)
+    expected_mean = torch.einsum("bqhw,qc->bchw", logits.softmax(dim=1), centers)
+    assert torch.allclose(mean, expected_mean, atol=1e-5)
+    top2 = logits.topk(2, dim=1).values
+    clear = (top2[:, 0] - top2[:, 1] > 0.05)[:, None].expand_as(mode)  # pixels without a near-tie for the top
+    assert clear.float().mean() > 0.5
+    assert torch.allclose(mode[clear], centers[logits.argmax(dim=1)].permute(0, 3, 1, 2)[clear], atol=1e-4)
+    assert generator.state_dict()["head.temperature"].item() == pytest.approx(0.001)
 
 
 def test_the_regression_head_keeps_its_checkpoint_names():
