@@ -38,7 +38,8 @@ def photo_folder(tmp_path_factory) -> Path:
 
 
 def tiny_checkpoint_dict(config: TrainConfig | None = None) -> dict:
-    config = config or TrainConfig(data="photos", out="run", image_size=32, scale_size=48, critic_channels=8, **TINY)
+    config = config or TrainConfig(data="photos", out="run", image_size=32, scale_size=48, critic_channels=8,
+                                   stem_stride=1, **TINY)
     torch.manual_seed(0)
     generator, critic = Generator(**config.generator_kwargs()), Critic(**config.critic_kwargs())
     return {"generator": generator.state_dict(), "ema": generator.state_dict(), "critic": critic.state_dict(),

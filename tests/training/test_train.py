@@ -71,7 +71,7 @@ def test_resume_without_a_checkpoint_and_overwriting_a_run_are_refused(photo_fol
 
 
 def test_bad_configs_are_refused_with_the_flag_named(photo_folder, tmp_path):
-    with pytest.raises(SystemExit, match="--image-size must be a multiple of 4"):
+    with pytest.raises(SystemExit, match="--image-size must be a multiple of 8"):
         run(photo_folder, tmp_path / "a", "--image-size", "30")
     with pytest.raises(SystemExit, match="--data is required"):
         main(["--out", str(tmp_path / "b")])
