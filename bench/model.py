@@ -1,18 +1,23 @@
 """The network alone: latency at working sizes 256 and 512, size, multiply-adds, and the rate achieved as a
 share of this machine's own measured matrix-product rate; the network of Zhang et al. 2016 as a reference.
+Last, in the same run, the whole Colorizer on a 1024x768 photo against the reference's bare forward pass.
 
     python -m bench.model [--weights PATH] [--repeats 10]
 """
 import argparse
+import io
 import statistics
 import time
 
 import torch
+from PIL import Image
 from torch import nn
 
+from bench.load import sample_photo
 from bench.zhang2016 import zhang2016
+from model.colorizer import Colorizer
 from model.generator import Generator, count_parameters
-from model.weights import DEFAULT_WEIGHTS, load_network
+from model.weights import DEFAULT_WEIGHTS, PRECISIONS, default_precision, load_network
 
 
 def multiply_adds(module: nn.Module, shape: tuple) -> int:
@@ -49,9 +54,9 @@ def latency(function, shape: tuple, repeats: int) -> float:
     return statistics.median(times)
 
 
-def matmul_rate(size: int = 2048, repeats: int = 10) -> float:
-    """This machine's float32 matrix-product rate in GFLOP/s: the ceiling for a conv net's arithmetic."""
-    a, b = torch.randn(size, size), torch.randn(size, size)
+def matmul_rate(size: int = 2048, repeats: int = 10, dtype: torch.dtype = torch.float32) -> float:
+    """This machine's matrix-product rate in GFLOP/s for dtype: the ceiling for a conv net's arithmetic."""
+    a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
     seconds = latency(lambda _: a @ b, (1,), repeats)
     return 2 * size**3 / seconds / 1e9
 
@@ -62,27 +67,45 @@ def main(argv: list | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=10)
     args = parser.parse_args(argv)
 
-    peak = matmul_rate()
-    network, info = load_network(args.weights)  # frozen TorchScript, as the Colorizer runs it
-    eager = Generator(**info["generator"])
+    precisions = [p for p in PRECISIONS if p == "float32" or p == default_precision()]  # bfloat16 where native
+    peaks = {p: matmul_rate(dtype=getattr(torch, p)) for p in precisions}
     reference = zhang2016().eval()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; float32 matrix product: {peak:.0f} GFLOP/s")
-    print("| network | input | parameters | GMAC | latency ms | GFLOP/s | share of matmul rate |")
-    print("|---|---|---:|---:|---:|---:|---:|")
-    rows = [("ours (frozen TorchScript)", network, eager, 256), ("ours (frozen TorchScript)", network, eager, 512),
-            ("Zhang et al. 2016 (eager)", reference, reference, 256)]
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; matrix product (2048x2048): "
+          + ", ".join(f"{p} {rate:.0f} GFLOP/s" for p, rate in peaks.items()))
+    print("| network | precision | input | parameters | GMAC | latency ms | GFLOP/s | share of matmul rate "
+          "(same precision) |")
+    print("|---|---|---|---:|---:|---:|---:|---:|")
+    rows = []
+    for precision in precisions:
+        network, info = load_network(args.weights, precision=precision)  # frozen TorchScript, as the Colorizer runs it
+        eager = Generator(**info["generator"])
+        dtype = getattr(torch, precision)
+        rows += [("ours (frozen TorchScript)", precision, lambda x, n=network, d=dtype: n(x.to(d)), eager, side)
+                 for side in (256, 512)]
+    rows.append(("Zhang et al. 2016 (eager)", "float32", reference, reference, 256))
     results = {}
-    for name, runner, counted, side in rows:
+    for name, precision, runner, counted, side in rows:
         shape = (1, 1, side, side)
         macs = multiply_adds(counted, shape)
         seconds = latency(runner, shape, args.repeats)
-        results[(name, side)] = seconds
+        results[(name, precision, side)] = seconds
         rate = 2 * macs / seconds / 1e9
-        print(f"| {name} | {side}x{side} | {count_parameters(counted) / 1e6:.2f}M | {macs / 1e9:.2f} | "
-              f"{seconds * 1000:.0f} | {rate:.0f} | {rate / peak:.0%} |")
-    ours, theirs = results[("ours (frozen TorchScript)", 256)], results[("Zhang et al. 2016 (eager)", 256)]
-    print(f"\nAt 256x256 ours takes {ours * 1000:.0f} ms, the reference {theirs * 1000:.0f} ms: {theirs / ours:.1f}x faster.")
+        print(f"| {name} | {precision} | {side}x{side} | {count_parameters(counted) / 1e6:.2f}M | {macs / 1e9:.2f} | "
+              f"{seconds * 1000:.1f} | {rate:.0f} | {rate / peaks[precision]:.0%} |")
+    theirs = results[("Zhang et al. 2016 (eager)", "float32", 256)]
 
+    colorizer = Colorizer.load(args.weights)  # the precision the app and the CLI pick on this machine
+    photo = Image.open(io.BytesIO(sample_photo(1024, 768)))
+    photo.load()
+    colorizer(photo)  # warm-up
+    times = []
+    for _ in range(args.repeats):
+        started = time.perf_counter()
+        colorizer(photo)
+        times.append(time.perf_counter() - started)
+    end_to_end = statistics.median(times)
+    print(f"\nColorizer end to end on a 1024x768 photo ({colorizer.precision}): {end_to_end * 1000:.1f} ms; "
+          f"the reference's bare forward pass at 256x256: {theirs * 1000:.1f} ms: {theirs / end_to_end:.1f}x faster.")
 
 if __name__ == "__main__":
     main()
