@@ -20,7 +20,9 @@ from model.weights import DEFAULT_WEIGHTS, default_precision, file_sha256, load_
 
 DEFAULT_SIZE = 256
 MIN_SIZE, MAX_SIZE = 32, 1024
-MAX_ASPECT = 4  # the network's input is at most MAX_ASPECT * size long, even for a 4000x8 strip
+# The network's input is at most MAX_ASPECT * size long, even for a panorama or a 4000x8 strip. The shipped net
+# trained on 128-px crops; inputs much larger than that in either direction brought out streaks of false colour.
+MAX_ASPECT = 2
 
 STRIP_PIXELS = 1 << 20  # pixels painted at a time: bounds the float32 temporaries to some tens of MB
 

@@ -1,6 +1,6 @@
 """Export a training checkpoint as the TorchScript weights file that the app and the CLI load.
 
-    python -m training.export runs/name/checkpoint.pt weights/colorizer.pt [--raw]
+    python -m training.export runs/name/checkpoint.pt weights/colorizer.pt [--raw] [--working-size N]
                               [--temperature T --prior-correction A]     # a bins head's operating point
 
 The file is written beside its destination, reloaded the way the Colorizer loads it, compared with the
@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from model.colorizer import MAX_SIZE, MIN_SIZE
 from model.generator import BinsHead, Generator, count_parameters
 from model.weights import load_network, save_network
 from training.config import TrainConfig
@@ -56,13 +57,15 @@ def set_operating_point(generator: Generator, checkpoint: dict, temperature: flo
 
 
 def export(checkpoint_path: Path, output: Path, use_ema: bool = True, temperature: float | None = None,
-           prior_correction: float = 0.0) -> dict:
+           prior_correction: float = 0.0, working_size: int | None = None) -> dict:
     checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
     generator, config = build_generator(checkpoint, use_ema)
+    if working_size is not None and not MIN_SIZE <= working_size <= MAX_SIZE:
+        raise ValueError(f"--working-size must be between {MIN_SIZE} and {MAX_SIZE}, got {working_size}")
     set_operating_point(generator, checkpoint, temperature, prior_correction)
     data_facts = checkpoint_path.parent / "data.json"
     info = {
-        "working_size": config.scale_size,
+        "working_size": working_size or config.scale_size,
         "generator": config.generator_kwargs(),
         "parameters": count_parameters(generator),
         "weights": "ema" if use_ema else "raw",
@@ -99,6 +102,9 @@ def main(argv: list | None = None) -> None:
     parser.add_argument("--raw", action="store_true", help="export the live generator, not its moving average")
     parser.add_argument("--temperature", type=float, default=None,
                         help="bins head: annealed-mean temperature (default: the run's; see training.calibrate)")
+    parser.add_argument("--working-size", type=int, default=None,
+                        help="the short side the Colorizer gives the network by default (default: the run's "
+                             "--scale-size); training.evaluate --size measures the choices")
     parser.add_argument("--prior-correction", type=float, default=0.0,
                         help="bins head: share of the training's colour rebalancing to undo, 0 to 1 (default 0; "
                              "see training.calibrate)")
@@ -107,7 +113,7 @@ def main(argv: list | None = None) -> None:
         raise SystemExit(f"no checkpoint at {args.checkpoint}")
     try:
         info = export(args.checkpoint, args.output, use_ema=not args.raw, temperature=args.temperature,
-                      prior_correction=args.prior_correction)
+                      prior_correction=args.prior_correction, working_size=args.working_size)
     except ValueError as error:
         raise SystemExit(str(error))
     size = args.output.stat().st_size / 1e6

@@ -125,3 +125,11 @@ def test_prior_correction_undoes_the_rebalancing_in_the_head_bias(tmp_path):
     assert torch.allclose(corrected.head.conv.bias.float(), expected_bias, atol=2e-3)  # float16 storage
     with pytest.raises(ValueError, match="between 0 and 1"):
         export(path, tmp_path / "bad.pt", prior_correction=2.0)
+
+
+def test_export_can_set_the_working_size_the_colorizer_uses(tiny_checkpoint, tmp_path):
+    info = export(tiny_checkpoint, tmp_path / "w.pt", working_size=40)
+    assert info["working_size"] == 40 and Colorizer.load(tmp_path / "w.pt").default_size == 40
+    assert export(tiny_checkpoint, tmp_path / "d.pt")["working_size"] == 48  # the run's --scale-size
+    with pytest.raises(ValueError, match="--working-size"):
+        export(tiny_checkpoint, tmp_path / "bad.pt", working_size=4)
