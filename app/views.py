@@ -7,7 +7,9 @@ from app.images import OUTPUT_FORMATS, UploadError, decode_upload, encode
 from model.colorizer import MAX_SIZE, MIN_SIZE
 
 bp = Blueprint("colorizer", __name__)
-SIZES = (128, 256, 384, 512)  # the page's choices; the API takes any size in [MIN_SIZE, MAX_SIZE]
+# The page offers the model's own working size and two around it; the API takes any size in [MIN_SIZE, MAX_SIZE].
+# Not more: a net asked to work far above the size it was made for paints streaks of false colour.
+SIZE_FACTORS = (2 / 3, 1, 4 / 3)
 
 
 @bp.get("/")
@@ -51,9 +53,10 @@ def error_response(status: int, message: str):
 
 
 def render_page(error: str | None) -> str:
-    """The page; its size menu offers the model's own working size, preselected, among the usual choices."""
+    """The page; its size menu offers the model's own working size, preselected, and a smaller and a larger one."""
     default = current_app.extensions["colorizer"].default_size
-    return render_template("index.html", sizes=sorted({*SIZES, default}), default_size=default, error=error)
+    sizes = sorted({min(MAX_SIZE, max(MIN_SIZE, 8 * round(default * factor / 8))) for factor in SIZE_FACTORS} | {default})
+    return render_template("index.html", sizes=sizes, default_size=default, error=error)
 
 
 def parse_options(form) -> tuple[int | None, str, int]:

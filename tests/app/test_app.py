@@ -186,5 +186,6 @@ def test_settings_come_from_the_environment(tiny_weights, monkeypatch):
 
 def test_the_size_menu_preselects_the_models_own_working_size(client):
     page = client.get("/").data.decode()
-    assert '<option value="48" selected>' in page  # the tiny model's working size, not in the usual list
-    assert page.count(" selected>") == 1 and '<option value="512"' in page
+    assert '<option value="48" selected>' in page  # the tiny model's working size
+    assert page.count(" selected>") == 1 and '<option value="32"' in page and '<option value="64"' in page
+    assert page.count("<option") == 3  # one smaller, one larger: no sizes far above the model's own
