@@ -31,7 +31,7 @@ class TrainConfig:
                              "rebalanced cross-entropy (Zhang et al. 2016), without a critic "
                              "(--warmup-steps and the critic's flags do not apply)")
     rebalance: float = _field(0.5, "bins head: mix of the uniform into the colour prior when weighting rare colours "
-                                   "(1: no rebalancing, 0: every bin weighs the same in all)")
+                                   "(1: no rebalancing; 0: every bin carries the same total weight)")
     temperature: float = _field(0.38, "bins head: softmax temperature of the annealed mean in the exported model "
                                       "(1: the mean, muted; lower: more vivid); see training.calibrate")
     critic_channels: int = _field(32, "critic width of its first layer")
