@@ -8,16 +8,20 @@ import torch
 pytestmark = pytest.mark.slow
 
 
+def torchrun(photo_folder, out, *extra) -> subprocess.CompletedProcess:
+    """A tiny training run under torchrun with two CPU processes; extra flags are added to the shared ones."""
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+               "-m", "training.train", "--data", str(photo_folder), "--out", str(out), "--image-size", "32",
+               "--scale-size", "48", "--batch-size", "4", "--base-channels", "8", "--levels", "3",
+               "--val-fraction", "0.25", "--num-workers", "0", "--log-every", "1", "--threads", "1", *extra]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+
 def test_torchrun_trains_with_two_cpu_processes(photo_folder, tmp_path):
     """DistributedDataParallel over gloo: both phases run, rank 0 alone writes, and the run ends with a check
     (Trainer.check_in_sync) that raises if the processes' weights differ."""
     out = tmp_path / "run"
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-               "-m", "training.train", "--data", str(photo_folder), "--out", str(out), "--image-size", "32",
-               "--scale-size", "48", "--batch-size", "4", "--base-channels", "8", "--levels", "3",
-               "--critic-channels", "8", "--val-fraction", "0.25", "--num-workers", "0", "--max-steps", "4",
-               "--warmup-steps", "2", "--log-every", "1", "--threads", "1"]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    result = torchrun(photo_folder, out, "--critic-channels", "8", "--max-steps", "4", "--warmup-steps", "2")
     assert result.returncode == 0, result.stderr[-3000:]
     assert torch.load(out / "checkpoint.pt", weights_only=True)["step"] == 4
     assert json.loads((out / "data.json").read_text())["processes"] == 2
@@ -30,12 +34,7 @@ def test_torchrun_trains_the_bins_head_with_one_colour_prior(photo_folder, tmp_p
     """The bins head under torchrun: each process counts the colours of its own batches and the counts are
     summed over gloo (Trainer.fit_prior), then the cross-entropy trains without a critic."""
     out = tmp_path / "run"
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-               "-m", "training.train", "--data", str(photo_folder), "--out", str(out), "--image-size", "32",
-               "--scale-size", "48", "--batch-size", "4", "--base-channels", "8", "--levels", "3",
-               "--head", "bins", "--stem-stride", "2", "--val-fraction", "0.25", "--num-workers", "0",
-               "--max-steps", "2", "--log-every", "1", "--threads", "1"]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    result = torchrun(photo_folder, out, "--head", "bins", "--stem-stride", "2", "--max-steps", "2")
     assert result.returncode == 0, result.stderr[-3000:]
     state = torch.load(out / "checkpoint.pt", weights_only=True)
     assert state["step"] == 2 and state["class_weights"].shape == (262,)
