@@ -22,6 +22,7 @@ _XYZ_FROM_RGB = torch.tensor(
      [0.019334, 0.119193, 0.950227]], dtype=torch.float64)
 _RGB_FROM_XYZ = torch.linalg.inv(_XYZ_FROM_RGB)
 _WHITE = torch.tensor([0.95047, 1.0, 1.08883], dtype=torch.float64)
+_RGB_FROM_WHITE_XYZ = _RGB_FROM_XYZ * _WHITE[None, :]  # linear RGB from XYZ / white: f's inverse feeds it directly
 _EPSILON = 0.008856  # CIE: below this, f(t) is linear
 _KAPPA = 7.787
 
@@ -66,14 +67,17 @@ def _rgb_to_lab_last(rgb: torch.Tensor) -> torch.Tensor:
     return torch.stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)], dim=-1)
 
 
-def _lab_to_linear_last(lab: torch.Tensor) -> torch.Tensor:
-    """(..., 3) Lab -> (..., 3) linear RGB, not clipped: values outside [0, 1] are out of gamut."""
-    l, a, b = lab.unbind(-1)
+def _lab_f(l: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Lab -> (f(X / Xn), f(Y / Yn), f(Z / Zn)), elementwise."""
     fy = (l + 16) / 116
     # f(z) < 0 is impossible light: clip it to 0, as scikit-image does.
-    f = torch.stack([fy + a / 500, fy, (fy - b / 200).clamp(min=0)], dim=-1)
-    matrix = (_RGB_FROM_XYZ * _WHITE[None, :]).to(lab)
-    return _f_inverse(f) @ matrix.T
+    return fy + a / 500, fy, (fy - b / 200).clamp(min=0)
+
+
+def _lab_to_linear_last(lab: torch.Tensor) -> torch.Tensor:
+    """(..., 3) Lab -> (..., 3) linear RGB, not clipped: values outside [0, 1] are out of gamut."""
+    f = torch.stack(_lab_f(*lab.unbind(-1)), dim=-1)
+    return _f_inverse(f) @ _RGB_FROM_WHITE_XYZ.to(lab).T
 
 
 def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
@@ -96,10 +100,11 @@ def lab_to_rgb(lab: torch.Tensor, fit_gamut: bool = True) -> torch.Tensor:
     return _linear_to_srgb(linear).clamp_(0, 1).movedim(-1, -3)
 
 
-def _outside_gamut(linear: torch.Tensor) -> torch.Tensor:
+def _outside_gamut(linear: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """Linear RGB with its channels at dim -> where any channel leaves [0, 1]."""
     # Tested on linear RGB: the sRGB curve is monotonic, so [0, 1] means the same before and after it.
     # The tolerance is tight because L is steep near black (L = 903 Y there): 1e-5 moves L by under 0.01.
-    return ((linear < -1e-5) | (linear > 1 + 1e-5)).any(dim=-1)
+    return ((linear < -1e-5) | (linear > 1 + 1e-5)).any(dim=dim)
 
 
 def _fit_chroma(lab: torch.Tensor, iterations: int = 8) -> torch.Tensor:
@@ -130,13 +135,10 @@ def lab_to_srgb8(l: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Ten
     The full-resolution path of the Colorizer: contiguous planes rather than interleaved channels, no float
     sRGB in between, and a lookup table for the sRGB curve. Within one level of lab_to_rgb's rounded output.
     """
-    fy = (l + 16) / 116
-    fx = fy + a / 500
-    fz = (fy - b / 200).clamp_(min=0)  # f(z) < 0 is impossible light, as in _lab_to_linear_last
-    x, y, z = (_f_inverse(f) for f in (fx, fy, fz))
-    matrix = (_RGB_FROM_XYZ * _WHITE[None, :]).float()
+    x, y, z = (_f_inverse(f) for f in _lab_f(l, a, b))
+    matrix = _RGB_FROM_WHITE_XYZ.float()
     linear = torch.stack([matrix[row, 0] * x + matrix[row, 1] * y + matrix[row, 2] * z for row in range(3)])
-    outside = ((linear < -1e-5) | (linear > 1 + 1e-5)).any(dim=0)  # as _outside_gamut
+    outside = _outside_gamut(linear, dim=0)
     if bool(outside.any()):
         lab = torch.stack([l[outside], a[outside], b[outside]], dim=1)  # (N, 3), the few outside
         linear[:, outside] = _fit_chroma(lab).T
