@@ -86,7 +86,10 @@ def rebalancing_weights(counts: torch.Tensor, centers: torch.Tensor, mix: float 
     return weights.float()
 
 
-def annealed_mean(logits: torch.Tensor, centers: torch.Tensor, temperature: float) -> torch.Tensor:
-    """(B, Q, H, W) logits -> (B, 2, H, W) ab: the mean of softmax(logits / temperature) over the bin centers."""
-    probabilities = torch.softmax(logits.float() / temperature, dim=1)
+def annealed_mean(logits: torch.Tensor, centers: torch.Tensor, temperature: torch.Tensor) -> torch.Tensor:
+    """(B, Q, H, W) logits -> (B, 2, H, W) float ab: the mean of softmax(logits / temperature) over the bin centers.
+
+    temperature is a 0-d tensor (the generator keeps it as a buffer); computed in float32 whatever the logits' type.
+    """
+    probabilities = torch.softmax(logits.float() / temperature.float(), dim=1)
     return torch.einsum("bqhw,qc->bchw", probabilities, centers.float())

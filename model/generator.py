@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from model.bins import ab_bin_centers
+from model.bins import ab_bin_centers, annealed_mean
 
 
 class ResBlock(nn.Module):
@@ -82,7 +82,7 @@ class AbHead(nn.Conv2d):
 
 
 class BinsHead(nn.Module):
-    """Features -> logits over the ab bins -> their annealed mean (model.bins.annealed_mean, inlined for TorchScript)."""
+    """Features -> logits over the ab bins -> their annealed mean at the stored temperature."""
 
     def __init__(self, channels: int, temperature: float):
         super().__init__()
@@ -95,8 +95,7 @@ class BinsHead(nn.Module):
         return self.conv(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        probabilities = torch.softmax(self.conv(x).float() / self.temperature.float(), dim=1)
-        return torch.einsum("bqhw,qc->bchw", probabilities, self.centers.float()).to(x.dtype)
+        return annealed_mean(self.conv(x), self.centers, self.temperature).to(x.dtype)
 
 
 HEADS = ("ab", "bins")

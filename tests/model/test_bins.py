@@ -53,11 +53,11 @@ def test_rebalancing_lifts_rare_bins_and_averages_one_under_the_prior():
 def test_annealed_mean_goes_from_the_mean_to_the_mode():
     centers = torch.tensor([[0.0, 0.0], [0.5, 0.0], [0.0, -0.5]])
     logits = torch.log(torch.tensor([0.2, 0.5, 0.3]))[None, :, None, None]
-    mean = annealed_mean(logits, centers, 1.0)[0, :, 0, 0]
+    mean = annealed_mean(logits, centers, torch.tensor(1.0))[0, :, 0, 0]
     assert torch.allclose(mean, torch.tensor([0.25, -0.15]), atol=1e-6)
-    mode = annealed_mean(logits, centers, 0.01)[0, :, 0, 0]
+    mode = annealed_mean(logits, centers, torch.tensor(0.01))[0, :, 0, 0]
     assert torch.allclose(mode, torch.tensor([0.5, 0.0]), atol=1e-4)
-    vivid = annealed_mean(logits, centers, 0.38)[0, :, 0, 0]
+    vivid = annealed_mean(logits, centers, torch.tensor(0.38))[0, :, 0, 0]
     assert mean.norm() < vivid.norm() < mode.norm()  # lower temperature, more chroma
 
 
