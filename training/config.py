@@ -22,8 +22,8 @@ class TrainConfig:
                                   "it is also the working size the exported model is meant to run at")
     num_workers: int = _field(2, "data-loading processes (0 loads in the training process)")
     # model
-    base_channels: int = _field(32, "generator width at full resolution; doubles at each level")
-    levels: int = _field(4, "generator resolutions; the input is padded to a multiple of 2**(levels-1)")
+    base_channels: int = _field(32, "generator width at its first level; doubles at each level")
+    levels: int = _field(4, "generator resolutions; the input is padded to a multiple of stem_stride * 2**(levels-1)")
     blocks_per_level: int = _field(1, "residual blocks at each generator level")
     stem_stride: int = _field(2, "2 starts the generator at half resolution (about 4x cheaper, as the shipped model); "
                                  "1 at full resolution")

@@ -59,14 +59,18 @@ def generator_loss(critic: nn.Module | None, l: torch.Tensor, ab_real: torch.Ten
     return loss, logs
 
 
+def downsample_ab(ab: torch.Tensor, factor: int) -> torch.Tensor:
+    """(B, 2, H, W) ab -> float ab averaged over factor x factor blocks: the resolution of a bins head's logits."""
+    return F.avg_pool2d(ab.float(), factor) if factor > 1 else ab.float()
+
+
 def bins_loss(logits: torch.Tensor, ab_real: torch.Tensor, centers: torch.Tensor,
               class_weights: torch.Tensor) -> tuple[torch.Tensor, dict]:
     """Rebalanced cross-entropy between (B, Q, h, w) logits and the soft-encoded real ab.
 
     ab_real is averaged down to the logits' resolution first; each pixel is weighted by its nearest bin's weight.
     """
-    factor = ab_real.shape[-1] // logits.shape[-1]
-    ab = F.avg_pool2d(ab_real.float(), factor) if factor > 1 else ab_real.float()
+    ab = downsample_ab(ab_real, ab_real.shape[-1] // logits.shape[-1])
     bins, target = soft_encode(ab, centers)  # (B, 9, h, w) each
     weights = class_weights[bins.gather(1, target.argmax(dim=1, keepdim=True))[:, 0]]  # (B, h, w): nearest bin's
     # One fused log-softmax, forward and backward: the cheapest form (and faster on contiguous memory).

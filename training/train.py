@@ -19,7 +19,6 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 from PIL import Image
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
@@ -32,7 +31,7 @@ from model.generator import Generator, count_parameters
 from training.config import TrainConfig, load_run_config, parse_args
 from training.data import PhotoCrops, list_images, scan_photos, split_paths, to_model_inputs
 from training.files import atomic_write
-from training.losses import bins_loss, critic_loss, generator_loss
+from training.losses import bins_loss, critic_loss, downsample_ab, generator_loss
 from training.sheets import contact_sheet
 
 CHECKPOINT = "checkpoint.pt"
@@ -165,8 +164,8 @@ class Trainer:
         counts = torch.zeros(len(centers), device=self.device)
         for _, rgb in zip(range(PRIOR_BATCHES), loader):
             _, ab = self.batch(rgb)
-            ab = F.avg_pool2d(ab.float(), self.config.stem_stride) if self.config.stem_stride > 1 else ab.float()
-            counts += torch.bincount(nearest_bin(ab, centers).flatten(), minlength=len(centers)).float()
+            bins = nearest_bin(downsample_ab(ab, self.config.stem_stride), centers)  # at the logits' resolution
+            counts += torch.bincount(bins.flatten(), minlength=len(centers)).float()
         if self.world > 1:
             dist.all_reduce(counts)
         self.class_weights = rebalancing_weights(counts, centers, mix=self.config.rebalance)
