@@ -47,12 +47,14 @@ def _srgb_to_linear(c: torch.Tensor) -> torch.Tensor:
     return torch.where(c > 0.04045, ((c + 0.055) / 1.055).clamp(min=0).pow(2.4), c / 12.92)
 
 
+# The root branches clamp their input to where they apply: the same values, and a finite gradient on the other
+# side too (torch.where multiplies the unused branch's gradient by 0, and 0 * inf, at a root of 0, is NaN).
 def _linear_to_srgb(c: torch.Tensor) -> torch.Tensor:
-    return torch.where(c > 0.0031308, 1.055 * c.clamp(min=0).pow(1 / 2.4) - 0.055, 12.92 * c)
+    return torch.where(c > 0.0031308, 1.055 * c.clamp(min=0.0031308).pow(1 / 2.4) - 0.055, 12.92 * c)
 
 
 def _f(t: torch.Tensor) -> torch.Tensor:
-    return torch.where(t > _EPSILON, t.clamp(min=0).pow(1 / 3), _KAPPA * t + 16 / 116)
+    return torch.where(t > _EPSILON, t.clamp(min=_EPSILON).pow(1 / 3), _KAPPA * t + 16 / 116)
 
 
 def _f_inverse(f: torch.Tensor) -> torch.Tensor:

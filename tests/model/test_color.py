@@ -30,6 +30,17 @@ def test_lab_to_rgb_without_gamut_fit_matches_scikit_image_everywhere():
     assert np.abs(lab_to_rgb_np(lab, fit_gamut=False) - expected).max() < 1e-3
 
 
+def test_conversions_have_finite_gradients_at_black_and_gray():
+    # Training differentiates through lab_to_rgb (the colorfulness term): a NaN gradient at a black pixel
+    # would poison every weight at once.
+    rgb = torch.tensor([[[[0.0, 0.5, 1.0]], [[0.0, 0.5, 0.2]], [[0.0, 0.5, 0.0]]]], requires_grad=True)
+    rgb_to_lab(rgb).sum().backward()
+    assert torch.isfinite(rgb.grad).all()
+    lab = torch.tensor([[[[0.0, 50.0, 0.0]], [[0.0, 0.0, 80.0]], [[0.0, 0.0, -90.0]]]], requires_grad=True)
+    lab_to_rgb(lab, fit_gamut=False).sum().backward()
+    assert torch.isfinite(lab.grad).all()
+
+
 def test_uint8_input_is_scaled():
     rgb8 = (random_rgb(seed=3) * 255).round().astype(np.uint8)
     assert np.abs(rgb_to_lab_np(rgb8) - skcolor.rgb2lab(rgb8)).max() < 1e-3
