@@ -15,6 +15,7 @@ import torch
 
 INFO_FILE = "colorizer.json"
 FORMAT_VERSION = 1
+MAX_CHROMA_GAIN = 4.0  # beyond this the colours are cartoons, whatever the net predicts
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "colorizer.pt"
 
 
@@ -84,6 +85,10 @@ def load_network(path: Path, device: str | torch.device = "cpu",
                            f"(no valid {INFO_FILE} inside)") from None
     if info.get("format") != FORMAT_VERSION:
         raise WeightsError(f"{path} has weights format {info.get('format')}, this version reads {FORMAT_VERSION}")
+    gain = info.get("chroma_gain", 1.0)
+    if isinstance(gain, bool) or not isinstance(gain, (int, float)) or not 0 < gain <= MAX_CHROMA_GAIN:
+        raise WeightsError(f"{path} has chroma_gain {gain!r} in its {INFO_FILE}; it must be a number above 0 and "
+                           f"at most {MAX_CHROMA_GAIN}: export it again with a valid --chroma-gain")
     _check_runs(network, stride, device, getattr(torch, precision), path)
     return network, info
 

@@ -1,6 +1,7 @@
 """Export a training checkpoint as the TorchScript weights file that the app and the CLI load.
 
     python -m training.export runs/name/checkpoint.pt weights/colorizer.pt [--raw] [--working-size N]
+                              [--chroma-gain S]                          # see training.calibrate
                               [--temperature T --prior-correction A]     # a bins head's operating point
 
 The file is written beside its destination, reloaded the way the Colorizer loads it, compared with the
@@ -16,7 +17,7 @@ import torch
 
 from model.colorizer import MAX_SIZE, MIN_SIZE
 from model.generator import BinsHead, Generator, count_parameters
-from model.weights import load_network, save_network
+from model.weights import MAX_CHROMA_GAIN, load_network, save_network
 from training.config import TrainConfig
 from training.files import atomic_write
 
@@ -57,15 +58,18 @@ def set_operating_point(generator: Generator, checkpoint: dict, temperature: flo
 
 
 def export(checkpoint_path: Path, output: Path, use_ema: bool = True, temperature: float | None = None,
-           prior_correction: float = 0.0, working_size: int | None = None) -> dict:
+           prior_correction: float = 0.0, working_size: int | None = None, chroma_gain: float = 1.0) -> dict:
     checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
     generator, config = build_generator(checkpoint, use_ema)
     if working_size is not None and not MIN_SIZE <= working_size <= MAX_SIZE:
         raise ValueError(f"--working-size must be between {MIN_SIZE} and {MAX_SIZE}, got {working_size}")
+    if not 0 < chroma_gain <= MAX_CHROMA_GAIN:
+        raise ValueError(f"--chroma-gain must be above 0 and at most {MAX_CHROMA_GAIN:g}, got {chroma_gain}")
     set_operating_point(generator, checkpoint, temperature, prior_correction)
     data_facts = checkpoint_path.parent / "data.json"
     info = {
         "working_size": working_size or config.scale_size,
+        "chroma_gain": chroma_gain,
         "generator": config.generator_kwargs(),
         "parameters": count_parameters(generator),
         "weights": "ema" if use_ema else "raw",
@@ -105,6 +109,9 @@ def main(argv: list | None = None) -> None:
     parser.add_argument("--working-size", type=int, default=None,
                         help="the short side the Colorizer gives the network by default (default: the run's "
                              "--scale-size); training.evaluate --size measures the choices")
+    parser.add_argument("--chroma-gain", type=float, default=1.0,
+                        help="how many times further from each picture's mean colour the Colorizer moves the "
+                             "predicted colours (default 1: as predicted; see training.calibrate)")
     parser.add_argument("--prior-correction", type=float, default=0.0,
                         help="bins head: share of the training's colour rebalancing to undo, 0 to 1 (default 0; "
                              "see training.calibrate)")
@@ -113,12 +120,13 @@ def main(argv: list | None = None) -> None:
         raise SystemExit(f"no checkpoint at {args.checkpoint}")
     try:
         info = export(args.checkpoint, args.output, use_ema=not args.raw, temperature=args.temperature,
-                      prior_correction=args.prior_correction, working_size=args.working_size)
+                      prior_correction=args.prior_correction, working_size=args.working_size,
+                      chroma_gain=args.chroma_gain)
     except ValueError as error:
         raise SystemExit(str(error))
     size = args.output.stat().st_size / 1e6
     print(f"wrote {args.output} ({size:.1f} MB, {info['parameters']:,} parameters, step {info['training']['step']}, "
-          f"working size {info['working_size']})")
+          f"working size {info['working_size']}, chroma gain {info['chroma_gain']:g})")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from model.colorizer import Colorizer, lightness, working_shape
 from model.weights import WeightsError, save_network
 from model.generator import Generator
 from tests.conftest import synthetic_photo
+from training.export import export
 
 
 def l_psnr(a: Image.Image, b: Image.Image) -> float:
@@ -96,6 +97,38 @@ def test_the_model_sees_a_size_independent_image(colorizer):
 def test_identity_and_info(colorizer, tiny_weights):
     assert len(colorizer.sha256) == 64
     assert colorizer.info["stride"] == 4 and colorizer.default_size == 48
+
+
+def test_expand_chroma_scales_each_pictures_colours_around_its_own_mean():
+    from model.colorizer import expand_chroma
+    torch.manual_seed(0)
+    ab = torch.randn(2, 2, 6, 5) * 0.1 + torch.tensor([0.2, -0.1])[None, :, None, None]
+    assert expand_chroma(ab, 1.0) is ab
+    wider = expand_chroma(ab, 2.0)
+    mean = ab.mean(dim=(2, 3), keepdim=True)
+    assert torch.allclose(wider.mean(dim=(2, 3), keepdim=True), mean, atol=1e-6)  # the cast stays as it was
+    assert torch.allclose(wider - mean, 2 * (ab - mean), atol=1e-6)
+    assert expand_chroma(torch.tensor([[[[0.9, -0.9]], [[0.0, 0.0]]]]), 3.0).abs().max() <= 1  # kept in range
+
+
+def test_a_chroma_gain_in_the_weights_makes_the_same_net_more_colourful(tiny_checkpoint, tmp_path):
+    export(tiny_checkpoint, tmp_path / "plain.pt")
+    export(tiny_checkpoint, tmp_path / "vivid.pt", chroma_gain=2.5)
+    plain, vivid = Colorizer.load(tmp_path / "plain.pt"), Colorizer.load(tmp_path / "vivid.pt")
+    assert plain.chroma_gain == 1 and vivid.chroma_gain == 2.5
+    photo = synthetic_photo(3)
+    ab_plain, ab_vivid = (rgb_to_lab_np(np.asarray(c(photo)))[..., 1:].reshape(-1, 2) for c in (plain, vivid))
+    assert ab_vivid.std(axis=0) == pytest.approx(2.5 * ab_plain.std(axis=0), rel=0.1)  # colours spread 2.5x
+    assert ab_vivid.mean(axis=0) == pytest.approx(ab_plain.mean(axis=0), abs=1.0)  # around the same cast
+    assert l_psnr(vivid(photo), photo) > 40  # colour only: the lightness is the photo's
+
+
+@pytest.mark.parametrize("gain", [0, -1, 9.0, "2", True])
+def test_a_bad_chroma_gain_in_the_weights_is_refused(tmp_path, gain):
+    path = tmp_path / "bad.pt"
+    save_network(Generator(base_channels=4, levels=2), path, {"working_size": 64, "chroma_gain": gain})
+    with pytest.raises(WeightsError, match="chroma_gain"):
+        Colorizer.load(path)
 
 
 def test_missing_weights_say_what_to_do(tmp_path):

@@ -133,3 +133,13 @@ def test_export_can_set_the_working_size_the_colorizer_uses(tiny_checkpoint, tmp
     assert export(tiny_checkpoint, tmp_path / "d.pt")["working_size"] == 48  # the run's --scale-size
     with pytest.raises(ValueError, match="--working-size"):
         export(tiny_checkpoint, tmp_path / "bad.pt", working_size=4)
+
+
+def test_export_records_the_chroma_gain_and_refuses_a_bad_one(tiny_checkpoint, tmp_path):
+    assert export(tiny_checkpoint, tmp_path / "d.pt")["chroma_gain"] == 1.0
+    assert export(tiny_checkpoint, tmp_path / "w.pt", chroma_gain=1.8)["chroma_gain"] == 1.8
+    assert Colorizer.load(tmp_path / "w.pt").chroma_gain == 1.8
+    for bad in (0.0, -1.0, 5.0):
+        with pytest.raises(ValueError, match="--chroma-gain"):
+            export(tiny_checkpoint, tmp_path / "bad.pt", chroma_gain=bad)
+    assert not (tmp_path / "bad.pt").exists()
