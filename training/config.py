@@ -44,9 +44,6 @@ class TrainConfig:
     lr: float = _field(2e-4, "Adam learning rate of generator and critic")
     lr_decay_start: float = _field(0.6, "fraction of max_steps after which the learning rate falls linearly to 0")
     l1_weight: float = _field(100.0, "weight of the L1 loss on normalized ab against the adversarial term (weight 1)")
-    colorfulness_weight: float = _field(0.0, "ab head: weight of each picture's shortfall in colorfulness against its "
-                                              "original (Hasler-Suesstrunk, 0-255 scale), added to the L1 term; "
-                                              "counters L1's muted colours (0: off)")
     gp_weight: float = _field(10.0, "weight of the gradient penalty in the critic loss")
     ema_decay: float = _field(0.999, "decay of the moving average of generator weights that is exported (0: off)")
     # machinery
@@ -74,8 +71,6 @@ class TrainConfig:
             raise ValueError(f"--head must be ab or bins, got {self.head!r}")
         if not 0 <= self.rebalance <= 1:
             raise ValueError(f"--rebalance must be between 0 and 1, got {self.rebalance}")
-        if self.colorfulness_weight < 0:
-            raise ValueError(f"--colorfulness-weight must be 0 or more, got {self.colorfulness_weight}")
         if self.temperature <= 0:
             raise ValueError(f"--temperature must be positive, got {self.temperature}")
         stride = self.stem_stride << (self.levels - 1)

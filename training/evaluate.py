@@ -26,7 +26,6 @@ from model.color import lab_to_rgb
 from model.colorizer import Colorizer, lightness
 from model.weights import DEFAULT_WEIGHTS, PRECISIONS, WeightsError
 from training.data import list_images, open_rgb, split_paths
-from training.losses import colorfulness as colorfulness_of_batch
 from training.sheets import contact_sheet
 
 SHEET_ROWS = 16
@@ -35,7 +34,9 @@ INCEPTION_SIZE = 299
 
 def colorfulness(rgb: np.ndarray) -> float:
     """Hasler and Suesstrunk (2003) colorfulness of an (H, W, 3) uint8 image: about 0 for gray, 30-40 for photos."""
-    return float(colorfulness_of_batch(torch.tensor(rgb, dtype=torch.float64).permute(2, 0, 1)[None] / 255))
+    r, g, b = rgb.astype(np.float64).transpose(2, 0, 1)
+    rg, yb = r - g, 0.5 * (r + g) - b
+    return float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
 
 
 def gray_version(image: Image.Image) -> Image.Image:

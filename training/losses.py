@@ -1,4 +1,4 @@
-"""WGAN-GP losses for a conditional critic, and the generator's L1 + colorfulness + adversarial loss.
+"""WGAN-GP losses for a conditional critic, and the generator's L1 + adversarial loss.
 
 All tensors are normalized: l (B, 1, H, W) and ab (B, 2, H, W).
 """
@@ -7,7 +7,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from model.bins import soft_encode
-from model.color import denormalize_ab, denormalize_l, lab_to_rgb
 
 
 def interpolate(ab_real: torch.Tensor, ab_fake: torch.Tensor) -> torch.Tensor:
@@ -46,44 +45,12 @@ def critic_loss(critic: nn.Module, l: torch.Tensor, ab_real: torch.Tensor, ab_fa
     return loss, {"critic": loss.item(), "wasserstein": (real.mean() - fake.mean()).item(), "gp": gp.item()}
 
 
-def colorfulness(rgb: torch.Tensor) -> torch.Tensor:
-    """Hasler and Suesstrunk (2003) colorfulness of each (B, 3, H, W) RGB image in [0, 1], on the 0-255 scale the
-    metric is defined on: about 0 for gray, 30-40 for photos. Differentiable; training.evaluate reports it too."""
-    r, g, b = (rgb * 255).flatten(2).unbind(1)
-    rg, yb = r - g, 0.5 * (r + g) - b
-    eps = 1e-12  # keeps the square roots differentiable on a gray image (adds about 1e-6)
-    spread = (rg.var(dim=1, unbiased=False) + yb.var(dim=1, unbiased=False) + eps).sqrt()
-    mean = (rg.mean(dim=1) ** 2 + yb.mean(dim=1) ** 2 + eps).sqrt()
-    return spread + 0.3 * mean
-
-
-def colorfulness_deficit(l: torch.Tensor, ab_real: torch.Tensor, ab_fake: torch.Tensor) -> torch.Tensor:
-    """Mean over the batch of how far each fake falls short of its real image's colorfulness (0 where it does not).
-
-    L1 alone predicts the median colour, which for an object that comes in many colours is nearly gray: the
-    pictures come out muted. This term asks each picture for as much colour as its original has, and leaves the
-    L1 term to decide where that colour goes. Only a shortfall counts: it never asks a picture for less colour.
-    """
-    with torch.autocast(l.device.type, enabled=False):  # colour maths in float32, also in a bfloat16 step
-        l = denormalize_l(l.float())
-        real = colorfulness(lab_to_rgb(torch.cat([l, denormalize_ab(ab_real.float())], dim=1), fit_gamut=False))
-        fake = colorfulness(lab_to_rgb(torch.cat([l, denormalize_ab(ab_fake.float())], dim=1), fit_gamut=False))
-    return F.relu(real - fake).mean()
-
-
 def generator_loss(critic: nn.Module | None, l: torch.Tensor, ab_real: torch.Tensor, ab_fake: torch.Tensor,
-                   l1_weight: float, colorfulness_weight: float = 0.0) -> tuple[torch.Tensor, dict]:
-    """l1_weight * L1(ab) + colorfulness_weight * colorfulness shortfall - critic score.
-
-    Without a critic (the warm-up) the adversarial term is left out; with colorfulness_weight 0, the shortfall term.
-    """
+                   l1_weight: float) -> tuple[torch.Tensor, dict]:
+    """l1_weight * L1(ab) - critic score; without a critic (the warm-up) the L1 term alone."""
     l1 = F.l1_loss(ab_fake.float(), ab_real.float())
     loss = l1_weight * l1
     logs = {"l1": l1.item()}
-    if colorfulness_weight:
-        deficit = colorfulness_deficit(l, ab_real, ab_fake)
-        loss = loss + colorfulness_weight * deficit
-        logs["colorfulness_deficit"] = deficit.item()
     if critic is not None:
         adversarial = -critic(l, ab_fake).float().mean()
         loss = loss + adversarial

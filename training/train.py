@@ -196,8 +196,7 @@ class Trainer:
             return logs
         with self.autocast():
             ab_fake = self.generator_train(l)
-            loss, logs = generator_loss(self.critic if adversarial else None, l, ab, ab_fake, self.config.l1_weight,
-                                        self.config.colorfulness_weight)
+            loss, logs = generator_loss(self.critic if adversarial else None, l, ab, ab_fake, self.config.l1_weight)
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_g.step()

@@ -2,8 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from model.color import normalize_ab, normalize_l, rgb_to_lab
-from training.losses import colorfulness, colorfulness_deficit, critic_loss, generator_loss, gradient_penalty
+from training.losses import critic_loss, generator_loss, gradient_penalty
 
 
 class LinearCritic(nn.Module):
@@ -55,48 +54,6 @@ def test_generator_loss_is_weighted_l1_during_warm_up_and_adds_the_critic_after(
     critic = linear_critic(1.0)
     loss, logs = generator_loss(critic, torch.zeros(2, 1, 4, 4), real, fake, l1_weight=100.0)
     assert loss.item() == pytest.approx(50.0 - critic(torch.zeros(2, 1, 4, 4), fake).mean().item(), abs=1e-4)
-
-
-def test_colorfulness_of_known_images():
-    torch.manual_seed(0)
-    gray = torch.full((1, 3, 8, 8), 0.5)
-    assert colorfulness(gray).item() == pytest.approx(0, abs=1e-4)
-    red = torch.zeros(1, 3, 8, 8)
-    red[:, 0] = 200 / 255  # rg = 200, yb = 100 everywhere: no spread, only the mean term
-    assert colorfulness(red).item() == pytest.approx(0.3 * (200 ** 2 + 100 ** 2) ** 0.5, rel=1e-5)
-    halves = torch.zeros(1, 3, 8, 8)
-    halves[:, 0, :, :4] = 1.0  # rg = 255 or 0, yb = 127.5 or 0: each spread is half the jump
-    assert colorfulness(halves).item() == pytest.approx(
-        (127.5 ** 2 + 63.75 ** 2) ** 0.5 + 0.3 * (127.5 ** 2 + 63.75 ** 2) ** 0.5, rel=1e-5)
-
-
-def lab_batch(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    lab = rgb_to_lab(rgb)
-    return normalize_l(lab[:, :1]), normalize_ab(lab[:, 1:])
-
-
-def test_colorfulness_deficit_counts_only_a_shortfall_and_pushes_colour_up():
-    torch.manual_seed(0)
-    l, ab = lab_batch(torch.rand(2, 3, 16, 16))
-    assert colorfulness_deficit(l, ab, ab).item() == pytest.approx(0, abs=1e-3)
-    assert colorfulness_deficit(l, ab, 1.5 * ab).item() == 0  # more colourful than the original: no penalty
-    muted = (0.3 * ab).requires_grad_(True)
-    deficit = colorfulness_deficit(l, ab, muted)
-    assert deficit.item() > 5
-    deficit.backward()
-    step = muted - 1e-3 * muted.grad / muted.grad.abs().max()  # a small step down the gradient...
-    assert colorfulness_deficit(l, ab, step).item() < deficit.item()  # ...adds colour
-    assert (step.detach().abs().mean() > muted.detach().abs().mean())
-
-
-def test_generator_loss_adds_the_weighted_colorfulness_shortfall():
-    torch.manual_seed(0)
-    l, ab = lab_batch(torch.rand(2, 3, 16, 16))
-    plain, logs = generator_loss(None, l, ab, 0.5 * ab, l1_weight=100.0)
-    assert "colorfulness_deficit" not in logs
-    both, logs = generator_loss(None, l, ab, 0.5 * ab, l1_weight=100.0, colorfulness_weight=0.5)
-    assert logs["colorfulness_deficit"] > 1
-    assert both.item() == pytest.approx(plain.item() + 0.5 * logs["colorfulness_deficit"], rel=1e-5)
 
 
 def test_bins_loss_is_lowest_for_the_right_colour_and_weights_rare_colours_more():
