@@ -3,10 +3,11 @@
     colorizer = Colorizer.load("weights/colorizer.pt")
     color = colorizer(Image.open("old.jpg"))          # any mode, any size; EXIF orientation honoured
 
-The network runs on a small copy of the photo (short side `size`); its ab is upsampled and joined to the
-full-resolution L, so the output keeps the input's size, aspect and exact lightness. A weights file may carry a
-chroma gain (see `expand_chroma`), the operating point chosen for it between accuracy and colourfulness. The full-resolution work is
-done in strips of about a megapixel, so memory stays bounded whatever the photo's size.
+The network runs on a small copy of the photo (short side `size`) and on its mirror image; their ab, averaged,
+is upsampled and joined to the full-resolution L, so the output keeps the input's size, aspect and exact
+lightness. A weights file may carry a chroma gain (see `expand_chroma`): the operating point chosen for it
+between accuracy and colourfulness. The full-resolution work is done in strips of about a megapixel, so memory
+stays bounded whatever the photo's size.
 """
 from pathlib import Path
 
@@ -73,7 +74,10 @@ class Colorizer:
         """(h, w) L -> (1, 2, h, w) normalized ab at the working resolution."""
         height, width = l_small.shape
         l_norm = pad_to_stride(normalize_l(l_small)[None, None], self.stride).to(self.device, self.dtype)
-        ab = self.network(l_norm)[..., :height, :width].float().cpu()
+        # The picture and its mirror image in one batch, the mirror's colours mirrored back and averaged: a
+        # little more accurate than one pass, and a mirrored photo gets mirrored colours.
+        both = self.network(torch.cat([l_norm, l_norm.flip(-1)]))
+        ab = (0.5 * (both[:1] + both[1:].flip(-1)))[..., :height, :width].float().cpu()
         # A sliver of a photo (a few pixels across) makes feature maps one pixel wide at the bottom of the net;
         # bfloat16 kernels have returned NaN there. No colour is the honest answer for such pixels, not garbage.
         return expand_chroma(torch.nan_to_num_(ab, nan=0.0), self.chroma_gain)
