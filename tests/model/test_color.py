@@ -31,8 +31,8 @@ def test_lab_to_rgb_without_gamut_fit_matches_scikit_image_everywhere():
 
 
 def test_conversions_have_finite_gradients_at_black_and_gray():
-    # Training differentiates through lab_to_rgb (the colorfulness term): a NaN gradient at a black pixel
-    # would poison every weight at once.
+    # A loss on RGB colours trains through lab_to_rgb: a NaN gradient at one black pixel would poison every
+    # weight at once.
     rgb = torch.tensor([[[[0.0, 0.5, 1.0]], [[0.0, 0.5, 0.2]], [[0.0, 0.5, 0.0]]]], requires_grad=True)
     rgb_to_lab(rgb).sum().backward()
     assert torch.isfinite(rgb.grad).all()
