@@ -97,13 +97,7 @@ def main(argv: list | None = None) -> None:
     colorizer = Colorizer.load(args.weights)  # the precision the app and the CLI pick on this machine
     photo = Image.open(io.BytesIO(sample_photo(1024, 768)))
     photo.load()
-    colorizer(photo)  # warm-up
-    times = []
-    for _ in range(args.repeats):
-        started = time.perf_counter()
-        colorizer(photo)
-        times.append(time.perf_counter() - started)
-    end_to_end = statistics.median(times)
+    end_to_end = latency(lambda _: colorizer(photo), (1,), args.repeats)
     print(f"\nColorizer end to end on a 1024x768 photo ({colorizer.precision}): {end_to_end * 1000:.1f} ms; "
           f"the reference's bare forward pass at 256x256: {theirs * 1000:.1f} ms: {theirs / end_to_end:.1f}x faster.")
 
