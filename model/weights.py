@@ -43,6 +43,11 @@ def save_network(generator: torch.nn.Module, path: Path, info: dict) -> None:
         torch.jit.save(scripted, str(path), _extra_files={INFO_FILE: json.dumps(info, indent=2)})
 
 
+def valid_chroma_gain(gain) -> bool:
+    """A chroma gain a weights file may carry: a number above 0 and at most MAX_CHROMA_GAIN."""
+    return not isinstance(gain, bool) and isinstance(gain, (int, float)) and 0 < gain <= MAX_CHROMA_GAIN
+
+
 PRECISIONS = ("float32", "bfloat16")
 
 
@@ -86,7 +91,7 @@ def load_network(path: Path, device: str | torch.device = "cpu",
     if info.get("format") != FORMAT_VERSION:
         raise WeightsError(f"{path} has weights format {info.get('format')}, this version reads {FORMAT_VERSION}")
     gain = info.get("chroma_gain", 1.0)
-    if isinstance(gain, bool) or not isinstance(gain, (int, float)) or not 0 < gain <= MAX_CHROMA_GAIN:
+    if not valid_chroma_gain(gain):
         raise WeightsError(f"{path} has chroma_gain {gain!r} in its {INFO_FILE}; it must be a number above 0 and "
                            f"at most {MAX_CHROMA_GAIN}: export it again with a valid --chroma-gain")
     _check_runs(network, stride, device, getattr(torch, precision), path)

@@ -17,7 +17,7 @@ import torch
 
 from model.colorizer import MAX_SIZE, MIN_SIZE
 from model.generator import BinsHead, Generator, count_parameters
-from model.weights import MAX_CHROMA_GAIN, load_network, save_network
+from model.weights import MAX_CHROMA_GAIN, load_network, save_network, valid_chroma_gain
 from training.config import TrainConfig
 from training.files import atomic_write
 
@@ -63,7 +63,7 @@ def export(checkpoint_path: Path, output: Path, use_ema: bool = True, temperatur
     generator, config = build_generator(checkpoint, use_ema)
     if working_size is not None and not MIN_SIZE <= working_size <= MAX_SIZE:
         raise ValueError(f"--working-size must be between {MIN_SIZE} and {MAX_SIZE}, got {working_size}")
-    if not 0 < chroma_gain <= MAX_CHROMA_GAIN:
+    if not valid_chroma_gain(chroma_gain):
         raise ValueError(f"--chroma-gain must be above 0 and at most {MAX_CHROMA_GAIN:g}, got {chroma_gain}")
     set_operating_point(generator, checkpoint, temperature, prior_correction)
     data_facts = checkpoint_path.parent / "data.json"
