@@ -2,13 +2,15 @@
 
     colorizer = Colorizer.load("weights/colorizer.pt")
     color = colorizer(Image.open("old.jpg"))          # any mode, any size; EXIF orientation honoured
+    color = colorizer(image, hints=[{"x": 120, "y": 80, "color": "#c02020"}], vividness=1.4)
 
-The network runs on a small copy of the photo (short side `size`) and on its mirror image; their ab, averaged,
-is upsampled and joined to the full-resolution L, so the output keeps the input's size, aspect and exact
-lightness. A weights file may carry a chroma gain (see `expand_chroma`): the operating point chosen for it
-between accuracy and colourfulness. The full-resolution work is done in strips of about a megapixel, so memory
-stays bounded whatever the photo's size.
+The network runs on a small copy of the photo (short side `size`) and on its mirror image (with the hints
+mirrored too); their ab, averaged, is upsampled and joined to the full-resolution L, so the output keeps the
+input's size, aspect and exact lightness. A weights file carries a chroma gain (see `expand_chroma`): the
+operating point chosen for it between accuracy and colourfulness, which is vividness 1. The full-resolution work
+is done in strips of about a megapixel, so memory stays bounded whatever the photo's size.
 """
+import math
 from pathlib import Path
 
 import numpy as np
@@ -18,10 +20,10 @@ from PIL import Image, ImageOps
 
 from model.color import AB_SCALE, denormalize_ab, gray_to_l, lab_to_srgb8, lightness_of_uint8, normalize_l
 from model.generator import pad_to_stride
-from model.weights import DEFAULT_WEIGHTS, default_precision, file_sha256, load_network
+from model.hints import hint_layer, parse_hints
+from model.weights import DEFAULT_WEIGHTS, MAX_SIZE, MIN_SIZE, default_precision, file_sha256, load_network, takes_hints
 
-DEFAULT_SIZE = 256
-MIN_SIZE, MAX_SIZE = 32, 1024
+MAX_VIVIDNESS = 2.0  # vividness multiplies the operating point's colours: 0 gray, 1 as calibrated, 2 twice as vivid
 # The network's input is at most MAX_ASPECT * size long, even for a panorama or a 4000x8 strip. The shipped net
 # trained on 128-px crops; inputs much larger than that in either direction brought out streaks of false colour.
 MAX_ASPECT = 2
@@ -41,8 +43,9 @@ class Colorizer:
         self.precision = precision
         self.dtype = getattr(torch, precision)
         self.stride = int(info["stride"])
-        self.default_size = int(info.get("working_size", DEFAULT_SIZE))
+        self.default_size = int(info["working_size"])
         self.chroma_gain = float(info.get("chroma_gain", 1.0))
+        self.takes_hints = takes_hints(info)
         self.sha256 = sha256
 
     @classmethod
@@ -57,30 +60,66 @@ class Colorizer:
         network, info = load_network(Path(path), device, precision)
         return cls(network, info, device, sha256=file_sha256(path), precision=precision)
 
-    def __call__(self, image: Image.Image, size: int | None = None) -> Image.Image:
+    def at_operating_point(self, chroma_gain: float) -> "Colorizer":
+        """The same network at another chroma gain (training.calibrate's sweep); the network is shared."""
+        return Colorizer(self.network, {**self.info, "chroma_gain": chroma_gain}, self.device, self.sha256,
+                         self.precision)
+
+    def __call__(self, image: Image.Image, size: int | None = None, hints: list | None = None,
+                 vividness: float | None = None) -> Image.Image:
+        """image -> its colorized version, the same size and lightness.
+
+        size: the working size (short side the network sees; default the model's own). hints: a list of
+        {"x": int, "y": int, "color": "#rrggbb"} in the upright image's pixels (model.hints). vividness: 0 (gray)
+        to 2 (twice the colour); None or 1 is the model's operating point. Raises ValueError for values out of range.
+        """
         size = self.default_size if size is None else size
-        if not MIN_SIZE <= size <= MAX_SIZE:
-            raise ValueError(f"working size must be between {MIN_SIZE} and {MAX_SIZE} pixels, got {size}")
+        if isinstance(size, bool) or not isinstance(size, int) or not MIN_SIZE <= size <= MAX_SIZE:
+            raise ValueError(f"working size must be a whole number from {MIN_SIZE} to {MAX_SIZE} pixels, got {size!r}")
+        vividness = check_vividness(vividness)
         source = gray_or_rgb(upright(image))  # mode L, F (gray in [0, 1]) or RGB, at full resolution
         width, height = source.size
+        points = parse_hints(hints, width, height)
+        if points and not self.takes_hints:
+            raise ValueError("this model was trained without colour hints and cannot take them; "
+                             "use a weights file of format 2 or later")
         small_height, small_width = working_shape(height, width, size)
         # The network's input is made the way training made its crops: resized in sRGB, then converted to L.
         small = source.resize((small_width, small_height), Image.Resampling.BICUBIC, reducing_gap=3.0)
-        ab_small = self.predict_ab(pixels_to_lightness(small))  # (1, 2, h, w) normalized
+        layer = hint_layer(points, width, height, small_width, small_height) if points else None
+        ab_small = self.predict_ab(pixels_to_lightness(small), layer)  # (1, 2, h, w) normalized
+        if vividness != 1:
+            ab_small = (ab_small * vividness).clamp_(-1, 1)
         return paint(source, ab_small)
 
     @torch.inference_mode()
-    def predict_ab(self, l_small: torch.Tensor) -> torch.Tensor:
-        """(h, w) L -> (1, 2, h, w) normalized ab at the working resolution."""
+    def predict_ab(self, l_small: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
+        """(h, w) L and an optional (3, h, w) hint layer -> (1, 2, h, w) normalized ab at the working resolution,
+        at the model's operating point."""
         height, width = l_small.shape
         l_norm = pad_to_stride(normalize_l(l_small)[None, None], self.stride).to(self.device, self.dtype)
         # The picture and its mirror image in one batch, the mirror's colours mirrored back and averaged: a
-        # little more accurate than one pass, and a mirrored photo gets mirrored colours.
-        both = self.network(torch.cat([l_norm, l_norm.flip(-1)]))
+        # little more accurate than one pass, and a mirrored photo gets mirrored colours (and mirrored hints).
+        if hints is None:
+            both = self.network(torch.cat([l_norm, l_norm.flip(-1)]))
+        else:
+            layer = pad_to_stride(hints[None], self.stride, mode="constant").to(self.device, self.dtype)
+            both = self.network(torch.cat([l_norm, l_norm.flip(-1)]), torch.cat([layer, layer.flip(-1)]))
         ab = (0.5 * (both[:1] + both[1:].flip(-1)))[..., :height, :width].float().cpu()
         # A sliver of a photo (a few pixels across) makes feature maps one pixel wide at the bottom of the net;
         # bfloat16 kernels have returned NaN there. No colour is the honest answer for such pixels, not garbage.
         return expand_chroma(torch.nan_to_num_(ab, nan=0.0), self.chroma_gain)
+
+
+def check_vividness(vividness) -> float:
+    """None -> 1; a number from 0 to MAX_VIVIDNESS -> itself as a float; anything else -> ValueError."""
+    if vividness is None:
+        return 1.0
+    if isinstance(vividness, bool) or not isinstance(vividness, (int, float)) or not math.isfinite(vividness) \
+            or not 0 <= vividness <= MAX_VIVIDNESS:
+        raise ValueError(f"vividness must be a number from 0 (no colour) to {MAX_VIVIDNESS:g} (twice the colour), "
+                         f"1 being the model's own; got {vividness!r}")
+    return float(vividness)
 
 
 def expand_chroma(ab: torch.Tensor, gain: float) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""ResUNet generator: (B, 1, H, W) normalized L -> (B, 2, H, W) normalized ab in [-1, 1].
+"""ResUNet generator: (B, 1, H, W) normalized L, and optionally a (B, 3, H, W) hint layer -> (B, 2, H, W) ab in [-1, 1].
 
 A U-Net whose every level is a stack of residual blocks. The bottom level adds dilated blocks and a global
 context vector, because wrong hues are mostly recognition failures: the net has to see the whole scene to
@@ -9,9 +9,18 @@ Two choices shape the cost and the colours:
 - stem_stride 2 starts the U-Net at half resolution: about 4x fewer multiply-adds, and colour (unlike lightness)
   needs no more detail than that; the ab map is upsampled to the input's size at the end.
 - head "ab" regresses ab through tanh; head "bins" predicts a distribution over ab bins (model.bins) and outputs
-  its annealed mean at the stored temperature. forward(l, raw=True) gives the head's raw output for training.
+  its annealed mean at the stored temperature. forward(l, hints, raw=True) gives the head's raw output for training.
+
+Colour hints (Zhang et al. 2017, "Real-Time User-Guided Image Colorization with Learned Deep Priors"): a layer of
+the ab that the user gave at some pixels and a mask of those pixels (model.hints builds it). Its own convolution
+adds to the stem's features; it starts at zero, so a net trained without hints colorizes exactly as before, and
+no hints (None, or an all-zero layer) is the automatic colorizer.
+
+The constructor's keyword arguments are the architecture, and `Generator.spec` gives them back: that dict is
+stored verbatim in every checkpoint and weights file, so whatever reads one rebuilds exactly this network.
 """
-from typing import List
+import inspect
+from typing import List, Optional
 
 import torch
 import torch.nn.functional as F
@@ -99,12 +108,15 @@ class BinsHead(nn.Module):
 
 
 HEADS = ("ab", "bins")
+HINT_CHANNELS = 3  # hint a, hint b (normalized, 0 where no hint) and the mask (1 where a hint is)
 
 
 class Generator(nn.Module):
-    def __init__(self, base_channels: int = 32, levels: int = 4, blocks_per_level: int = 2, stem_stride: int = 1,
+    def __init__(self, base_channels: int = 32, levels: int = 4, blocks_per_level: int = 1, stem_stride: int = 2,
                  head: str = "ab", temperature: float = 0.38):
         super().__init__()
+        self.spec = dict(base_channels=base_channels, levels=levels, blocks_per_level=blocks_per_level,
+                         stem_stride=stem_stride, head=head, temperature=temperature)
         assert levels >= 2, f"the U-Net needs at least 2 levels, got {levels}"
         assert base_channels >= 4, f"base_channels must be at least 4, got {base_channels}"
         assert stem_stride in (1, 2), f"stem_stride must be 1 or 2, got {stem_stride}"
@@ -117,6 +129,9 @@ class Generator(nn.Module):
         self.stride = stem_stride << (levels - 1)  # an int, not 2 ** levels: TorchScript makes that a float
 
         self.stem = conv_norm_relu(1, widths[0], stride=stem_stride)
+        # Zero at the start: the hint layer changes nothing until training teaches it what hints mean.
+        self.hint_stem = nn.Conv2d(HINT_CHANNELS, widths[0], 3, stride=stem_stride, padding=1, bias=False)
+        nn.init.zeros_(self.hint_stem.weight)
         # Encoder level i works at 1 / 2**i of the input's resolution; each level after the first halves it first.
         self.encoder = nn.ModuleList()
         for i, width in enumerate(widths):
@@ -128,10 +143,13 @@ class Generator(nn.Module):
             [UpLevel(widths[i + 1], widths[i], blocks_per_level) for i in reversed(range(levels - 1))])
         self.head = AbHead(widths[0]) if head == "ab" else BinsHead(widths[0], temperature)
 
-    def forward(self, l_norm: torch.Tensor, raw: bool = False) -> torch.Tensor:
-        # (B, 1, H, W) L in [-1, 1], H and W multiples of self.stride -> (B, 2, H, W) ab in [-1, 1];
-        # raw: the head's output before tanh or softmax, at 1 / stem_stride of the input's resolution
+    def forward(self, l_norm: torch.Tensor, hints: Optional[torch.Tensor] = None, raw: bool = False) -> torch.Tensor:
+        # (B, 1, H, W) L in [-1, 1], H and W multiples of self.stride; hints (B, 3, H, W) or None
+        # -> (B, 2, H, W) ab in [-1, 1]; raw: the head's output before tanh or softmax, at 1 / stem_stride of the
+        # input's resolution
         x = self.stem(l_norm)
+        if hints is not None:
+            x = x + self.hint_stem(hints.to(x.dtype))
         skips: List[torch.Tensor] = []
         for level in self.encoder:
             x = level(x)
@@ -147,10 +165,33 @@ class Generator(nn.Module):
         return ab
 
 
-def pad_to_stride(x: torch.Tensor, stride: int) -> torch.Tensor:
+def generator_defaults() -> dict:
+    """The constructor's defaults: the shipped architecture, written once (training's flags default to these)."""
+    return {name: p.default for name, p in inspect.signature(Generator.__init__).parameters.items() if name != "self"}
+
+
+def load_compatible(generator: Generator, state: dict) -> list[str]:
+    """Loads a state dict into generator; a state made before the hint layer existed leaves that layer at zero.
+
+    Returns the names of the parameters the state lacked. Raises RuntimeError for any other mismatch.
+    """
+    own = generator.state_dict()
+    missing = [name for name in own if name not in state]
+    if any(not name.startswith("hint_stem.") for name in missing):
+        raise RuntimeError(f"the weights lack {', '.join(missing[:5])}: they are not of this architecture")
+    unexpected = [name for name in state if name not in own]
+    if unexpected:
+        raise RuntimeError(f"the weights have {', '.join(unexpected[:5])}, which this architecture lacks")
+    zeros = {name: torch.zeros_like(own[name]) for name in missing}  # no hint layer yet: one that changes nothing
+    generator.load_state_dict({**state, **zeros})  # copies into the parameters' own dtype (a file stores float16)
+    return missing
+
+
+def pad_to_stride(x: torch.Tensor, stride: int, mode: str = "replicate") -> torch.Tensor:
     """(B, C, H, W) -> (B, C, H', W') with H', W' the next multiples of stride, edge pixels repeated.
 
     Replicate, not reflect: reflect fails when the padding is larger than the image (a 4000x8 strip).
+    mode "constant" pads with zeros instead (a hint layer: no hints in the padding).
     Crop the network's output back with [..., :H, :W].
     """
     height, width = x.shape[-2:]
@@ -158,7 +199,7 @@ def pad_to_stride(x: torch.Tensor, stride: int) -> torch.Tensor:
     pad_w = -width % stride
     if pad_h == 0 and pad_w == 0:
         return x
-    return F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
+    return F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
 
 
 def count_parameters(module: nn.Module) -> int:

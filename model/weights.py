@@ -9,13 +9,16 @@ import copy
 import hashlib
 import json
 import warnings
+import zipfile
 from pathlib import Path
 
 import torch
 
 INFO_FILE = "colorizer.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the network takes a hint layer, and the info holds its architecture ("generator")
+READABLE_FORMATS = (1, 2)  # 1: an automatic colorizer only; it still loads, and refuses hints
 MAX_CHROMA_GAIN = 4.0  # beyond this the colours are cartoons, whatever the net predicts
+MIN_SIZE, MAX_SIZE = 32, 1024  # working sizes (the short side the network sees) a file may ask for and a caller use
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "colorizer.pt"
 
 
@@ -24,7 +27,7 @@ class WeightsError(Exception):
 
 
 @contextlib.contextmanager
-def _quiet_jit():
+def quiet_jit():
     # Every torch.jit call warns that TorchScript is deprecated; we know, and a user of the CLI cannot act on it.
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r"`torch\.jit\..*` is deprecated", category=DeprecationWarning)
@@ -37,8 +40,9 @@ def save_network(generator: torch.nn.Module, path: Path, info: dict) -> None:
     Weights are stored as float16, which halves the file; load_network casts them to the precision it is asked
     for (float32: outputs move by at most 3e-4 from the checkpoint's; bfloat16: see default_precision).
     """
-    info = {"format": FORMAT_VERSION, "stride": int(generator.stride), "storage": "float16", **info}
-    with _quiet_jit():
+    info = {"format": FORMAT_VERSION, "stride": int(generator.stride), "storage": "float16",
+            "generator": generator.spec, **info}
+    with quiet_jit():
         scripted = torch.jit.script(copy.deepcopy(generator).eval().half())
         torch.jit.save(scripted, str(path), _extra_files={INFO_FILE: json.dumps(info, indent=2)})
 
@@ -75,7 +79,7 @@ def load_network(path: Path, device: str | torch.device = "cpu",
                            f"(the repository ships one at weights/colorizer.pt), or train and export your own")
     extra = {INFO_FILE: ""}
     try:
-        with _quiet_jit():
+        with quiet_jit():
             network = torch.jit.load(str(path), map_location=device, _extra_files=extra)
             network = network.to(getattr(torch, precision))  # stored as float16 to halve the file
             network = torch.jit.freeze(network.eval())  # folds batch norm into the convolutions
@@ -88,26 +92,59 @@ def load_network(path: Path, device: str | torch.device = "cpu",
     except (ValueError, KeyError, TypeError):
         raise WeightsError(f"{path} is TorchScript but not a colorizer exported by training.export "
                            f"(no valid {INFO_FILE} inside)") from None
-    if info.get("format") != FORMAT_VERSION:
-        raise WeightsError(f"{path} has weights format {info.get('format')}, this version reads {FORMAT_VERSION}")
+    if info.get("format") not in READABLE_FORMATS:
+        raise WeightsError(f"{path} has weights format {info.get('format')!r}; this version reads formats "
+                           f"{', '.join(map(str, READABLE_FORMATS))}")
     gain = info.get("chroma_gain", 1.0)
     if not valid_chroma_gain(gain):
         raise WeightsError(f"{path} has chroma_gain {gain!r} in its {INFO_FILE}; it must be a number above 0 and "
                            f"at most {MAX_CHROMA_GAIN}: export it again with a valid --chroma-gain")
-    _check_runs(network, stride, device, getattr(torch, precision), path)
+    size = info.get("working_size")
+    if isinstance(size, bool) or not isinstance(size, int) or not MIN_SIZE <= size <= MAX_SIZE:
+        raise WeightsError(f"{path} has working_size {size!r} in its {INFO_FILE}; it must be a whole number from "
+                           f"{MIN_SIZE} to {MAX_SIZE}: export it again with a valid --working-size")
+    _check_runs(network, stride, takes_hints(info), device, getattr(torch, precision), path)
     return network, info
 
 
-def _check_runs(network, stride: int, device, dtype: torch.dtype, path: Path) -> None:
-    """A file can be valid TorchScript and still the wrong network: try it once on a tiny input."""
+def takes_hints(info: dict) -> bool:
+    """Whether the network of a weights file with this info reads a hint layer."""
+    return info["format"] >= 2
+
+
+def _check_runs(network, stride: int, hints: bool, device, dtype: torch.dtype, path: Path) -> None:
+    """A file can be valid TorchScript and still the wrong network: try it once on a tiny input (and hint layer)."""
     probe = torch.zeros(1, 1, stride * 2, stride * 2, device=device, dtype=dtype)
     try:
         with torch.inference_mode():
-            out = network(probe)
+            out = network(probe, torch.zeros(1, 3, stride * 2, stride * 2, device=device, dtype=dtype)) if hints \
+                else network(probe)
     except Exception as error:
         raise WeightsError(f"{path} does not run as a colorizer: {type(error).__name__}: {error}") from None
     if tuple(out.shape) != (1, 2, stride * 2, stride * 2):
         raise WeightsError(f"{path} gives output of shape {tuple(out.shape)}, a colorizer gives (1, 2, H, W)")
+
+
+def read_state(path: Path) -> tuple[dict, dict]:
+    """A weights file -> (its info dict, the network's state dict as stored), for training to start from.
+    Raises WeightsError."""
+    extra = {INFO_FILE: ""}
+    try:
+        with quiet_jit():
+            state = torch.jit.load(str(path), map_location="cpu", _extra_files=extra).state_dict()
+        info = json.loads(extra[INFO_FILE])
+    except Exception as error:
+        raise WeightsError(f"cannot read {path} as a colorizer weights file ({type(error).__name__})") from None
+    return info, dict(state)
+
+
+def is_torchscript(path: Path) -> bool:
+    """Whether path is a TorchScript archive (a weights file) rather than a torch.save file (a checkpoint)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(name.endswith("/constants.pkl") for name in archive.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return False
 
 
 def file_sha256(path: Path) -> str:

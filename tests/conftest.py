@@ -39,11 +39,26 @@ def photo_folder(tmp_path_factory) -> Path:
 
 def tiny_checkpoint_dict(config: TrainConfig | None = None) -> dict:
     config = config or TrainConfig(data="photos", out="run", image_size=32, scale_size=48, critic_channels=8,
-                                   stem_stride=1, **TINY)
+                                   stem_stride=1, val_fraction=0.25, **TINY)
     torch.manual_seed(0)
-    generator, critic = Generator(**config.generator_kwargs()), Critic(**config.critic_kwargs())
+    generator, critic = Generator(**config.spec()), Critic(**config.critic_kwargs())
+    # A random generator's hint layer would be zero, as after --init: give it weights so that hints show.
+    torch.nn.init.normal_(generator.hint_stem.weight, std=0.5)
     return {"generator": generator.state_dict(), "ema": generator.state_dict(), "critic": critic.state_dict(),
-            "step": 0, "seconds": 0.0, "config": json.loads(config.to_json())}
+            "step": 0, "seconds": 0.0, "config": json.loads(config.to_json()), "spec": generator.spec}
+
+
+def bins_checkpoint(folder: Path) -> Path:
+    """A tiny bins-head checkpoint whose logits lean towards positive a: sharper softmax, more colour."""
+    config = TrainConfig(data="photos", out="run", image_size=32, scale_size=48, critic_channels=8, head="bins",
+                         stem_stride=2, val_fraction=0.25, **TINY)
+    checkpoint = tiny_checkpoint_dict(config)
+    centers = checkpoint["ema"]["head.centers"]
+    checkpoint["ema"]["head.conv.bias"] = 3 * centers[:, 0]  # untrained logits are nearly tied: tilt them
+    checkpoint["class_weights"] = torch.linspace(0.2, 5.0, 262)  # rarer colours weigh more
+    path = folder / "bins.pt"
+    torch.save(checkpoint, path)
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -6,9 +6,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from model.generator import HEADS, generator_defaults
+
 
 def _field(default, help: str):
     return field(default=default, metadata={"help": help})
+
+
+_ARCHITECTURE = generator_defaults()  # the generator's own defaults: the one place the architecture is written
+ARCHITECTURE_FIELDS = tuple(_ARCHITECTURE)
 
 
 @dataclass
@@ -17,34 +23,48 @@ class TrainConfig:
     data: str = _field("", "folder of color photos (searched recursively)")
     out: str = _field("runs/colorizer", "run folder: checkpoint, config, metrics, samples")
     val_fraction: float = _field(0.05, "share of the folder held out for validation, chosen by a hash of each file name")
-    image_size: int = _field(128, "side of the square training crop, in pixels")
-    scale_size: int = _field(256, "photos are resized so their short side is this before cropping; "
+    image_size: int = _field(176, "side of the square training crop, in pixels")
+    scale_size: int = _field(192, "photos are resized so their short side is this before cropping; "
                                   "it is also the working size the exported model is meant to run at")
     num_workers: int = _field(2, "data-loading processes (0 loads in the training process)")
-    # model
-    base_channels: int = _field(32, "generator width at its first level; doubles at each level")
-    levels: int = _field(4, "generator resolutions; the input is padded to a multiple of stem_stride * 2**(levels-1)")
-    blocks_per_level: int = _field(1, "residual blocks at each generator level")
-    stem_stride: int = _field(2, "2 starts the generator at half resolution (about 4x cheaper, as the shipped model); "
-                                 "1 at full resolution")
-    head: str = _field("ab", "ab: regress ab (L1 loss, optional critic); bins: classify over ab bins with a "
-                             "rebalanced cross-entropy (Zhang et al. 2016), without a critic "
-                             "(--warmup-steps and the critic's flags do not apply)")
+    # model: the defaults are model.generator.Generator's, the shipped architecture
+    init: str = _field("", "start from the generator of this weights file or run checkpoint (its architecture, "
+                           "which the model flags below must then match); a file made before the hint layer "
+                           "existed gets that layer at zero, so it starts by colorizing exactly as before")
+    base_channels: int = _field(_ARCHITECTURE["base_channels"], "generator width at its first level; doubles at each level")
+    levels: int = _field(_ARCHITECTURE["levels"], "generator resolutions; the input is padded to a multiple of "
+                                                  "stem_stride * 2**(levels-1)")
+    blocks_per_level: int = _field(_ARCHITECTURE["blocks_per_level"], "residual blocks at each generator level")
+    stem_stride: int = _field(_ARCHITECTURE["stem_stride"], "2 starts the generator at half resolution (about 4x "
+                                                            "cheaper); 1 at full resolution")
+    head: str = _field(_ARCHITECTURE["head"], "ab: regress ab (L1 loss, optional critic); bins: classify over ab bins "
+                                              "with a rebalanced cross-entropy (Zhang et al. 2016), without a critic")
     rebalance: float = _field(0.5, "bins head: mix of the uniform into the colour prior when weighting rare colours "
                                    "(1: no rebalancing; 0: every bin carries the same total weight)")
-    temperature: float = _field(0.38, "bins head: softmax temperature of the annealed mean in the exported model "
-                                      "(1: the mean, muted; lower: more vivid); see training.calibrate")
+    temperature: float = _field(_ARCHITECTURE["temperature"], "bins head: softmax temperature of the annealed mean in "
+                                                              "the exported model (1: the mean, muted; lower: more "
+                                                              "vivid); see training.calibrate")
+    # colour hints (Zhang et al. 2017)
+    no_hint_share: float = _field(0.5, "share of training samples shown without hints, so that the automatic "
+                                       "colorizer keeps learning")
+    hint_stop: float = _field(0.125, "the others get 1 + a geometric number of hint points: after each point, "
+                                     "another with probability 1 - this (0.125: 8 points on average)")
+    hint_lr_scale: float = _field(10.0, "learning rate of the hint layer's weights, as a multiple of --lr: they start "
+                                        "at zero and have to catch up")
+    # adversarial phase: an option, off by default
+    adversarial: bool = _field(False, "after --warmup-steps, add a conditional WGAN-GP critic to the L1 loss. "
+                                      "Off by default: on 2 CPU cores it never settled (weights/README.md)")
+    warmup_steps: int = _field(1000, "with --adversarial true: steps trained with the L1 loss alone first")
     critic_channels: int = _field(32, "critic width of its first layer")
     critic_layers: int = _field(4, "critic convolution layers before its score map")
+    critic_steps: int = _field(1, "critic updates per generator update in the adversarial phase")
+    l1_weight: float = _field(100.0, "adversarial phase: weight of the L1 loss against the critic's score (weight 1)")
+    gp_weight: float = _field(10.0, "weight of the gradient penalty in the critic loss")
     # optimization
     batch_size: int = _field(16, "photos per step")
-    max_steps: int = _field(6000, "generator steps in all, warm-up included")
-    warmup_steps: int = _field(1000, "first steps trained with the L1 loss alone, without the critic")
-    critic_steps: int = _field(1, "critic updates per generator update after the warm-up")
+    max_steps: int = _field(20000, "generator steps in all")
     lr: float = _field(2e-4, "Adam learning rate of generator and critic")
     lr_decay_start: float = _field(0.6, "fraction of max_steps after which the learning rate falls linearly to 0")
-    l1_weight: float = _field(100.0, "weight of the L1 loss on normalized ab against the adversarial term (weight 1)")
-    gp_weight: float = _field(10.0, "weight of the gradient penalty in the critic loss")
     ema_decay: float = _field(0.999, "decay of the moving average of generator weights that is exported (0: off)")
     # machinery
     device: str = _field("auto", "auto (cuda when present), cpu or cuda")
@@ -54,12 +74,12 @@ class TrainConfig:
     log_every: int = _field(50, "steps between metric log lines")
     eval_every: int = _field(500, "steps between validation scores and sample sheets")
     checkpoint_every: int = _field(250, "steps between checkpoints")
-    keep_every: int = _field(0, "steps between checkpoints also kept as checkpoint_STEP.pt, e.g. the end of the "
-                                "warm-up, for comparing phases (0: keep only the latest)")
+    keep_every: int = _field(0, "steps between checkpoints also kept as checkpoint_STEP.pt, for comparing stages "
+                                "(0: keep only the latest)")
 
-    def generator_kwargs(self) -> dict:
-        return dict(base_channels=self.base_channels, levels=self.levels, blocks_per_level=self.blocks_per_level,
-                    stem_stride=self.stem_stride, head=self.head, temperature=self.temperature)
+    def spec(self) -> dict:
+        """The generator's architecture: model.generator.Generator's keyword arguments."""
+        return {name: getattr(self, name) for name in ARCHITECTURE_FIELDS}
 
     def critic_kwargs(self) -> dict:
         return dict(base_channels=self.critic_channels, layers=self.critic_layers)
@@ -67,12 +87,18 @@ class TrainConfig:
     def validate(self) -> None:
         if self.stem_stride not in (1, 2):
             raise ValueError(f"--stem-stride must be 1 or 2, got {self.stem_stride}")
-        if self.head not in ("ab", "bins"):
+        if self.head not in HEADS:
             raise ValueError(f"--head must be ab or bins, got {self.head!r}")
+        if self.head == "bins" and self.adversarial:
+            raise ValueError("--adversarial applies to the ab head; a bins head trains without a critic")
         if not 0 <= self.rebalance <= 1:
             raise ValueError(f"--rebalance must be between 0 and 1, got {self.rebalance}")
         if self.temperature <= 0:
             raise ValueError(f"--temperature must be positive, got {self.temperature}")
+        if not 0 <= self.no_hint_share <= 1:
+            raise ValueError(f"--no-hint-share must be between 0 and 1, got {self.no_hint_share}")
+        if not 0 < self.hint_stop <= 1:
+            raise ValueError(f"--hint-stop must be above 0 and at most 1, got {self.hint_stop}")
         stride = self.stem_stride << (self.levels - 1)
         if self.image_size % stride:
             raise ValueError(f"--image-size must be a multiple of {stride} for {self.levels} levels, got {self.image_size}")
@@ -86,8 +112,14 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
+        """A saved config -> TrainConfig. Every field must be there: a run saved by another version of this code
+        is refused rather than completed with today's defaults, which could rebuild another network."""
+        known = [f.name for f in dataclasses.fields(cls)]
+        missing = [name for name in known if name not in values]
+        if missing:
+            raise ValueError(f"the saved training config lacks {', '.join(missing)}: it was written by another "
+                             f"version of training.train")
+        return cls(**{name: values[name] for name in known})
 
 
 def _flag_type(kind):
@@ -101,7 +133,9 @@ def parse_args(argv: Optional[list] = None) -> tuple[TrainConfig, argparse.Names
 
     The explicit fields matter on --resume: they override the saved config; everything else comes from the run.
     """
-    parser = argparse.ArgumentParser(prog="python -m training.train", description="Train the colorizer (WGAN-GP + L1).")
+    parser = argparse.ArgumentParser(prog="python -m training.train",
+                                     description="Train the colorizer: L1 on ab, with simulated colour hints; "
+                                                 "optionally a WGAN-GP critic after an L1 warm-up.")
     for f in dataclasses.fields(TrainConfig):
         parser.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=_flag_type(f.type),
                             default=argparse.SUPPRESS, help=f"{f.metadata['help']} (default: {f.default})")

@@ -1,11 +1,20 @@
 """Measure a colorizer on a folder of color photos, against the gray baseline (ab = 0) on the same photos.
 
     python -m training.evaluate --images PHOTOS [--split validation] [--weights PATH] [--size N]
-                                [--json out.json] [--sheet sheet.png] [--inception inception.pt]
+                                [--hints 0,1,2,5,10,20] [--json out.json] [--sheet sheet.png]
+                                [--inception inception.pt]
 
 Each photo is scored at its own size. The network sees only the photo's lightness (the Colorizer takes Lab L,
 exactly what the gray baseline keeps). With --split validation, only the photos that training.train held out
-of the same folder are used: use it for the training folder, never score on training photos.
+of the same folder are used (the share it held out is read from the weights file): use it for the training
+folder, never score on training photos.
+
+--hints sweeps the number of colour hints with the protocol of Zhang et al. 2017 (test_sweep.py): for each photo
+and count N, N patches of 6x6 pixels at Gaussian positions around the centre (training.hints.sweep_hints), each
+given as one hint with the patch's mean colour. Each count gets PSNR, SSIM, colourfulness and hint fidelity: the
+mean ab distance between the result and the hint over the hinted patches. Colourfulness is reported in two
+variants: Hasler and Suesstrunk's (2003) formula, and the absolute-value variant that DDColor's tables use.
+Photos whose names start with a prefix (`intel_00001.jpg`) also get a table per prefix: per source.
 
 FID and Inception Score need Inception weights, which cannot be downloaded here: pass --inception with the
 TorchScript detector used by StyleGAN2-ADA's metrics (inception-2015-12-05.pt), which takes uint8 images and
@@ -13,29 +22,38 @@ returns pool features with return_features=True and class probabilities with no_
 """
 import argparse
 import json
+import random
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageDraw
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from tqdm import tqdm
 
-from model.color import lab_to_rgb
+from model.color import lab_to_rgb, rgb_to_lab_np
 from model.colorizer import Colorizer, lightness
 from model.weights import DEFAULT_WEIGHTS, PRECISIONS, WeightsError
 from training.data import list_images, open_rgb, split_paths
+from training.hints import SWEEP_SIDE, sweep_hints
 from training.sheets import contact_sheet
 
 SHEET_ROWS = 16
 INCEPTION_SIZE = 299
+SHEET_HINTS = 5  # the sheet's hinted column shows this count when the sweep has it
 
 
-def colorfulness(rgb: np.ndarray) -> float:
-    """Hasler and Suesstrunk (2003) colorfulness of an (H, W, 3) uint8 image: about 0 for gray, 30-40 for photos."""
+def colorfulness(rgb: np.ndarray, absolute: bool = False) -> float:
+    """Hasler and Suesstrunk (2003) colorfulness of an (H, W, 3) uint8 image: about 0 for gray, 30-40 for photos.
+
+    absolute: the variant of DDColor's tables (and of the colorizers they compare), which takes |R - G| and
+    |(R + G) / 2 - B| before the statistics; its values are not comparable with the plain formula's.
+    """
     r, g, b = rgb.astype(np.float64).transpose(2, 0, 1)
     rg, yb = r - g, 0.5 * (r + g) - b
+    if absolute:
+        rg, yb = np.abs(rg), np.abs(yb)
     return float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
 
 
@@ -48,7 +66,7 @@ def gray_version(image: Image.Image) -> Image.Image:
 
 def image_scores(result: np.ndarray, original: np.ndarray) -> dict:
     scores = {"psnr": peak_signal_noise_ratio(original, result, data_range=255),
-              "colorfulness": colorfulness(result)}
+              "colorfulness": colorfulness(result), "colorfulness_abs": colorfulness(result, absolute=True)}
     if min(original.shape[:2]) >= 7:  # SSIM's 7x7 window
         scores["ssim"] = structural_similarity(original, result, channel_axis=2, data_range=255)
     return scores
@@ -97,79 +115,195 @@ def fid_and_is(detector_path: Path, ours: list[Image.Image], originals: list[Ima
     return {"fid": frechet_distance(*stats[0], *stats[1]), "inception_score": is_mean, "inception_score_std": is_std}
 
 
-def evaluate(colorizer: Colorizer, paths: list[Path], size: int | None = None, sheet: Path | None = None,
-             inception: Path | None = None) -> dict:
-    ours_scores, gray_scores, original_colorfulness = [], [], []
+def hint_fidelity(result: np.ndarray, hints: list, corners: list[tuple[int, int]], side: int) -> float:
+    """Mean over the hinted patches of the mean ab distance (Lab units) between the result and the hint."""
+    distances = []
+    for hint, (top, left) in zip(hints, corners):
+        ab = rgb_to_lab_np(result[top:top + side, left:left + side])[..., 1:].reshape(-1, 2)
+        distances.append(np.hypot(ab[:, 0] - hint.a, ab[:, 1] - hint.b).mean())
+    return float(np.mean(distances))
+
+
+def source_of(path: Path) -> str:
+    """A photo's source: its file name's prefix before the first '_' ('intel_00001.jpg' -> 'intel'), else ''."""
+    stem = Path(path).stem
+    return stem.split("_", 1)[0] if "_" in stem else ""
+
+
+def mean_scores(scores: list[dict]) -> dict:
+    keys = {key for s in scores for key in s}
+    return {key: float(np.mean([s[key] for s in scores if key in s])) for key in sorted(keys)}
+
+
+def evaluate(colorizer: Colorizer, paths: list[Path], size: int | None = None, hint_counts: tuple[int, ...] = (0,),
+             sheet: Path | None = None, inception: Path | None = None, gains: tuple[float, ...] | None = None) -> dict:
+    """Scores of the colorizer on the photos: gray, each hint count of the sweep, the originals; overall and per
+    source. gains (for training.calibrate): score the automatic colorizer at each of these chroma gains instead
+    (the report's "gains" entry); the photos are read and the gray baseline scored once for all of them."""
+    counts = sorted(set(hint_counts) | {0})
+    sheet_count = SHEET_HINTS if SHEET_HINTS in counts else max(counts)
+    per_photo = []  # one dict per photo: source, gray, original, and the scores of every variant
     rows, keep_ours, keep_originals = [], [], []
     sheet_rows = set(np.linspace(0, len(paths) - 1, min(SHEET_ROWS, len(paths))).round().astype(int))  # spread out
     for index, path in enumerate(tqdm(paths, unit="image", disable=None)):
         original = open_rgb(path)
-        ours, gray = colorizer(original, size=size), gray_version(original)
         target = np.asarray(original)
-        ours_scores.append(image_scores(np.asarray(ours), target))
-        gray_scores.append(image_scores(np.asarray(gray), target))
-        original_colorfulness.append(colorfulness(target))
-        if sheet and index in sheet_rows:
-            rows.append([gray, ours, original])
-        if inception:
-            keep_ours.append(ours)
-            keep_originals.append(original)
+        gray = gray_version(original)
+        photo = {"source": source_of(path), "gray": image_scores(np.asarray(gray), target),
+                 "original": {"colorfulness": colorfulness(target), "colorfulness_abs": colorfulness(target, True)},
+                 "counts": {}, "gains": {}}
+        lab = rgb_to_lab_np(target) if len(counts) > 1 else None
+        side = min(SWEEP_SIDE, *target.shape[:2])
+        for count in counts:
+            if count:
+                hints, corners = sweep_hints(lab, count, random.Random(f"{Path(path).name}:{count}"))
+            else:
+                hints, corners = None, []
+            if gains is not None and not count:
+                for gain in gains:
+                    result = colorizer.at_operating_point(chroma_gain=gain)(original, size=size)
+                    photo["gains"][gain] = image_scores(np.asarray(result), target)
+                continue
+            ours = colorizer(original, size=size, hints=hints)
+            result = np.asarray(ours)
+            photo["counts"][count] = image_scores(result, target)
+            if count:
+                photo["counts"][count]["fidelity"] = hint_fidelity(result, hints, corners, side)
+            if sheet and index in sheet_rows and count in (0, sheet_count):
+                photo.setdefault("sheet", {})[count] = mark_patches(ours, corners, side)
+            if inception and count == 0:
+                keep_ours.append(ours)
+                keep_originals.append(original)
+        if sheet and index in sheet_rows and "sheet" in photo:
+            row = [gray, photo["sheet"].get(0)] + ([photo["sheet"][sheet_count]] if sheet_count else []) + [original]
+            rows.append([im for im in row if im is not None])
+            del photo["sheet"]
+        per_photo.append(photo)
 
-    def mean(scores: list[dict]) -> dict:
-        return {key: float(np.mean([s[key] for s in scores if key in s])) for key in scores[0]}
-
-    originals = float(np.mean(original_colorfulness))
-    report = {"images": len(paths), "ours": mean(ours_scores), "gray": mean(gray_scores),
-              "original": {"colorfulness": originals}}
-    for name in ("ours", "gray"):
-        report[name]["colorfulness_gap"] = originals - report[name]["colorfulness"]
-        report[name]["colorfulness_ratio"] = report[name]["colorfulness"] / originals
+    report = summarize(per_photo, counts if gains is None else [], gains or ())
+    report["images"] = len(paths)
     if sheet:
-        contact_sheet(rows, titles=("gray", "ours", "original")).save(sheet)
+        titles = ("gray", "automatic") + ((f"{sheet_count} hints",) if sheet_count else ()) + ("original",)
+        contact_sheet(rows, titles=titles).save(sheet)
     if inception:
         report["ours"].update(fid_and_is(inception, keep_ours, keep_originals))
     return report
 
 
+def summarize(per_photo: list[dict], counts: list[int], gains: tuple[float, ...]) -> dict:
+    """Per-photo scores -> means overall ("gray", "ours" = automatic, "hints" by count, "gains" by gain,
+    "original") and per source."""
+    def table(photos: list[dict]) -> dict:
+        originals = mean_scores([p["original"] for p in photos])
+        result = {"images": len(photos), "gray": mean_scores([p["gray"] for p in photos]), "original": originals,
+                  "hints": {str(c): mean_scores([p["counts"][c] for p in photos]) for c in counts},
+                  "gains": {f"{g:g}": mean_scores([p["gains"][g] for p in photos]) for g in gains}}
+        for scores in [result["gray"], *result["hints"].values(), *result["gains"].values()]:
+            scores["colorfulness_gap"] = originals["colorfulness"] - scores["colorfulness"]
+            scores["colorfulness_ratio"] = scores["colorfulness"] / originals["colorfulness"]
+            scores["colorfulness_abs_ratio"] = scores["colorfulness_abs"] / originals["colorfulness_abs"]
+        if counts:
+            result["ours"] = result["hints"]["0"]
+        return result
+
+    report = table(per_photo)
+    sources = sorted({p["source"] for p in per_photo})
+    if len(sources) > 1 and "" not in sources:
+        report["sources"] = {name: table([p for p in per_photo if p["source"] == name]) for name in sources}
+    return report
+
+
+def mark_patches(image: Image.Image, corners: list[tuple[int, int]], side: int) -> Image.Image:
+    """A copy of image with a thin outline around each hinted patch, for the contact sheet's eyes."""
+    if not corners:
+        return image
+    marked = image.copy()
+    draw = ImageDraw.Draw(marked)
+    for top, left in corners:
+        draw.rectangle((left - 1, top - 1, left + side, top + side), outline="white")
+    return marked
+
+
 def format_table(report: dict) -> str:
-    lines = [f"{report['images']} photos", f"{'':10}{'PSNR dB':>9}{'SSIM':>8}{'colorful':>10}{'gap':>8}{'ratio':>8}"]
-    for name in ("gray", "ours"):
-        r = report[name]
-        lines.append(f"{name:10}{r['psnr']:9.2f}{r.get('ssim', float('nan')):8.3f}{r['colorfulness']:10.1f}"
-                     f"{r['colorfulness_gap']:8.1f}{r['colorfulness_ratio']:8.0%}")
-    lines.append(f"{'original':10}{'':17}{report['original']['colorfulness']:10.1f}")
-    if "fid" in report["ours"]:
+    """The report as text tables: the sweep (or the gains), then one line per source."""
+    originals = report["original"]
+    lines = [f"{report['images']} photos"]
+    header = (f"{'':12}{'PSNR dB':>9}{'vs gray':>9}{'SSIM':>8}{'colorful':>10}{'ratio':>7}{'abs':>8}{'ratio':>7}"
+              f"{'fidelity':>10}")
+    lines.append(header)
+
+    def line(name: str, r: dict) -> str:
+        fidelity = f"{r['fidelity']:10.2f}" if "fidelity" in r else f"{'-':>10}"
+        return (f"{name:12}{r['psnr']:9.2f}{r['psnr'] - report['gray']['psnr']:+9.2f}{r.get('ssim', float('nan')):8.3f}"
+                f"{r['colorfulness']:10.1f}{r['colorfulness_ratio']:7.0%}{r['colorfulness_abs']:8.1f}"
+                f"{r['colorfulness_abs_ratio']:7.0%}{fidelity}")
+    lines.append(line("gray", report["gray"]))
+    for count, r in report["hints"].items():
+        lines.append(line("automatic" if count == "0" else f"{count} hints", r))
+    for gain, r in report["gains"].items():
+        lines.append(line(f"gain {gain}", r))
+    lines.append(f"{'original':12}{'':26}{originals['colorfulness']:10.1f}{'':7}{originals['colorfulness_abs']:8.1f}")
+    if "fid" in report.get("ours", {}):
         lines.append(f"FID {report['ours']['fid']:.2f}, Inception Score {report['ours']['inception_score']:.2f}")
+    if "sources" in report:
+        counts = list(report["hints"])
+        lines += ["", "per source (PSNR dB; colorful: share of the originals', Hasler-Suesstrunk)",
+                  f"{'source':12}{'photos':>7}{'gray':>8}" + "".join(
+                      f"{'auto' if c == '0' else c + ' hints':>10}" for c in counts) + f"{'vs gray':>9}{'colorful':>10}"]
+        for name, table in report["sources"].items():
+            auto = table["hints"]["0"]
+            lines.append(f"{name:12}{table['images']:7d}{table['gray']['psnr']:8.2f}"
+                         + "".join(f"{table['hints'][c]['psnr']:10.2f}" for c in counts)
+                         + f"{auto['psnr'] - table['gray']['psnr']:+9.2f}{auto['colorfulness_ratio']:10.0%}")
     return "\n".join(lines)
+
+
+def hint_counts(text: str) -> tuple[int, ...]:
+    try:
+        counts = tuple(int(t) for t in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a comma-separated list of hint counts, such as 0,1,5,10; got {text!r}")
+    if any(c < 0 or c > 1000 for c in counts):
+        raise argparse.ArgumentTypeError(f"hint counts must be from 0 to 1000, got {text!r}")
+    return counts
 
 
 def main(argv: list | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=Path, required=True, help="folder of color photos")
     parser.add_argument("--split", choices=["all", "validation"], default="all",
-                        help="validation: only the photos training holds out of this folder")
-    parser.add_argument("--val-fraction", type=float, default=0.05, help="the run's --val-fraction (default 0.05)")
+                        help="validation: only the photos training held out of this folder (the share is read "
+                             "from the weights file)")
     parser.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
     parser.add_argument("--size", type=int, default=None, help="working size (default: the model's own)")
-    parser.add_argument("--limit", type=int, default=0, help="score only the first N photos")
+    parser.add_argument("--hints", type=hint_counts, default=(0,),
+                        help="hint counts to sweep, comma-separated, e.g. 0,1,2,5,10,20 (default: 0, automatic only)")
+    parser.add_argument("--limit", type=int, default=0, help="score only N photos, spread over the folder")
     parser.add_argument("--precision", choices=PRECISIONS, default=None, help="as model.colorize (default: auto)")
     parser.add_argument("--json", type=Path, help="also write the report as JSON here")
-    parser.add_argument("--sheet", type=Path, help="write a gray | ours | original sheet of 16 photos here")
+    parser.add_argument("--sheet", type=Path, help="write a gray | automatic | hints | original sheet of 16 photos")
     parser.add_argument("--inception", type=Path, help="Inception TorchScript file, for FID and Inception Score")
     args = parser.parse_args(argv)
 
-    paths = list_images(args.images)
-    if args.split == "validation":
-        paths = split_paths(paths, args.val_fraction)[1]
-    paths = paths[:args.limit] if args.limit else paths
-    if not paths:
-        parser.error(f"no photos to score in {args.images} (split {args.split})")
     try:
         colorizer = Colorizer.load(args.weights, precision=args.precision)
     except WeightsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    report = evaluate(colorizer, paths, args.size, args.sheet, args.inception)
+    if not args.images.is_dir():
+        parser.error(f"no such folder of photos: {args.images}")
+    paths = list_images(args.images)
+    if args.split == "validation":
+        fraction = colorizer.info.get("training", {}).get("config", {}).get("val_fraction")
+        if fraction is None:
+            parser.error(f"{args.weights} does not say which share of its training folder it held out; "
+                         f"use --split all on photos it never saw")
+        paths = split_paths(paths, fraction)[1]
+    if args.limit and len(paths) > args.limit:
+        paths = [paths[i] for i in np.linspace(0, len(paths) - 1, args.limit).round().astype(int)]
+    if not paths:
+        parser.error(f"no photos to score in {args.images} (split {args.split})")
+    report = evaluate(colorizer, paths, args.size, args.hints, args.sheet, args.inception)
     # the weights by name and hash: a path would record this machine's folders
     report.update(weights=args.weights.name, sha256=colorizer.sha256, split=args.split, size=args.size,
                   precision=colorizer.precision)

@@ -15,9 +15,8 @@ from pathlib import Path
 
 import torch
 
-from model.colorizer import MAX_SIZE, MIN_SIZE
 from model.generator import BinsHead, Generator, count_parameters
-from model.weights import MAX_CHROMA_GAIN, load_network, save_network, valid_chroma_gain
+from model.weights import MAX_CHROMA_GAIN, MAX_SIZE, MIN_SIZE, load_network, save_network, valid_chroma_gain
 from training.config import TrainConfig
 from training.files import atomic_write
 
@@ -27,8 +26,13 @@ TOLERANCE = 2e-3
 
 
 def build_generator(checkpoint: dict, use_ema: bool = True) -> tuple[Generator, TrainConfig]:
+    """A run's checkpoint -> (its generator, rebuilt from the architecture the checkpoint stores; the run's config).
+    Raises ValueError for a checkpoint that does not say its architecture."""
+    if "spec" not in checkpoint:
+        raise ValueError("the checkpoint does not store its architecture (no 'spec'): it was written by an older "
+                         "version of training.train; start a run from it with --init instead")
     config = TrainConfig.from_dict(checkpoint["config"])
-    generator = Generator(**config.generator_kwargs())
+    generator = Generator(**checkpoint["spec"])
     generator.load_state_dict(checkpoint["ema" if use_ema else "generator"])
     return generator.eval(), config
 
@@ -61,16 +65,16 @@ def export(checkpoint_path: Path, output: Path, use_ema: bool = True, temperatur
            prior_correction: float = 0.0, working_size: int | None = None, chroma_gain: float = 1.0) -> dict:
     checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
     generator, config = build_generator(checkpoint, use_ema)
-    if working_size is not None and not MIN_SIZE <= working_size <= MAX_SIZE:
+    working_size = working_size or config.scale_size
+    if not MIN_SIZE <= working_size <= MAX_SIZE:
         raise ValueError(f"--working-size must be between {MIN_SIZE} and {MAX_SIZE}, got {working_size}")
     if not valid_chroma_gain(chroma_gain):
         raise ValueError(f"--chroma-gain must be above 0 and at most {MAX_CHROMA_GAIN:g}, got {chroma_gain}")
     set_operating_point(generator, checkpoint, temperature, prior_correction)
     data_facts = checkpoint_path.parent / "data.json"
     info = {
-        "working_size": working_size or config.scale_size,
+        "working_size": working_size,
         "chroma_gain": chroma_gain,
-        "generator": config.generator_kwargs(),
         "parameters": count_parameters(generator),
         "weights": "ema" if use_ema else "raw",
         **({"temperature": round(float(generator.head.temperature), 4), "prior_correction": prior_correction}
@@ -88,9 +92,12 @@ def export(checkpoint_path: Path, output: Path, use_ema: bool = True, temperatur
     def write_and_verify(tmp: Path) -> None:
         save_network(generator, tmp, info)
         reloaded, _ = load_network(tmp)
-        probe = torch.randn(2, 1, generator.stride * 5, generator.stride * 3, generator=torch.Generator().manual_seed(0))
+        seed = torch.Generator().manual_seed(0)
+        probe = torch.randn(2, 1, generator.stride * 5, generator.stride * 3, generator=seed)
+        hints = torch.rand(2, 3, generator.stride * 5, generator.stride * 3, generator=seed).round()  # some on, most off
         with torch.inference_mode():
-            difference = (reloaded(probe) - generator(probe)).abs().max().item()
+            difference = max((reloaded(probe) - generator(probe)).abs().max().item(),
+                             (reloaded(probe, hints) - generator(probe, hints)).abs().max().item())
         if difference > TOLERANCE:
             raise RuntimeError(f"the exported network differs from the checkpoint by {difference:.2e} "
                                f"(more than {TOLERANCE}); {output} was not changed")

@@ -1,7 +1,9 @@
-"""Train the colorizer: with the bins head, a rebalanced cross-entropy over ab bins; with the ab head, an L1
-warm-up, then a conditional WGAN-GP with an L1 term.
+"""Train the colorizer: L1 on ab (the ab head) or a rebalanced cross-entropy over ab bins (the bins head), with
+simulated colour hints (training.hints) on about half of the samples; optionally, for the ab head, a conditional
+WGAN-GP critic after an L1 warm-up (--adversarial true).
 
     python -m training.train --data PHOTOS --out runs/name [--max-steps N ...]
+    python -m training.train --data PHOTOS --out runs/name --init weights/colorizer.pt   # fine-tune a model
     python -m training.train --out runs/name --resume [--max-steps N]
     torchrun --nproc-per-node N -m training.train ...    # data parallel: N processes (GPUs, or CPU with gloo)
 
@@ -9,6 +11,7 @@ The run folder gets config.json, checkpoint.pt (written atomically every --check
 metrics.jsonl (one JSON object per log line) and samples/step_N.png (gray | ours | original).
 """
 import copy
+import dataclasses
 import json
 import os
 import random
@@ -27,10 +30,12 @@ from tqdm import tqdm
 from model.bins import nearest_bin, rebalancing_weights
 from model.color import denormalize_ab, denormalize_l, lab_to_rgb
 from model.critic import Critic
-from model.generator import Generator, count_parameters
-from training.config import TrainConfig, load_run_config, parse_args
+from model.generator import Generator, count_parameters, load_compatible
+from model.weights import WeightsError, is_torchscript, read_state
+from training.config import ARCHITECTURE_FIELDS, TrainConfig, load_run_config, parse_args
 from training.data import PhotoCrops, list_images, scan_photos, split_paths, to_model_inputs
 from training.files import atomic_write
+from training.hints import patch_hints, simulate_hints
 from training.losses import bins_loss, critic_loss, downsample_ab, generator_loss
 from training.sheets import contact_sheet
 
@@ -38,6 +43,7 @@ CHECKPOINT = "checkpoint.pt"
 VAL_BATCH = 64  # validation crops scored at each evaluation
 PRIOR_BATCHES = 64  # training batches counted for the colour prior of the bins head
 SAMPLE_ROWS = 8
+VAL_HINTS = 10  # validation also scores the crops with this many simulated hints each
 
 
 def pick_device(name: str) -> torch.device:
@@ -106,13 +112,22 @@ class Trainer:
         self.device = device or pick_device(config.device)
         self.amp_dtype = torch.bfloat16
 
-        self.generator = Generator(**config.generator_kwargs()).to(self.device, memory_format=torch.channels_last)
+        self.generator = Generator(**config.spec())
+        if config.init and not resume:
+            load_compatible(self.generator, read_generator(Path(config.init))[1])
+        self.generator.to(self.device, memory_format=torch.channels_last)
         self.critic = Critic(**config.critic_kwargs()).to(self.device, memory_format=torch.channels_last)
         self.ema = copy.deepcopy(self.generator).eval().requires_grad_(False)
+        self.hint_rng = random.Random(config.seed * 1000 + rank)  # the simulated hints' own stream
         # WGAN-GP's usual choice is less momentum than Adam's default; the bins head has no critic to chase.
         betas = (0.5, 0.9) if config.head == "ab" else (0.9, 0.99)
-        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr, betas=betas)
-        self.opt_c = torch.optim.Adam(self.critic.parameters(), lr=config.lr, betas=betas)
+        # The hint layer starts at zero and learns faster: each parameter group carries its scale of the rate.
+        hint_layer = list(self.generator.hint_stem.parameters())
+        rest = [p for name, p in self.generator.named_parameters() if not name.startswith("hint_stem.")]
+        self.opt_g = torch.optim.Adam([{"params": rest, "scale": 1.0},
+                                       {"params": hint_layer, "scale": config.hint_lr_scale}], lr=config.lr, betas=betas)
+        self.opt_c = torch.optim.Adam([{"params": list(self.critic.parameters()), "scale": 1.0}], lr=config.lr,
+                                      betas=betas)
         self.step = 0
         self.seconds = 0.0  # training time over all sessions of this run
         self.class_weights: torch.Tensor | None = None  # bins head: loss weight of each ab bin (see fit_prior)
@@ -134,6 +149,7 @@ class Trainer:
             "generator": self.generator.state_dict(), "critic": self.critic.state_dict(), "ema": self.ema.state_dict(),
             "opt_g": self.opt_g.state_dict(), "opt_c": self.opt_c.state_dict(),
             "step": self.step, "seconds": self.seconds, "config": json.loads(self.config.to_json()),
+            "spec": self.generator.spec,  # the architecture, verbatim: export and calibrate rebuild exactly this
         }
         if self.class_weights is not None:
             state["class_weights"] = self.class_weights
@@ -146,6 +162,9 @@ class Trainer:
         if not path.exists():
             raise FileNotFoundError(f"--resume: no checkpoint at {path}; start the run without --resume")
         state = torch.load(path, map_location=self.device, weights_only=True)
+        if state.get("spec") != self.generator.spec:
+            raise SystemExit(f"--resume: {path} holds a generator of architecture {state.get('spec')}, the run's "
+                             f"config says {self.generator.spec}; the architecture cannot change in a run")
         self.generator.load_state_dict(state["generator"])
         self.critic.load_state_dict(state["critic"])
         self.ema.load_state_dict(state["ema"])
@@ -163,7 +182,7 @@ class Trainer:
         centers = self.generator.head.centers
         counts = torch.zeros(len(centers), device=self.device)
         for _, rgb in zip(range(PRIOR_BATCHES), loader):
-            _, ab = self.batch(rgb)
+            _, ab = to_model_inputs(rgb.to(self.device))
             bins = nearest_bin(downsample_ab(ab, self.config.stem_stride), centers)  # at the logits' resolution
             counts += torch.bincount(bins.flatten(), minlength=len(centers)).float()
         if self.world > 1:
@@ -173,10 +192,10 @@ class Trainer:
     def autocast(self):
         return torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.config.amp)
 
-    def critic_step(self, l: torch.Tensor, ab: torch.Tensor) -> dict:
+    def critic_step(self, l: torch.Tensor, ab: torch.Tensor, hints: torch.Tensor) -> dict:
         self.critic.requires_grad_(True)
         with torch.no_grad(), self.autocast():
-            ab_fake = self.generator(l)
+            ab_fake = self.generator(l, hints)
         with self.autocast():
             loss, logs = critic_loss(self.critic_train, l, ab, ab_fake, self.config.gp_weight)
         self.opt_c.zero_grad(set_to_none=True)
@@ -184,18 +203,18 @@ class Trainer:
         self.opt_c.step()
         return logs
 
-    def generator_step(self, l: torch.Tensor, ab: torch.Tensor, adversarial: bool) -> dict:
+    def generator_step(self, l: torch.Tensor, ab: torch.Tensor, hints: torch.Tensor, adversarial: bool) -> dict:
         self.critic.requires_grad_(False)  # frozen: the generator's loss must not train the critic
         if self.config.head == "bins":
             with self.autocast():
-                logits = self.generator_train(l, True)
+                logits = self.generator_train(l, hints, True)
             loss, logs = bins_loss(logits, ab, self.generator.head.centers, self.class_weights)
             self.opt_g.zero_grad(set_to_none=True)
             loss.backward()
             self.opt_g.step()
             return logs
         with self.autocast():
-            ab_fake = self.generator_train(l)
+            ab_fake = self.generator_train(l, hints)
             loss, logs = generator_loss(self.critic if adversarial else None, l, ab, ab_fake, self.config.l1_weight)
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
@@ -205,18 +224,22 @@ class Trainer:
     # ----- validation: scores of the averaged generator on fixed crops, and a sample sheet
     @torch.no_grad()
     def evaluate(self, val_rgb: torch.Tensor) -> dict:
+        """Scores of the averaged generator on the fixed validation crops, without hints and with VAL_HINTS each
+        (the same hints every time); a sheet of gray | ours | ours with hints | original."""
         val_rgb = val_rgb.to(self.device)
         l, ab = to_model_inputs(val_rgb)
+        hints = patch_hints(ab, [VAL_HINTS] * len(ab), random.Random(0))  # the same hints at every evaluation
         ab_fake = torch.cat([self.ema(chunk) for chunk in l.split(16)]).float()
-        ours = to_rgb(l, ab_fake)
+        ab_hinted = torch.cat([self.ema(chunk, h) for chunk, h in zip(l.split(16), hints.split(16))]).float()
+        ours, hinted = to_rgb(l, ab_fake), to_rgb(l, ab_hinted)
         gray = to_rgb(l, torch.zeros_like(ab))
         picked = torch.linspace(0, len(val_rgb) - 1, min(SAMPLE_ROWS, len(val_rgb))).round().long().tolist()
-        rows = [[gray[i], ours[i], val_rgb[i]] for i in picked]  # spread over the crops, as they are over the folder
+        rows = [[gray[i], ours[i], hinted[i], val_rgb[i]] for i in picked]  # spread over the crops and the folder
         sheet = contact_sheet([[tensor_to_pil(t) for t in row] for row in rows], height=val_rgb.shape[-1],
-                              titles=("gray", "ours", "original"))
+                              titles=("gray", "ours", f"{VAL_HINTS} hints", "original"))
         sheet.save(self.run_dir / "samples" / f"step_{self.step:06d}.png")
         return {"val_psnr": psnr(ours, val_rgb), "val_psnr_gray": psnr(gray, val_rgb),
-                "val_l1": float((ab_fake - ab).abs().mean())}
+                "val_l1": float((ab_fake - ab).abs().mean()), f"val_psnr_hints{VAL_HINTS}": psnr(hinted, val_rgb)}
 
     def train(self, train_loader: DataLoader, val_rgb: torch.Tensor) -> None:
         config = self.config
@@ -230,15 +253,15 @@ class Trainer:
             lr = learning_rate(config, self.step)
             for opt in (self.opt_g, self.opt_c):
                 for group in opt.param_groups:
-                    group["lr"] = lr
-            adversarial = self.step >= config.warmup_steps and config.head == "ab"
+                    group["lr"] = lr * group["scale"]
+            adversarial = config.adversarial and self.step >= config.warmup_steps
             if adversarial:
                 for _ in range(config.critic_steps):
-                    l, ab = self.batch(next(batches))
-                    logs.update(self.critic_step(l, ab))
+                    l, ab, hints = self.batch(next(batches))
+                    logs.update(self.critic_step(l, ab, hints))
                     images += len(l)
-            l, ab = self.batch(next(batches))
-            logs.update(self.generator_step(l, ab, adversarial))
+            l, ab, hints = self.batch(next(batches))
+            logs.update(self.generator_step(l, ab, hints, adversarial))
             images += len(l)
             update_ema(self.ema, self.generator, config.ema_decay, self.step)
             self.step += 1
@@ -277,10 +300,12 @@ class Trainer:
         if not all(torch.allclose(t, totals[0]) for t in totals):
             raise RuntimeError(f"processes diverged: weight sums {[t.item() for t in totals]}")
 
-    def batch(self, rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def batch(self, rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(B, 3, H, W) RGB -> normalized L, ab and a simulated hint layer, channels-last on the device."""
         rgb = rgb.to(self.device, non_blocking=True)
         l, ab = to_model_inputs(rgb)
-        return l.contiguous(memory_format=torch.channels_last), ab.contiguous(memory_format=torch.channels_last)
+        hints = simulate_hints(ab, self.config.no_hint_share, self.config.hint_stop, self.hint_rng)
+        return tuple(t.contiguous(memory_format=torch.channels_last) for t in (l, ab, hints))
 
 
 def tensor_to_pil(rgb: torch.Tensor) -> Image.Image:
@@ -313,41 +338,84 @@ def prepare_data(config: TrainConfig, rank: int = 0, world: int = 1) -> tuple[Da
     return loader, val_rgb, facts
 
 
-def main(argv: list | None = None) -> None:
-    config, args, explicit = parse_args(argv)
+def read_generator(path: Path) -> tuple[dict, dict]:
+    """A weights file or a run's checkpoint -> (architecture spec, generator weights: the moving average's).
+    Raises SystemExit with a message when it is neither."""
+    if not path.is_file():
+        raise SystemExit(f"--init: no file at {path}")
+    if is_torchscript(path):
+        try:
+            info, state = read_state(path)
+        except WeightsError as error:
+            raise SystemExit(f"--init: {error}") from None
+        return info["generator"], state
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        spec = checkpoint.get("spec") or {name: checkpoint["config"][name] for name in ARCHITECTURE_FIELDS}
+        return spec, checkpoint["ema"]
+    except Exception as error:
+        raise SystemExit(f"--init: {path} is neither a weights file nor a run's checkpoint "
+                         f"({type(error).__name__}: {error})") from None
+
+
+def settle_config(config: TrainConfig, args, explicit: dict) -> TrainConfig:
+    """The command line -> the run's config: the saved one on --resume (the command line wins), the architecture
+    of --init's file when given. Raises SystemExit, in one line, for anything that cannot start."""
     run_dir = Path(config.out)
     if args.resume:
         if not (run_dir / CHECKPOINT).exists() or not (run_dir / "config.json").exists():
             raise SystemExit(f"--resume: {run_dir} holds no run to continue (no {CHECKPOINT} and config.json); "
                              f"start it without --resume")
-        saved = load_run_config(run_dir)
+        try:
+            saved = load_run_config(run_dir)
+        except ValueError as error:
+            raise SystemExit(f"--resume: {run_dir / 'config.json'}: {error}") from None
+        changed = [f"--{name.replace('_', '-')}" for name in ARCHITECTURE_FIELDS
+                   if name in explicit and explicit[name] != getattr(saved, name)]
+        if changed:
+            raise SystemExit(f"--resume: the architecture cannot change in a run; drop {', '.join(changed)}")
         config = TrainConfig.from_dict({**json.loads(saved.to_json()), **explicit})  # the command line wins
     elif (run_dir / CHECKPOINT).exists():
         raise SystemExit(f"{run_dir} already holds a run: add --resume to continue it, or choose another --out")
+    elif config.init:
+        spec, _ = read_generator(Path(config.init))
+        clashes = [f"--{name.replace('_', '-')} {explicit[name]} (the file's: {spec[name]})"
+                   for name in ARCHITECTURE_FIELDS if name in explicit and explicit[name] != spec[name]]
+        if clashes:
+            raise SystemExit(f"--init {config.init} fixes the architecture; drop {', '.join(clashes)}")
+        config = dataclasses.replace(config, **spec)
     if not config.data:
         raise SystemExit("--data is required: a folder of color photos")
+    if not Path(config.data).is_dir():
+        raise SystemExit(f"--data: no such folder of photos: {config.data}")
     try:
         config.validate()
     except ValueError as error:
-        raise SystemExit(str(error))
+        raise SystemExit(str(error)) from None
+    return config
+
+
+def main(argv: list | None = None) -> None:
+    config, args, explicit = parse_args(argv)
+    config = settle_config(config, args, explicit)
+    run_dir = Path(config.out)
     rank, world, device = setup_distributed(config)
     random.seed(config.seed + rank)  # different crops on each process; DDP copies rank 0's initial weights
     torch.manual_seed(config.seed + rank)
     if config.threads:
         torch.set_num_threads(config.threads)
+    loader, val_rgb, facts = prepare_data(config, rank, world)  # before the run folder: bad data leaves none
     if rank == 0:
         (run_dir / "samples").mkdir(parents=True, exist_ok=True)
         atomic_write(run_dir / "config.json", lambda tmp: tmp.write_text(config.to_json()))
-
-    loader, val_rgb, facts = prepare_data(config, rank, world)
     trainer = Trainer(config, run_dir, resume=args.resume, rank=rank, world=world, device=device)
     if config.head == "bins" and trainer.class_weights is None:
         trainer.fit_prior(loader)
     if rank == 0:
         atomic_write(run_dir / "data.json", lambda tmp: tmp.write_text(json.dumps(facts | {"processes": world}, indent=2)))
         print(f"generator {count_parameters(trainer.generator):,} parameters, critic {count_parameters(trainer.critic):,}; "
-          f"{facts['train_images']} training and {facts['val_images']} validation photos; device {trainer.device}; "
-          f"step {trainer.step} of {config.max_steps}; {world} process(es)", flush=True)
+              f"{facts['train_images']} training and {facts['val_images']} validation photos; device {trainer.device}; "
+              f"step {trainer.step} of {config.max_steps}; {world} process(es)", flush=True)
     trainer.train(loader, val_rgb)
     trainer.check_in_sync()
     if world > 1:

@@ -1,4 +1,5 @@
 import io
+from typing import Optional
 
 import numpy as np
 import pytest
@@ -70,11 +71,10 @@ def test_exif_orientation_is_honoured(colorizer):
         assert colorizer(rotated).size == (60, 120)
 
 
-def test_working_size_is_bounded(colorizer):
-    with pytest.raises(ValueError, match="between"):
-        colorizer(synthetic_photo(6), size=10)
-    with pytest.raises(ValueError, match="between"):
-        colorizer(synthetic_photo(6), size=5000)
+@pytest.mark.parametrize("size", [10, 5000, 64.5, True, "64"])
+def test_working_size_is_bounded(colorizer, size):
+    with pytest.raises(ValueError, match="from 32 to 1024"):
+        colorizer(synthetic_photo(6), size=size)
 
 
 def test_working_shape_keeps_the_aspect_and_bounds_strips():
@@ -162,7 +162,7 @@ def test_torchscript_that_is_not_a_colorizer_is_refused(tmp_path):
 
 def test_a_net_with_the_wrong_output_is_refused(tmp_path):
     class OneChannel(Generator):
-        def forward(self, l_norm: torch.Tensor) -> torch.Tensor:
+        def forward(self, l_norm: torch.Tensor, hints: Optional[torch.Tensor] = None, raw: bool = False) -> torch.Tensor:
             return l_norm
     path = tmp_path / "wrong.pt"
     save_network(OneChannel(base_channels=4, levels=2), path, {"working_size": 64})

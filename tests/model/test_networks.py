@@ -10,7 +10,9 @@ TINY = dict(base_channels=8, levels=3, blocks_per_level=1)
 @pytest.mark.parametrize("height,width", [(32, 32), (24, 40), (8, 64)])
 def test_generator_maps_l_to_ab_in_range(height, width):
     generator = Generator(**TINY)
-    ab = generator(torch.randn(2, 1, height, width))
+    hints = torch.zeros(2, 3, height, width)
+    hints[:, :, 2:5, 3:6] = torch.tensor([0.3, -0.2, 1.0])[:, None, None]
+    ab = generator(torch.randn(2, 1, height, width), hints)
     assert ab.shape == (2, 2, height, width)
     assert ab.abs().max() <= 1
     ab.mean().backward()
@@ -36,8 +38,9 @@ def test_padding_repeats_the_edge():
 
 
 def test_stride_is_an_int_for_scripting():
-    generator = Generator(base_channels=8, levels=4)
+    generator = Generator(base_channels=8, levels=4, stem_stride=1)
     assert generator.stride == 8 and isinstance(generator.stride, int)
+    assert Generator(base_channels=8, levels=4).stride == 16  # the half-resolution stem, the default
 
 
 def test_scripted_generator_matches_eager_at_several_sizes():
@@ -76,7 +79,7 @@ def test_half_resolution_bins_generator_outputs_ab_at_the_input_size():
     assert generator.stride == 8
     x = torch.randn(2, 1, 24, 40)
     with torch.no_grad():
-        ab, raw = generator(x), generator(x, True)
+        ab, raw = generator(x), generator(x, raw=True)
     assert ab.shape == (2, 2, 24, 40) and ab.abs().max() <= 1
     assert raw.shape == (2, len(generator.head.centers), 12, 20)  # logits at half resolution
     scripted = torch.jit.script(generator)
@@ -86,12 +89,13 @@ def test_half_resolution_bins_generator_outputs_ab_at_the_input_size():
 
 def test_bins_head_gives_the_mean_at_temperature_1_and_the_mode_near_0():
     torch.manual_seed(0)
-    generator = Generator(base_channels=8, levels=3, blocks_per_level=1, head="bins", temperature=1.0).eval()
+    generator = Generator(base_channels=8, levels=3, blocks_per_level=1, stem_stride=1, head="bins",
+                          temperature=1.0).eval()
     x = torch.randn(1, 1, 16, 16)
     centers = generator.head.centers
     with torch.no_grad():
         generator.head.conv.weight.mul_(100)  # untrained logits are nearly tied: spread them
-        logits = generator(x, True)
+        logits = generator(x, raw=True)
         mean = generator(x)
         generator.head.temperature.fill_(0.001)
         mode = generator(x)

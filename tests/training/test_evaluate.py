@@ -15,6 +15,15 @@ def test_colorfulness_is_zero_for_gray_and_known_for_a_flat_color():
     assert colorfulness(red) == pytest.approx(0.3 * np.hypot(200, 100))
 
 
+def test_the_absolute_colorfulness_variant_on_known_values():
+    half = np.zeros((2, 2, 3), np.uint8)
+    half[0] = (100, 0, 0)  # rg = 100 on one row and 0 on the other
+    half[1] = (0, 100, 0)  # plain: rg = +100 / -100, mean 0, std 100; absolute: 100 everywhere, std 0
+    # yb = 0.5 (R + G) - B = 50 everywhere, in both variants
+    assert colorfulness(half) == pytest.approx(np.hypot(100, 0) + 0.3 * np.hypot(0, 50))
+    assert colorfulness(half, absolute=True) == pytest.approx(0.3 * np.hypot(100, 50))
+
+
 def test_frechet_distance_of_known_gaussians():
     rng = np.random.default_rng(0)
     a = rng.normal(size=(6, 6))
@@ -44,14 +53,50 @@ def test_inception_score_bounds():
 
 
 def test_evaluate_reports_ours_against_gray(colorizer, photo_folder, tmp_path):
+    from skimage.metrics import peak_signal_noise_ratio
+    from training.data import open_rgb
     paths = sorted(photo_folder.iterdir())[:4]
     report = evaluate(colorizer, paths, sheet=tmp_path / "sheet.png")
-    assert report["images"] == 4
+    assert report["images"] == 4 and list(report["hints"]) == ["0"] and report["ours"] == report["hints"]["0"]
     assert report["gray"]["colorfulness"] < 0.5 and report["original"]["colorfulness"] > 10
     assert report["gray"]["colorfulness_gap"] == pytest.approx(report["original"]["colorfulness"] - report["gray"]["colorfulness"])
-    assert 10 < report["gray"]["psnr"] < 60 and 0 < report["ours"]["ssim"] <= 1
+    # the reported PSNRs are the mean of each photo's, computed here independently
+    originals = [np.asarray(open_rgb(p)) for p in paths]
+    ours = [peak_signal_noise_ratio(o, np.asarray(colorizer(open_rgb(p))), data_range=255) for o, p in zip(originals, paths)]
+    assert report["ours"]["psnr"] == pytest.approx(np.mean(ours))
+    assert 0 < report["ours"]["ssim"] <= 1 and report["ours"]["colorfulness"] > report["gray"]["colorfulness"]
     with Image.open(tmp_path / "sheet.png") as sheet:
         assert sheet.height > 4 * 100
+
+
+def test_the_hint_sweep_scores_each_count_and_the_fidelity_at_the_hints(colorizer, photo_folder, tmp_path):
+    paths = sorted(photo_folder.iterdir())[:3]
+    report = evaluate(colorizer, paths, hint_counts=(0, 2, 20), sheet=tmp_path / "sheet.png")
+    assert list(report["hints"]) == ["0", "2", "20"]
+    assert "fidelity" not in report["hints"]["0"] and report["hints"]["2"]["fidelity"] > 0
+    assert report["hints"]["20"]["psnr"] != report["hints"]["0"]["psnr"]  # the hints reached the network
+    again = evaluate(colorizer, paths, hint_counts=(2,))
+    assert again["hints"]["2"] == report["hints"]["2"]  # the same hints for the same photo and count
+
+
+def test_hint_fidelity_is_the_ab_distance_over_the_hinted_patches():
+    from model.hints import Hint
+    from training.evaluate import hint_fidelity
+    result = np.full((20, 20, 3), 128, np.uint8)  # gray: a = b = 0 everywhere
+    hints = [Hint(5, 5, 30.0, 40.0), Hint(15, 15, 0.0, 0.0)]
+    assert hint_fidelity(result, hints, [(2, 2), (12, 12)], 6) == pytest.approx((50 + 0) / 2, abs=0.01)
+
+
+def test_photos_named_by_source_get_a_table_each(colorizer, photo_folder, tmp_path):
+    from training.evaluate import format_table
+    for i, name in enumerate(["sky_1.jpg", "sky_2.jpg", "face_1.jpg"]):
+        (tmp_path / name).write_bytes(sorted(photo_folder.iterdir())[i].read_bytes())
+    report = evaluate(colorizer, sorted(tmp_path.iterdir()), hint_counts=(0, 1))
+    assert sorted(report["sources"]) == ["face", "sky"]
+    assert report["sources"]["sky"]["images"] == 2 and report["sources"]["face"]["images"] == 1
+    assert "sources" not in evaluate(colorizer, sorted(photo_folder.iterdir())[:2])  # photo_00, photo_01: one source
+    table = format_table(report)
+    assert "per source" in table and "\nsky " in table and "\nface " in table
 
 
 def test_fid_and_inception_score_with_a_supplied_detector(colorizer, photo_folder, tmp_path):
@@ -76,8 +121,8 @@ def test_fid_and_inception_score_with_a_supplied_detector(colorizer, photo_folde
 def test_the_command_prints_a_table_and_writes_json(tiny_weights, photo_folder, tmp_path, capsys):
     out = tmp_path / "report.json"
     assert main(["--images", str(photo_folder), "--weights", str(tiny_weights), "--split", "validation",
-                 "--val-fraction", "0.5", "--json", str(out)]) == 0
+                 "--json", str(out)]) == 0
     table = capsys.readouterr().out
-    assert "gray" in table and "ours" in table and "PSNR" in table
+    assert "gray" in table and "automatic" in table and "PSNR" in table
     report = json.loads(out.read_text())
     assert 0 < report["images"] < 24 and report["split"] == "validation"

@@ -8,7 +8,7 @@ import torch
 from model.colorizer import Colorizer
 from model.generator import Generator
 from model.weights import load_network
-from tests.conftest import TINY, tiny_checkpoint_dict
+from tests.conftest import TINY, bins_checkpoint, tiny_checkpoint_dict
 from training import export as export_module
 from training.export import export
 
@@ -17,12 +17,16 @@ def test_export_round_trip_matches_the_checkpoint(tiny_checkpoint, tmp_path):
     out = tmp_path / "weights" / "colorizer.pt"
     info = export(tiny_checkpoint, out)
     network, loaded_info = load_network(out)
-    generator = Generator(**TINY).eval()
-    generator.load_state_dict(torch.load(tiny_checkpoint, weights_only=True)["ema"])
-    x = torch.randn(1, 1, 20, 28)
+    checkpoint = torch.load(tiny_checkpoint, weights_only=True)
+    generator = Generator(**checkpoint["spec"]).eval()
+    generator.load_state_dict(checkpoint["ema"])
+    x, hints = torch.randn(1, 1, 20, 28), torch.zeros(1, 3, 20, 28)
+    hints[:, :, 4:9, 6:11] = torch.tensor([0.4, 0.1, 1.0])[:, None, None]
     with torch.no_grad():
         assert torch.allclose(network(x), generator(x), atol=1e-3)  # float16 storage, float32 arithmetic
-    assert loaded_info["working_size"] == 48 and loaded_info["generator"].items() >= TINY.items()
+        assert torch.allclose(network(x, hints), generator(x, hints), atol=1e-3)
+        assert not torch.allclose(network(x, hints), network(x), atol=1e-2)  # the hints reach the output
+    assert loaded_info["working_size"] == 48 and loaded_info["generator"] == checkpoint["spec"]  # verbatim
     assert loaded_info["training"]["config"]["image_size"] == 32 and info["parameters"] > 0
     assert sorted(p.name for p in out.parent.iterdir()) == ["colorizer.pt"]  # no temporary file left
     # stored as float16, computed in float32: a float16 net would reject the float32 input above
@@ -82,17 +86,6 @@ def test_train_resume_export_colorize_from_the_command_line(photo_folder, tmp_pa
     assert torch.load(out / "checkpoint.pt", weights_only=True)["step"] == 10
     assert len(list(colorized.iterdir())) == len(list(photo_folder.iterdir()))
     assert Colorizer.load(weights).info["training"]["step"] == 10
-
-
-def bins_checkpoint(tmp_path):
-    from training.config import TrainConfig
-    config = TrainConfig(data="photos", out="run", image_size=32, scale_size=48, critic_channels=8, head="bins",
-                         stem_stride=2, **TINY)
-    checkpoint = tiny_checkpoint_dict(config)
-    checkpoint["class_weights"] = torch.linspace(0.2, 5.0, 262)  # rarer colours weigh more
-    path = tmp_path / "bins.pt"
-    torch.save(checkpoint, path)
-    return path
 
 
 def test_export_sets_and_records_the_temperature_of_a_bins_head(tmp_path):

@@ -26,17 +26,59 @@ def read_metrics(out) -> list[dict]:
     return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
 
 
-def test_a_tiny_run_trains_both_phases_and_leaves_its_files(photo_folder, tmp_path):
+def test_a_tiny_run_trains_l1_with_hints_by_default_and_leaves_its_files(photo_folder, tmp_path):
     out = tmp_path / "run"
     run(photo_folder, out, "--max-steps", "3")
     assert (out / "checkpoint.pt").exists() and (out / "config.json").exists()
     rows = read_metrics(out)
     assert [r["step"] for r in rows] == [1, 2, 3]
-    assert "adversarial" not in rows[0] and "gp" in rows[1] and "adversarial" in rows[1]  # warm-up, then GAN
+    assert not any("adversarial" in r or "gp" in r for r in rows)  # no critic unless asked for
     assert all(torch.isfinite(torch.tensor(r["generator"])) for r in rows)
-    assert "val_psnr" in rows[1] and sorted(p.name for p in (out / "samples").iterdir()) == [
-        "step_000002.png", "step_000003.png"]
+    assert "val_psnr" in rows[1] and "val_psnr_hints10" in rows[1]
+    assert sorted(p.name for p in (out / "samples").iterdir()) == ["step_000002.png", "step_000003.png"]
     assert json.loads((out / "config.json").read_text())["max_steps"] == 3
+    checkpoint = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert checkpoint["spec"] == {"base_channels": 8, "levels": 3, "blocks_per_level": 1, "stem_stride": 2,
+                                  "head": "ab", "temperature": 0.38}
+    # the hint layer learns: it starts at zero and must have moved
+    assert checkpoint["generator"]["hint_stem.weight"].abs().max() > 0
+
+
+def test_the_adversarial_phase_is_an_option_after_the_warm_up(photo_folder, tmp_path):
+    out = tmp_path / "run"
+    run(photo_folder, out, "--max-steps", "3", "--adversarial", "true")
+    rows = read_metrics(out)
+    assert "adversarial" not in rows[0] and "gp" in rows[1] and "adversarial" in rows[1]  # warm-up, then GAN
+
+
+def test_a_missing_data_folder_is_one_line_and_leaves_no_run_folder(tmp_path):
+    with pytest.raises(SystemExit, match="no such folder of photos") as stop:
+        main(["--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "run")])
+    assert "\n" not in str(stop.value) and not (tmp_path / "run").exists()
+
+
+def test_init_takes_the_weights_and_architecture_of_a_weights_file(photo_folder, tmp_path, tiny_weights):
+    from model.weights import read_state
+    out = tmp_path / "run"
+    flags = ["--data", str(photo_folder), "--out", str(out), "--init", str(tiny_weights), "--image-size", "32",
+             "--scale-size", "48", "--batch-size", "4", "--val-fraction", "0.25", "--num-workers", "0"]
+    with pytest.raises(SystemExit, match="fixes the architecture; drop --stem-stride 2"):
+        main([*flags, "--stem-stride", "2"])
+    main([*flags, "--max-steps", "1", "--lr", "0"])  # no learning: the weights stay the file's
+    checkpoint = torch.load(out / "checkpoint.pt", weights_only=True)
+    info, state = read_state(tiny_weights)
+    assert checkpoint["spec"] == info["generator"] and checkpoint["config"]["stem_stride"] == 1
+    assert torch.equal(checkpoint["generator"]["stem.0.weight"], state["stem.0.weight"].float())
+    assert torch.equal(checkpoint["generator"]["hint_stem.weight"], state["hint_stem.weight"].float())
+
+
+def test_resume_refuses_another_architecture(photo_folder, tmp_path):
+    out = tmp_path / "run"
+    run(photo_folder, out, "--max-steps", "1")
+    saved = (out / "config.json").read_text()
+    with pytest.raises(SystemExit, match="architecture cannot change in a run; drop --levels"):
+        main(["--out", str(out), "--resume", "--max-steps", "2", "--levels", "2"])
+    assert (out / "config.json").read_text() == saved
 
 
 def test_training_changes_the_weights_and_resume_continues(photo_folder, tmp_path):
@@ -84,6 +126,18 @@ def test_every_config_field_is_a_flag_and_round_trips_through_json():
     assert TrainConfig.from_dict(json.loads(config.to_json())) == config
     for field in dataclasses.fields(TrainConfig):
         assert field.metadata["help"], f"{field.name} needs a help text"
+
+
+def test_a_saved_config_with_missing_fields_is_refused_not_completed():
+    saved = json.loads(TrainConfig().to_json())
+    del saved["stem_stride"]
+    with pytest.raises(ValueError, match="lacks stem_stride"):
+        TrainConfig.from_dict(saved)
+
+
+def test_the_architecture_defaults_are_the_generators():
+    from model.generator import generator_defaults
+    assert TrainConfig().spec() == generator_defaults()
 
 
 def test_learning_rate_is_constant_then_decays_to_zero():

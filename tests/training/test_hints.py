@@ -1,0 +1,62 @@
+"""Simulated hints for training and for the evaluation sweep (Zhang et al. 2017's sampling)."""
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from model.color import rgb_to_lab_np
+from tests.conftest import synthetic_photo
+from training.hints import SWEEP_SIDE, gaussian_patch, patch_hints, point_count, simulate_hints, sweep_hints
+
+
+def test_point_counts_follow_the_share_without_hints_and_the_geometric_rest():
+    rng = random.Random(0)
+    counts = np.array([point_count(rng, 0.5, 0.125) for _ in range(20000)])
+    assert abs((counts == 0).mean() - 0.5) < 0.02
+    hinted = counts[counts > 0]
+    assert hinted.min() == 1 and abs(hinted.mean() - 8) < 0.3  # 1 + geometric with mean (1 - p) / p = 7
+    assert all(point_count(rng, 0.0, 1.0) == 1 for _ in range(100))
+
+
+def test_patches_are_inside_and_centred_on_average():
+    rng = random.Random(1)
+    corners = np.array([gaussian_patch(60, 100, 9, rng) for _ in range(5000)])
+    assert corners.min() >= 0 and corners[:, 0].max() <= 51 and corners[:, 1].max() <= 91
+    assert abs(corners[:, 0].mean() - 26) < 1 and abs(corners[:, 1].mean() - 46) < 1
+    assert 8 < corners[:, 1].std() < 24  # a quarter of the free range, less what the clipping takes
+
+
+def test_each_simulated_patch_holds_the_mean_colour_of_the_original_there():
+    torch.manual_seed(0)
+    ab = torch.rand(6, 2, 32, 40) * 2 - 1
+    layer = patch_hints(ab, [1] * 6, random.Random(2))
+    assert layer.shape == (6, 3, 32, 40)
+    for i in range(6):
+        rows, columns = torch.nonzero(layer[i, 2], as_tuple=True)
+        top, bottom, left, right = rows.min(), rows.max() + 1, columns.min(), columns.max() + 1
+        assert bottom - top == right - left and 1 <= bottom - top <= 9  # one square patch
+        assert layer[i, 2].sum() == (bottom - top) ** 2
+        expected = ab[i, :, top:bottom, left:right].mean(dim=(1, 2))
+        assert torch.allclose(layer[i, :2, top:bottom, left:right], expected[:, None, None].expand(2, bottom - top, right - left))
+        assert layer[i, :2][:, layer[i, 2] == 0].abs().max() == 0
+
+
+def test_simulated_hints_leave_the_share_without_hints_empty():
+    ab = torch.rand(400, 2, 16, 16)
+    layer = simulate_hints(ab, 0.5, 0.125, random.Random(3))
+    empty = (layer[:, 2].flatten(1).sum(dim=1) == 0).float().mean().item()
+    assert 0.4 < empty < 0.6
+    assert simulate_hints(ab[:20], 1.0, 0.125, random.Random(4)).abs().max() == 0
+
+
+def test_the_sweep_reveals_count_patches_with_their_mean_colour_and_is_repeatable():
+    lab = rgb_to_lab_np(np.asarray(synthetic_photo(3, (120, 90))))
+    hints, corners = sweep_hints(lab, 10, random.Random("photo.jpg:10"))
+    assert len(hints) == len(corners) == 10
+    for hint, (top, left) in zip(hints, corners):
+        patch = lab[top:top + SWEEP_SIDE, left:left + SWEEP_SIDE, 1:]
+        assert (hint.x, hint.y) == (left + SWEEP_SIDE // 2, top + SWEEP_SIDE // 2)
+        assert (hint.a, hint.b) == pytest.approx(tuple(patch.reshape(-1, 2).mean(axis=0)), abs=1e-4)
+    again, _ = sweep_hints(lab, 10, random.Random("photo.jpg:10"))
+    assert again == hints
