@@ -14,13 +14,16 @@ from werkzeug.exceptions import HTTPException
 
 from app.views import bp, error_response
 from model.colorizer import Colorizer
+from model.formats import DEFAULT_QUALITY
 from model.weights import DEFAULT_WEIGHTS, WeightsError
 
 DEFAULTS = {
     "WEIGHTS": str(DEFAULT_WEIGHTS),  # the weights file to serve
     "MAX_CONTENT_LENGTH": 20 * 1024 * 1024,  # bytes per request; larger uploads get 413 before they are read
     "MAX_PIXELS": 25_000_000,  # declared width x height of an upload; checked before decoding
-    "DEFAULT_QUALITY": 90,  # JPEG quality of the result unless the request asks otherwise
+    "DEFAULT_QUALITY": DEFAULT_QUALITY,  # JPEG quality of the result unless the request asks otherwise
+    "MAX_HINTS": 64,  # colour points per request
+    "MAX_HINTS_CHARS": 16384,  # characters of the hints field: its JSON is refused unread beyond this
     "TORCH_THREADS": 0,  # torch threads per process; 0 leaves torch's default (all cores)
     "PRECISION": None,  # float32 or bfloat16; None: bfloat16 where the CPU computes it natively (about 2x faster)
 }
@@ -62,7 +65,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
-        messages = {413: f"The upload is too large: the limit is {app.config['MAX_CONTENT_LENGTH'] // 2**20} MB."}
+        messages = {413: f"The upload is too large: the limit is {app.config['MAX_CONTENT_LENGTH'] / 2**20:g} MiB."}
         return error_response(error.code or 500, messages.get(error.code, error.description))
 
     @app.errorhandler(Exception)

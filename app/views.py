@@ -1,10 +1,16 @@
 """GET / (the page), POST /colorize (the image back), GET /healthz."""
+import json
+import math
+import unicodedata
 from pathlib import PurePath
+from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
-from app.images import OUTPUT_FORMATS, UploadError, decode_upload, encode
-from model.colorizer import MAX_SIZE, MIN_SIZE
+from app.images import UploadError, decode_upload
+from model.colorizer import MAX_SIZE, MAX_VIVIDNESS, MIN_SIZE, upright_size
+from model.formats import ACCEPT, NAMES, OUTPUT_ALIASES, OUTPUT_FORMATS, encode
+from model.hints import parse_hints
 
 bp = Blueprint("colorizer", __name__)
 # The page offers the model's own working size and two around it; the API takes any size in [MIN_SIZE, MAX_SIZE].
@@ -20,18 +26,23 @@ def index():
 @bp.post("/colorize")
 def colorize():
     try:
-        size, output_format, quality = parse_options(request.form)
+        size, output_format, quality, vividness = parse_options(request.form)
+        raw_hints = parse_hints_field(request.form.get("hints", ""))
         upload = request.files.get("image")
         if upload is None:
             raise UploadError(400, "No image was sent: post the file in a multipart form field named 'image'.")
-        image = decode_upload(upload.read(), current_app.config["MAX_PIXELS"])
+        image = decode_upload(upload_bytes(upload), current_app.config["MAX_PIXELS"])
+        try:
+            hints = parse_hints(raw_hints, *upright_size(image))
+        except ValueError as error:
+            raise UploadError(422, f"hints: {error}.") from None
     except UploadError as error:
         return error_response(error.status, error.message)
-    result = current_app.extensions["colorizer"](image, size=size)
+    result = current_app.extensions["colorizer"](image, size=size, hints=hints, vividness=vividness)
     _, mimetype, extension = OUTPUT_FORMATS[output_format]
-    name = safe_stem(upload.filename) + f"-color.{extension}"
-    return Response(encode(result, output_format, quality), mimetype=mimetype,
-                    headers={"Content-Disposition": f'inline; filename="{name}"', "Cache-Control": "no-store"})
+    return Response(encode(result, output_format, quality), mimetype=mimetype, headers={
+        "Content-Disposition": content_disposition(safe_stem(upload.filename), f"-color.{extension}"),
+        "Cache-Control": "no-store"})
 
 
 @bp.get("/healthz")
@@ -40,7 +51,7 @@ def healthz():
     info = colorizer.info
     return jsonify(status="ok", model={
         "sha256": colorizer.sha256, "working_size": colorizer.default_size, "parameters": info.get("parameters"),
-        "precision": colorizer.precision,
+        "precision": colorizer.precision, "hints": colorizer.takes_hints,
         "exported": info.get("exported"), "training": {k: v for k, v in info.get("training", {}).items() if k != "config"},
     })
 
@@ -54,21 +65,59 @@ def error_response(status: int, message: str):
 
 def render_page(error: str | None) -> str:
     """The page; its size menu offers the model's own working size, preselected, and a smaller and a larger one."""
-    default = current_app.extensions["colorizer"].default_size
+    colorizer = current_app.extensions["colorizer"]
+    default = colorizer.default_size
     sizes = sorted({min(MAX_SIZE, max(MIN_SIZE, 8 * round(default * factor / 8))) for factor in SIZE_FACTORS} | {default})
-    return render_template("index.html", sizes=sizes, default_size=default, error=error)
+    return render_template("index.html", sizes=sizes, default_size=default, error=error, accept=ACCEPT,
+                           format_names=NAMES, hints=colorizer.takes_hints, max_hints=current_app.config["MAX_HINTS"])
 
 
-def parse_options(form) -> tuple[int | None, str, int]:
-    """The optional form fields -> (size, format, quality); 422 with a message for a value out of range."""
+def parse_options(form) -> tuple[int | None, str, int, float | None]:
+    """The optional form fields -> (size, format, quality, vividness); 422 with a message for a value out of range."""
     size = bounded_int(form, "size", MIN_SIZE, MAX_SIZE, None)
-    output_format = form.get("format", "jpeg").lower() or "jpeg"
-    if output_format == "jpg":
-        output_format = "jpeg"
+    output_format = form.get("format", "jpeg").strip().lower() or "jpeg"
+    output_format = OUTPUT_ALIASES.get(output_format, output_format)
     if output_format not in OUTPUT_FORMATS:
         raise UploadError(422, f"format must be jpeg or png, got '{output_format[:20]}'.")
     quality = bounded_int(form, "quality", 1, 100, current_app.config["DEFAULT_QUALITY"])
-    return size, output_format, quality
+    return size, output_format, quality, parse_vividness(form.get("vividness", "").strip())
+
+
+def parse_vividness(text: str) -> float | None:
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or not 0 <= value <= MAX_VIVIDNESS:
+        raise UploadError(422, f"vividness must be a number from 0 (no colour) to {MAX_VIVIDNESS:g} (twice the "
+                               f"colour), 1 being the model's own; got '{text[:20]}'.")
+    return value
+
+
+def parse_hints_field(text: str) -> list:
+    """The hints form field: a JSON array of {"x", "y", "color"} points. The points themselves are checked by
+    model.hints.parse_hints once the image's size is known; here, the JSON, its length and the number of points."""
+    limit, most = current_app.config["MAX_HINTS_CHARS"], current_app.config["MAX_HINTS"]
+    if not text.strip():
+        return []
+    if len(text) > limit:
+        raise UploadError(422, f"hints is {len(text):,} characters long; the limit is {limit:,}.")
+    try:
+        hints = json.loads(text, parse_constant=reject_constant)
+    except ValueError as error:
+        raise UploadError(422, f"hints is not valid JSON: {error}.") from None
+    if not isinstance(hints, list):
+        raise UploadError(422, 'hints must be a JSON array of points, such as [{"x": 120, "y": 80, '
+                               '"color": "#c02020"}].')
+    if len(hints) > most:
+        raise UploadError(422, f"hints has {len(hints)} points; the limit is {most}.")
+    return hints
+
+
+def reject_constant(name: str):
+    raise ValueError(f"{name} is not a number JSON allows")
 
 
 def bounded_int(form, name: str, low: int, high: int, default):
@@ -85,7 +134,23 @@ def bounded_int(form, name: str, low: int, high: int, default):
 
 
 def safe_stem(filename: str | None) -> str:
-    """A download name from the upload's name: letters, digits, '-' and '_' only, never a path."""
+    """A download name from the upload's name: letters (any script), digits, '-' and '_' only, never a path."""
     stem = PurePath(filename or "photo").stem
     cleaned = "".join(c if c.isalnum() or c in "-_" else "_" for c in stem)[:80].strip("_")
     return cleaned or "photo"
+
+
+def content_disposition(stem: str, suffix: str) -> str:
+    """The header for the download name stem + suffix (stem from safe_stem, in any script): the name itself as
+    RFC 6266's filename* (UTF-8, percent-encoded), which browsers prefer, and an ASCII fallback for the others.
+    A raw non-ASCII byte in a header is invalid (gunicorn refuses to send it)."""
+    if stem.isascii():
+        return f'inline; filename="{stem}{suffix}"'
+    fallback = safe_stem(unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode("ascii"))
+    return f"inline; filename=\"{fallback}{suffix}\"; filename*=UTF-8''{quote(stem + suffix, safe='')}"
+
+
+def upload_bytes(upload) -> bytes:
+    """The uploaded file's bytes; the app's requests keep uploads in memory (app.InMemoryRequest), so no copy."""
+    stream = upload.stream
+    return stream.getvalue() if hasattr(stream, "getvalue") else upload.read()

@@ -1,22 +1,27 @@
-"""Colorize photos from the command line.
+"""Colorize photos from the command line (installed as `colorize`).
 
-    python -m model.colorize old.jpg scans/ --output colorized/ [--weights PATH] [--size N] [--format png]
+    colorize old.jpg scans/ --output colorized/ [--weights PATH] [--size N] [--format png] [--vividness 1.4]
+    colorize photo.jpg --hints points.json --output colorized/
 
-Each input file (folders are searched recursively) is written to OUTPUT/<stem>.<format>. A file that cannot
-be read is reported and skipped; the exit code is 1 when any failed. Inputs are never overwritten.
+Outputs keep the inputs' folder structure below the folder they share: `scans/a/photo.jpg` and
+`scans/b/photo.jpg` become `colorized/a/photo.jpg` and `colorized/b/photo.jpg`. Outputs that already exist are
+left alone and reported, unless --overwrite; inputs are never overwritten. A file that cannot be read is
+reported and skipped; the exit code is 1 when any was.
 """
 import argparse
+import json
+import math
+import os
 import sys
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
-from model.colorizer import MAX_SIZE, MIN_SIZE, Colorizer
+from model.colorizer import MAX_SIZE, MAX_VIVIDNESS, MIN_SIZE, Colorizer
+from model.files import atomic_write
+from model.formats import DEFAULT_QUALITY, OUTPUT_ALIASES, OUTPUT_FORMATS, encode, is_image_name
 from model.weights import DEFAULT_WEIGHTS, PRECISIONS, WeightsError
-
-EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
-FORMATS = {"jpg": "JPEG", "png": "PNG"}
 
 
 def collect_inputs(inputs: list[Path]) -> tuple[list[Path], list[str]]:
@@ -24,7 +29,7 @@ def collect_inputs(inputs: list[Path]) -> tuple[list[Path], list[str]]:
     files, missing = [], []
     for path in inputs:
         if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in EXTENSIONS)
+            files += sorted(p for p in path.rglob("*") if p.is_file() and is_image_name(p.name))
         elif path.is_file():
             files.append(path)
         else:
@@ -32,69 +37,113 @@ def collect_inputs(inputs: list[Path]) -> tuple[list[Path], list[str]]:
     return files, missing
 
 
-def output_paths(files: list[Path], output: Path, extension: str) -> list[Path]:
-    """OUTPUT/<stem>.<ext>, with -2, -3... when two inputs share a stem."""
-    taken, paths = set(), []
-    for file in files:
-        candidate, n = output / f"{file.stem}.{extension}", 1
-        while candidate in taken:
-            n += 1
-            candidate = output / f"{file.stem}-{n}.{extension}"
-        taken.add(candidate)
-        paths.append(candidate)
-    return paths
+def output_paths(inputs: list[Path], files: list[Path], output: Path, extension: str) -> list[Path]:
+    """OUTPUT/<each file's path below the folder all inputs share>.<ext>: a folder's structure is kept."""
+    folders = [path.resolve() if path.is_dir() else path.resolve().parent for path in inputs if path.exists()]
+    base = Path(os.path.commonpath(folders)) if folders else Path.cwd()
+    return [output / file.resolve().relative_to(base).with_suffix(f".{extension}") for file in files]
 
 
-def positive_int(low: int, high: int):
-    def parse(text: str) -> int:
-        value = int(text)
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be between {low} and {high}, got {value}")
+def bounded(kind, low, high, what: str):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} from {low} to {high}, got {text!r}") from None
+        if not (math.isfinite(value) and low <= value <= high):
+            raise argparse.ArgumentTypeError(f"{what} from {low} to {high}, got {text!r}")
         return value
     return parse
 
 
+def read_hints(path: Path) -> list:
+    """A JSON file with an array of {"x", "y", "color"} points (the HTTP API's hints field). Raises ValueError."""
+    try:
+        hints = json.loads(path.read_text())
+    except OSError as error:
+        raise ValueError(f"cannot read {path}: {error.strerror}") from None
+    except ValueError as error:
+        raise ValueError(f"{path} is not valid JSON: {error}") from None
+    if not isinstance(hints, list):
+        raise ValueError(f'{path} must hold a JSON array of points, such as [{{"x": 120, "y": 80, "color": "#c02020"}}]')
+    return hints
+
+
 def main(argv: list | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m model.colorize", description="Colorize grayscale photos.")
+    parser = argparse.ArgumentParser(prog="colorize", description="Colorize grayscale photos: each input file, and "
+                                     "the images in each input folder, is written in color under --output.")
     parser.add_argument("inputs", nargs="+", type=Path, help="image files or folders of images")
-    parser.add_argument("--output", "-o", type=Path, required=True, help="folder for the colorized images")
-    parser.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS, help="weights file (default: shipped)")
-    parser.add_argument("--size", type=positive_int(MIN_SIZE, MAX_SIZE), default=None,
-                        help="working resolution: the short side the network sees (default: the model's own)")
-    parser.add_argument("--format", choices=sorted(FORMATS), default="jpg", help="output format (default: jpg)")
-    parser.add_argument("--quality", type=positive_int(1, 100), default=92, help="JPEG quality (default: 92)")
+    parser.add_argument("--output", "-o", type=Path, required=True,
+                        help="folder for the colorized images; the inputs' folder structure is kept below it")
+    parser.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS, help="weights file (default: the shipped one)")
+    parser.add_argument("--size", type=bounded(int, MIN_SIZE, MAX_SIZE, "a whole number"), default=None,
+                        help=f"working size: the short side, in pixels, of the copy the network sees, {MIN_SIZE} to "
+                             f"{MAX_SIZE} (default: the model's own, 192 for the shipped one). The result always "
+                             f"has the photo's own size; far above the model's own the colours streak")
+    parser.add_argument("--hints", type=Path, default=None,
+                        help='a JSON file of colour points for a single input: [{"x": 120, "y": 80, "color": '
+                             '"#c02020"}, ...], x and y in pixels of the photo as displayed')
+    parser.add_argument("--vividness", type=bounded(float, 0, MAX_VIVIDNESS, "a number"), default=None,
+                        help=f"0 (gray) to {MAX_VIVIDNESS:g} (twice as colourful); 1 is the model's own (default)")
+    parser.add_argument("--format", type=str.lower, choices=[*OUTPUT_FORMATS, *OUTPUT_ALIASES], default="jpeg",
+                        help="output format (default: jpeg)")
+    parser.add_argument("--quality", type=bounded(int, 1, 100, "a whole number"), default=DEFAULT_QUALITY,
+                        help=f"JPEG quality, 1 to 100 (default: {DEFAULT_QUALITY}, as the server)")
+    parser.add_argument("--overwrite", action="store_true", help="replace outputs that already exist "
+                        "(default: leave them and say so)")
     parser.add_argument("--precision", choices=PRECISIONS, default=None,
                         help="network arithmetic (default: bfloat16 where the CPU has it natively, else float32)")
     args = parser.parse_args(argv)
+    output_format = OUTPUT_ALIASES.get(args.format, args.format)
+    extension = OUTPUT_FORMATS[output_format][2]
 
     files, errors = collect_inputs(args.inputs)
     if not files and not errors:
         parser.error("no images found in the given folders")
+    hints = None
+    if args.hints:
+        if len(files) != 1:
+            parser.error(f"--hints takes a single input photo; got {len(files)} images")
+        try:
+            hints = read_hints(args.hints)
+        except ValueError as error:
+            parser.error(str(error))
     try:
         colorizer = Colorizer.load(args.weights, precision=args.precision)
     except WeightsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    args.output.mkdir(parents=True, exist_ok=True)
     inputs = {file.resolve() for file in files}
-    done = 0
-    for file, target in tqdm(list(zip(files, output_paths(files, args.output, args.format))), unit="image",
-                             disable=len(files) < 5 or None):
+    done, kept, claimed = 0, [], {}
+    for file, target in tqdm(list(zip(files, output_paths(args.inputs, files, args.output, extension))),
+                             unit="image", disable=None):
         if target.resolve() in inputs:
             errors.append(f"{file}: skipped, its output {target} would overwrite an input")
             continue
+        if target in claimed:
+            errors.append(f"{file}: skipped, its output {target} is that of {claimed[target]}; colorize it alone")
+            continue
+        claimed[target] = file
+        if target.exists() and not args.overwrite:
+            kept.append(target)
+            continue
         try:
             with Image.open(file) as image:
-                result = colorizer(image, size=args.size)
-        except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as error:
+                result = colorizer(image, size=args.size, hints=hints, vividness=args.vividness)
+        except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:
             errors.append(f"{file}: cannot read it as an image ({error})")
             continue
-        options = {"quality": args.quality} if args.format == "jpg" else {}
-        result.save(target, FORMATS[args.format], **options)
+        except ValueError as error:  # hints that do not fit this photo
+            errors.append(f"{file}: {error}")
+            continue
+        data = encode(result, output_format, args.quality)
+        atomic_write(target, lambda tmp: tmp.write_bytes(data))
         done += 1
     for message in errors:
         print(f"error: {message}", file=sys.stderr)
     print(f"colorized {done} of {len(files)} images into {args.output}")
+    if kept:
+        print(f"left {len(kept)} existing output(s) as they were (such as {kept[0]}); --overwrite replaces them")
     return 1 if errors else 0
 
 

@@ -177,6 +177,12 @@ def working_shape(height: int, width: int, size: int) -> tuple[int, int]:
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
+def upright_size(image: Image.Image) -> tuple[int, int]:
+    """(width, height) of the image as displayed, its EXIF orientation applied, without transposing any pixels."""
+    width, height = image.size
+    return (height, width) if image.getexif().get(0x0112, 1) in (5, 6, 7, 8) else (width, height)
+
+
 def upright(image: Image.Image) -> Image.Image:
     """The image as it should be displayed: EXIF orientation applied. No copy when there is nothing to do."""
     if image.getexif().get(0x0112, 1) in (2, 3, 4, 5, 6, 7, 8):

@@ -35,7 +35,7 @@ def quiet_jit():
 
 
 def save_network(generator: torch.nn.Module, path: Path, info: dict) -> None:
-    """Scripts generator (in eval mode) and writes it with info to path. Not atomic: see training.files.
+    """Scripts generator (in eval mode) and writes it with info to path. Not atomic: see model.files.
 
     Weights are stored as float16, which halves the file; load_network casts them to the precision it is asked
     for (float32: outputs move by at most 3e-4 from the checkpoint's; bfloat16: see default_precision).

@@ -1,6 +1,7 @@
 """Shared fixtures: synthetic photos (tests never read the training data) and a tiny exported model."""
 import json
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import pytest
@@ -73,6 +74,27 @@ def tiny_weights(tiny_checkpoint, tmp_path_factory) -> Path:
     """A randomly initialised tiny generator, exported by the project's own export code."""
     path = tmp_path_factory.mktemp("weights") / "tiny.pt"
     export(tiny_checkpoint, path)
+    return path
+
+
+class EchoHints(Generator):
+    """A stand-in for a trained net: no colour of its own, the hints' colour where they are. For tests that need
+    hints to be followed (a random tiny net only changes colours somewhere near them)."""
+
+    def forward(self, l_norm: torch.Tensor, hints: Optional[torch.Tensor] = None, raw: bool = False) -> torch.Tensor:
+        if hints is None:
+            return torch.zeros_like(l_norm).repeat(1, 2, 1, 1)
+        # each hint's colour spread over its neighbourhood, as a trained net spreads it over a region
+        weight = torch.nn.functional.avg_pool2d(hints[:, 2:3], 9, stride=1, padding=4)
+        colour = torch.nn.functional.avg_pool2d(hints[:, :2], 9, stride=1, padding=4)
+        return torch.where(weight > 0, colour / weight.clamp(min=1e-6), torch.zeros_like(colour))
+
+
+@pytest.fixture(scope="session")
+def echo_weights(tmp_path_factory) -> Path:
+    from model.weights import save_network
+    path = tmp_path_factory.mktemp("echo") / "echo.pt"
+    save_network(EchoHints(**TINY, stem_stride=1), path, {"working_size": 64, "chroma_gain": 1.0})
     return path
 
 

@@ -10,8 +10,8 @@ from PIL import Image, ImageOps
 from torch.utils.data import Dataset
 
 from model.color import normalize_ab, normalize_l, rgb_to_lab, rgb_to_lab_np
+from model.formats import is_image_name
 
-IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 GRAY_CHROMA = 3.0  # mean Lab chroma under which a photo counts as grayscale and teaches nothing about color
 
 
@@ -19,7 +19,7 @@ def list_images(folder: Path) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"no such folder of photos: {folder}")
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+    return sorted(p for p in folder.rglob("*") if is_image_name(p.name) and p.is_file())
 
 
 def is_validation(path: Path, fraction: float) -> bool:

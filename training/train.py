@@ -34,7 +34,7 @@ from model.generator import Generator, count_parameters, load_compatible
 from model.weights import WeightsError, is_torchscript, read_state
 from training.config import ARCHITECTURE_FIELDS, TrainConfig, load_run_config, parse_args
 from training.data import PhotoCrops, list_images, scan_photos, split_paths, to_model_inputs
-from training.files import atomic_write
+from model.files import atomic_write
 from training.hints import patch_hints, simulate_hints
 from training.losses import bins_loss, critic_loss, downsample_ab, generator_loss
 from training.sheets import contact_sheet

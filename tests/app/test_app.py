@@ -25,9 +25,15 @@ def test_a_photo_comes_back_as_a_colorized_jpeg_of_its_size(client):
     assert 'filename="photo-color.jpg"' in response.headers["Content-Disposition"]
 
 
-def test_png_format_size_and_quality_options(client):
+def test_png_format_size_and_quality_options(client, app):
+    from model.formats import encode
     response = post(client, image_bytes(), format="png", size=64)
     assert response.status_code == 200 and response.mimetype == "image/png" and opened(response).format == "PNG"
+    colorizer = app.extensions["colorizer"]
+    with Image.open(io.BytesIO(image_bytes())) as upload:
+        expected = {size: encode(colorizer(upload, size=size), "png") for size in (None, 64)}
+    assert expected[64] != expected[None]
+    assert response.data == expected[64]  # the size reached the network
     small, large = (post(client, image_bytes(), quality=q).data for q in (10, 95))
     assert len(small) < len(large)
 
@@ -85,7 +91,7 @@ def test_too_many_bytes_is_413(client):
     data = image_bytes(noise, "PNG")
     assert len(data) > 2 * 1024 * 1024
     response = post(client, data, filename="big.png")
-    assert response.status_code == 413 and "limit is 2 MB" in response.json["error"]
+    assert response.status_code == 413 and "limit is 2 MiB" in response.json["error"]
 
 
 def test_a_decompression_bomb_is_refused_before_decoding(client):
@@ -121,10 +127,28 @@ def test_a_browser_form_post_gets_the_page_with_the_error_in_words(client):
     assert b"not an image we can read" in response.data and b"<script>x" not in response.data
 
 
-def test_the_download_name_never_carries_a_path_or_quotes(client):
-    response = post(client, image_bytes(), filename='../../etc/"evil".jpg')
-    disposition = response.headers["Content-Disposition"]
-    assert disposition == 'inline; filename="_evil-color.jpg"' or ('/' not in disposition and disposition.count('"') == 2)
+@pytest.mark.parametrize("filename,download", [
+    ('../../etc/"evil".jpg', "etc-color.jpg"),  # the form's own quoting ends the name at the second quote
+    ("C:\\photos\\old.jpg", "C__photos_old-color.jpg"),
+    ("a;b c'd.png", "a_b_c_d-color.jpg"),
+    ("x" * 5000 + ".jpg", "x" * 80 + "-color.jpg"),
+    ("....", "photo-color.jpg"),
+])
+def test_the_download_name_never_carries_a_path_quotes_or_separators(client, filename, download):
+    response = post(client, image_bytes(), filename=filename)
+    assert response.headers["Content-Disposition"] == f'inline; filename="{download}"'
+
+
+@pytest.mark.parametrize("filename,fallback,encoded", [
+    ("фото бабушки.jpg", "photo-color.jpg", "%D1%84%D0%BE%D1%82%D0%BE_%D0%B1%D0%B0%D0%B1%D1%83%D1%88%D0%BA%D0%B8-color.jpg"),
+    ("写真.jpg", "photo-color.jpg", "%E5%86%99%E7%9C%9F-color.jpg"),
+    ("Crème brûlée.jpg", "Creme_brulee-color.jpg", "Cr%C3%A8me_br%C3%BBl%C3%A9e-color.jpg"),
+])
+def test_a_name_in_any_script_gets_an_ascii_fallback_and_its_utf8_form(client, filename, fallback, encoded):
+    from urllib.parse import unquote
+    disposition = post(client, image_bytes(), filename=filename).headers["Content-Disposition"]
+    assert disposition == f"inline; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"
+    assert disposition.isascii() and unquote(encoded).startswith(filename.rsplit(".")[0].replace(" ", "_"))
 
 
 def test_uploads_are_never_spooled_to_disk(client, monkeypatch):

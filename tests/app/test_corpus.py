@@ -40,6 +40,8 @@ VALID = {  # name: (bytes, filename, expected size)
     "cmyk jpeg": (image_bytes(PHOTO.convert("CMYK"), "JPEG"), "cmyk.jpg", (160, 120)),
     "16-bit png": (sixteen_bit_png(), "deep.png", (160, 120)),
     "webp": (image_bytes(PHOTO, "WEBP"), "photo.webp", (160, 120)),
+    "avif": (image_bytes(PHOTO, "AVIF"), "photo.avif", (160, 120)),
+    "heic (iPhone)": (image_bytes(PHOTO, "HEIF"), "IMG_0001.HEIC", (160, 120)),
     "tiff": (image_bytes(PHOTO, "TIFF"), "scan.tif", (160, 120)),
     "bmp": (image_bytes(PHOTO, "BMP"), "old.bmp", (160, 120)),
     "progressive jpeg": (image_bytes(PHOTO, "JPEG", progressive=True), "prog.jpg", (160, 120)),

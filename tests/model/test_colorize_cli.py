@@ -24,8 +24,9 @@ def test_folder_and_file_inputs_are_colorized_at_their_size(inputs, tmp_path, ti
     synthetic_photo(3, (40, 40)).save(extra)
     out = tmp_path / "out"
     assert main([str(inputs), str(extra), "--output", str(out), "--weights", str(tiny_weights)]) == 0
-    assert size_and_format(out / "a.jpg") == ((90, 60), "JPEG")
-    assert size_and_format(out / "b.jpg") == ((50, 70), "JPEG")
+    # below the folder the inputs share: in/a.jpg, in/nested/b.PNG and c.png
+    assert size_and_format(out / "in" / "a.jpg") == ((90, 60), "JPEG")
+    assert size_and_format(out / "in" / "nested" / "b.jpg") == ((50, 70), "JPEG")
     assert size_and_format(out / "c.jpg") == ((40, 40), "JPEG")
 
 
@@ -41,7 +42,8 @@ def test_an_unreadable_file_is_reported_skipped_and_fails_the_exit_code(inputs, 
     out = tmp_path / "out"
     assert main([str(inputs), "-o", str(out), "--weights", str(tiny_weights)]) == 1
     assert "broken.jpg: cannot read it as an image" in capsys.readouterr().err
-    assert (out / "a.jpg").exists() and (out / "b.jpg").exists() and not (out / "broken.jpg").exists()
+    assert (out / "a.jpg").exists() and (out / "nested" / "b.jpg").exists()
+    assert sorted(p.name for p in out.rglob("*")) == ["a.jpg", "b.jpg", "nested"]
 
 
 def test_a_missing_input_is_reported(tmp_path, tiny_weights, capsys):
@@ -56,13 +58,82 @@ def test_inputs_are_never_overwritten(inputs, tiny_weights, capsys):
     assert "would overwrite an input" in capsys.readouterr().err
 
 
-def test_inputs_sharing_a_stem_get_distinct_outputs(tmp_path, tiny_weights):
-    for folder in ("x", "y"):
-        (tmp_path / folder).mkdir()
-        synthetic_photo(4).save(tmp_path / folder / "same.jpg")
+def test_the_folder_structure_is_kept_below_the_output(tmp_path, tiny_weights):
+    for folder in ("x/a", "x/b", "y"):
+        (tmp_path / folder).mkdir(parents=True)
+    for path in ("x/a/same.jpg", "x/b/same.jpg", "y/same.jpg"):
+        synthetic_photo(4).save(tmp_path / path)
     out = tmp_path / "out"
-    assert main([str(tmp_path / "x"), str(tmp_path / "y"), "-o", str(out), "--weights", str(tiny_weights)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["same-2.jpg", "same.jpg"]
+    assert main([str(tmp_path / "x"), "-o", str(out), "--weights", str(tiny_weights)]) == 0
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*.jpg")) == ["a/same.jpg", "b/same.jpg"]
+    both = tmp_path / "both"  # two folders: each keeps its name below the folder they share
+    assert main([str(tmp_path / "x"), str(tmp_path / "y"), "-o", str(both), "--weights", str(tiny_weights)]) == 0
+    assert sorted(str(p.relative_to(both)) for p in both.rglob("*.jpg")) == ["x/a/same.jpg", "x/b/same.jpg", "y/same.jpg"]
+
+
+def test_two_inputs_with_one_output_name_are_reported_not_renamed(tmp_path, tiny_weights, capsys):
+    synthetic_photo(4).save(tmp_path / "same.jpg")
+    synthetic_photo(5).save(tmp_path / "same.png")
+    out = tmp_path / "out"
+    assert main([str(tmp_path / "same.jpg"), str(tmp_path / "same.png"), "-o", str(out),
+                 "--weights", str(tiny_weights)]) == 1
+    assert "same.png: skipped, its output" in capsys.readouterr().err and [p.name for p in out.iterdir()] == ["same.jpg"]
+
+
+def test_existing_outputs_are_left_and_reported_unless_overwrite(inputs, tmp_path, tiny_weights, capsys):
+    out = tmp_path / "out"
+    (out).mkdir()
+    (out / "a.jpg").write_bytes(b"my own file")
+    assert main([str(inputs / "a.jpg"), "-o", str(out), "--weights", str(tiny_weights)]) == 0
+    assert (out / "a.jpg").read_bytes() == b"my own file"
+    assert "left 1 existing output(s) as they were" in capsys.readouterr().out
+    assert main([str(inputs / "a.jpg"), "-o", str(out), "--weights", str(tiny_weights), "--overwrite"]) == 0
+    assert size_and_format(out / "a.jpg") == ((90, 60), "JPEG")
+
+
+def test_the_size_option_reaches_the_network_and_jpeg_quality_is_the_servers(inputs, tmp_path, tiny_weights):
+    from model.colorizer import Colorizer
+    from model.formats import DEFAULT_QUALITY, encode
+    colorizer = Colorizer.load(tiny_weights)
+    with Image.open(inputs / "a.jpg") as photo:
+        expected = {size: encode(colorizer(photo, size=size), "jpeg", DEFAULT_QUALITY) for size in (32, 96)}
+    assert expected[32] != expected[96]  # the working size changes the colours
+    for size in (32, 96):
+        out = tmp_path / f"out{size}"
+        assert main([str(inputs / "a.jpg"), "-o", str(out), "--weights", str(tiny_weights), "--size", str(size),
+                     "--format", "jpeg"]) == 0
+        assert (out / "a.jpg").read_bytes() == expected[size]
+
+
+def test_hints_and_vividness_for_a_single_photo(inputs, tmp_path, echo_weights, capsys):
+    import json
+    from model.color import rgb_to_lab_np
+    import numpy as np
+    points = tmp_path / "points.json"
+    points.write_text(json.dumps([{"x": 30, "y": 20, "color": "#2040c0"}]))
+    out = tmp_path / "out"
+    assert main([str(inputs / "a.jpg"), "--hints", str(points), "-o", str(out), "--weights", str(echo_weights),
+                 "--format", "png", "--vividness", "1.5"]) == 0
+    with Image.open(out / "a.png") as result:
+        ab = rgb_to_lab_np(np.asarray(result.convert("RGB")))[20, 30, 1:]
+    assert ab[1] < -20  # blue, where the point was
+    with pytest.raises(SystemExit):  # hints are for one photo
+        main([str(inputs), "--hints", str(points), "-o", str(out), "--weights", str(echo_weights)])
+    points.write_text("[{")
+    with pytest.raises(SystemExit):
+        main([str(inputs / "a.jpg"), "--hints", str(points), "-o", str(out), "--weights", str(echo_weights)])
+    assert "is not valid JSON" in capsys.readouterr().err
+    points.write_text(json.dumps([{"x": 500, "y": 20, "color": "#2040c0"}]))
+    assert main([str(inputs / "a.jpg"), "--hints", str(points), "-o", str(tmp_path / "o2"),
+                 "--weights", str(echo_weights)]) == 1
+    assert "x = 500 is outside the image, which is 90 pixels wide" in capsys.readouterr().err
+
+
+def test_the_size_help_gives_the_range_and_the_default(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "32 to 1024 (default: the model's own, 192" in help_text
 
 
 def test_missing_weights_exit_with_a_message(inputs, tmp_path, capsys):
@@ -70,7 +141,8 @@ def test_missing_weights_exit_with_a_message(inputs, tmp_path, capsys):
     assert "no weights file" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("flag,value", [("--size", "5"), ("--quality", "101"), ("--format", "gif")])
+@pytest.mark.parametrize("flag,value", [("--size", "5"), ("--quality", "101"), ("--format", "gif"),
+                                        ("--vividness", "3"), ("--vividness", "nan")])
 def test_bad_options_are_usage_errors(inputs, tmp_path, tiny_weights, flag, value):
     with pytest.raises(SystemExit) as exit_info:
         main([str(inputs), "-o", str(tmp_path / "out"), "--weights", str(tiny_weights), flag, value])

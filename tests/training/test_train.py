@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from training.config import TrainConfig, parse_args
-from training.files import atomic_write
+from model.files import atomic_write
 from training.train import learning_rate, main
 
 TINY_RUN = ["--image-size", "32", "--scale-size", "48", "--batch-size", "4", "--base-channels", "8", "--levels", "3",
