@@ -1,31 +1,39 @@
 """The upload page in real headless Chromium (Debian's chromium, driven by Playwright).
 
-Set SCREENSHOT_DIR to keep the screenshots (docs/ holds one), and BROWSER_TEST_PHOTO to upload a photo of
-your own instead of the synthetic one.
+The server runs the shipped weights when they take colour hints, else a stand-in net that follows hints exactly
+(tests/conftest.py's EchoHints). Set SCREENSHOT_DIR to keep the screenshots (docs/ holds them), and
+BROWSER_TEST_PHOTO to upload a photo of your own instead of the synthetic one.
 """
 import io
+import json
 import os
+import re
 import shutil
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
+from model.color import rgb_to_lab_np
+from model.hints import color_to_ab
 from tests.conftest import synthetic_photo
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]
+BLUE = "#2e59c6"  # the page's "blue" swatch
 
 
 @pytest.fixture(scope="module")
-def server(tiny_weights):
+def server(echo_weights):
     from werkzeug.serving import make_server
     from app import create_app
-    from model.weights import DEFAULT_WEIGHTS
-    weights = DEFAULT_WEIGHTS if DEFAULT_WEIGHTS.exists() else tiny_weights  # what a user would see, when shipped
+    from model.weights import DEFAULT_WEIGHTS, load_network, takes_hints
+    shipped = DEFAULT_WEIGHTS.exists() and takes_hints(load_network(DEFAULT_WEIGHTS)[1])
+    weights = DEFAULT_WEIGHTS if shipped else echo_weights  # what a user would see, once it takes hints
     httpd = make_server("127.0.0.1", 0, create_app({"WEIGHTS": str(weights)}), threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -55,6 +63,14 @@ def photo(tmp_path) -> Path:
     return path
 
 
+@pytest.fixture
+def big_photo(tmp_path) -> Path:
+    """Larger than the page's 1024-px preview: edits go as a reduced copy, the download as the photo itself."""
+    path = tmp_path / "big.jpg"
+    synthetic_photo(12, (240, 160)).convert("L").resize((1500, 1000), Image.Resampling.BICUBIC).save(path)
+    return path
+
+
 def keep(path: Path, name: str) -> None:
     if os.environ.get("SCREENSHOT_DIR"):
         target = Path(os.environ["SCREENSHOT_DIR"])
@@ -62,17 +78,105 @@ def keep(path: Path, name: str) -> None:
         shutil.copy(path, target / name)
 
 
-def test_upload_colorize_compare_and_download(browser, server, photo, tmp_path):
-    page = browser.new_page(viewport={"width": 1100, "height": 900})
+def watched(page) -> list:
+    """Console errors and uncaught exceptions of the page, collected as it runs."""
     problems = []
     page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
     page.on("pageerror", lambda error: problems.append(str(error)))
+    return problems
+
+
+RECORD_POSTS = """
+    window.__posts = [];
+    const send = window.fetch;
+    window.fetch = function (url, options) {
+        if (options && options.body instanceof FormData) {
+            const fields = {};
+            for (const [name, value] of options.body.entries()) fields[name] = typeof value === "string" ? value : value.size;
+            window.__posts.push(fields);
+        }
+        return send.apply(this, arguments);
+    };
+"""
+
+
+class Posts:
+    """The form fields of every request the page sends with fetch (the image as its size in bytes)."""
+
+    def __init__(self, page):
+        self.page = page
+        page.add_init_script(RECORD_POSTS)
+
+    def all(self) -> list[dict]:
+        return self.page.evaluate("window.__posts")
+
+    def __len__(self) -> int:
+        return len(self.all())
+
+    def __getitem__(self, index):
+        return self.all()[index]
+
+
+def posts(page) -> Posts:
+    return Posts(page)
+
+
+def colorize(page, server, photo) -> None:
+    page.goto(server)
+    page.set_input_files("#image", str(photo))
+    page.click("#submit")
+    page.wait_for_selector("#compare:not(.pending)", timeout=60_000)
+    settle(page)
+
+
+def settle(page) -> None:
+    page.wait_for_selector("#compare[data-settled=yes]", timeout=60_000)
+
+
+def result_ab(page, fx: float, fy: float) -> np.ndarray:
+    """Mean Lab ab of the shown result in a small square at (fx, fy), fractions of its width and height."""
+    pixels = page.evaluate("""([fx, fy]) => {
+        const img = document.getElementById("after");
+        const canvas = document.createElement("canvas");
+        canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
+        const context = canvas.getContext("2d");
+        context.drawImage(img, 0, 0);
+        const x = Math.round(fx * img.naturalWidth) - 2, y = Math.round(fy * img.naturalHeight) - 2;
+        return Array.from(context.getImageData(x, y, 5, 5).data);
+    }""", [fx, fy])
+    rgb = np.array(pixels, dtype=np.uint8).reshape(5, 5, 4)[..., :3]
+    return rgb_to_lab_np(rgb)[..., 1:].reshape(-1, 2).mean(axis=0)
+
+
+def result_colorfulness(page) -> float:
+    from training.evaluate import colorfulness
+    pixels = page.evaluate("""() => {
+        const img = document.getElementById("after");
+        const canvas = document.createElement("canvas");
+        canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
+        canvas.getContext("2d").drawImage(img, 0, 0);
+        return [canvas.width, canvas.height, Array.from(canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data)];
+    }""")
+    width, height, data = pixels
+    return colorfulness(np.array(data, dtype=np.uint8).reshape(height, width, 4)[..., :3])
+
+
+def click_photo(page, fx: float, fy: float) -> None:
+    box = page.locator("#after").bounding_box()
+    page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
+
+
+def test_upload_colorize_compare_and_download(browser, server, photo, tmp_path):
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    problems = watched(page)
     page.goto(server)
     assert page.title().startswith("Colorizer")
+    assert page.is_hidden("#legend") and page.is_hidden("#actions")  # nothing to compare or download yet
 
     page.set_input_files("#image", str(photo))
     page.wait_for_selector("#before[src]")
     assert page.is_visible("#result") and photo.name in page.inner_text("#file-name")
+    assert page.is_hidden("#legend") and page.is_hidden("#actions")
 
     page.click("#submit")
     page.wait_for_selector("#compare:not(.pending)", timeout=60_000)
@@ -80,9 +184,9 @@ def test_upload_colorize_compare_and_download(browser, server, photo, tmp_path):
         size = original.size
     natural = page.eval_on_selector("#after", "img => [img.naturalWidth, img.naturalHeight]")
     assert tuple(natural) == size
-    assert page.is_hidden("#status") and page.is_hidden("#error")
-    page.screenshot(path=tmp_path / "page.png", full_page=True)  # the divider in the middle: half and half
-    keep(tmp_path / "page.png", "screenshot.png")
+    assert page.is_hidden("#status") and page.is_hidden("#error") and page.is_visible("#legend")
+    shown = page.locator("#after").bounding_box()
+    assert shown["width"] > 2.5 * size[0]  # a small photo fills the column rather than sitting tiny in it
 
     page.fill("#slider", "20")  # the slider moves the dividing line
     assert "80%" in page.eval_on_selector("#after", "img => img.style.clipPath")
@@ -94,11 +198,162 @@ def test_upload_colorize_compare_and_download(browser, server, photo, tmp_path):
     assert downloaded.name.endswith("-color.jpg")
     with Image.open(downloaded) as result:
         assert result.format == "JPEG" and result.size == size and result.mode == "RGB"
-
     assert not problems, f"the page logged errors: {problems}"
 
 
-def test_an_error_is_shown_in_words(browser, server, tmp_path):
+def test_a_colour_point_pulls_the_colour_there_towards_the_chosen_one(browser, server, photo, tmp_path):
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    problems, sent = watched(page), posts(page)
+    colorize(page, server, photo)
+    page.fill("#slider", "100")  # all colorized: the screenshot shows the points' effect
+    target = np.array(color_to_ab(BLUE))
+    spot = (0.3, 0.75)  # on the ground of the synthetic photo
+    before = np.linalg.norm(result_ab(page, *spot) - target)
+    click_photo(page, *spot)
+    page.wait_for_selector("#picker:not([hidden])")
+    assert page.locator(".point").count() == 1 and page.evaluate("document.activeElement.className").startswith("point")
+    page.click(".swatch[aria-label=blue]")
+    settle(page)
+    after = np.linalg.norm(result_ab(page, *spot) - target)
+    assert after <= before / 2, f"ab distance to the chosen colour: {before:.1f} before, {after:.1f} after"
+    hints = json.loads(sent[-1]["hints"])
+    assert hints[0]["color"] == BLUE and 0.25 < hints[0]["x"] / 240 < 0.35
+
+    click_photo(page, 0.75, 0.2)  # a second point, on the sky, in red
+    page.wait_for_selector(".point >> nth=1")
+    page.click(".swatch[aria-label=red]")
+    settle(page)
+    page.screenshot(path=tmp_path / "page.png", full_page=True)
+    keep(tmp_path / "page.png", "screenshot.png")
+    assert not problems, f"the page logged errors: {problems}"
+
+
+def test_dragging_and_removing_points_re_render(browser, server, photo):
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    sent = posts(page)
+    colorize(page, server, photo)
+    click_photo(page, 0.3, 0.75)
+    page.click(".swatch[aria-label=blue]")
+    settle(page)
+    count = len(sent)
+    marker = page.locator(".point").bounding_box()
+    box = page.locator("#after").bounding_box()
+    page.mouse.move(marker["x"] + marker["width"] / 2, marker["y"] + marker["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 0.6 * box["width"], box["y"] + 0.7 * box["height"], steps=8)
+    page.mouse.up()
+    settle(page)
+    assert len(sent) > count
+    moved = json.loads(sent[-1]["hints"])
+    assert len(moved) == 1 and 0.55 < moved[0]["x"] / 240 < 0.65  # the point went where it was dropped
+
+    page.click(".point", button="right")  # right-click removes
+    settle(page)
+    assert page.locator(".point").count() == 0 and "hints" not in sent[-1]
+
+    for fx in (0.2, 0.5):
+        click_photo(page, fx, 0.75)
+        settle(page)
+    assert page.locator(".point").count() == 2
+    page.focus(".point >> nth=0")
+    page.keyboard.press("Delete")  # Delete on a focused point removes it
+    settle(page)
+    assert page.locator(".point").count() == 1 and len(json.loads(sent[-1]["hints"])) == 1
+    page.click("#clear-points")
+    settle(page)
+    assert page.locator(".point").count() == 0 and "hints" not in sent[-1] and page.is_disabled("#clear-points")
+
+
+def test_vividness_zero_is_gray_and_two_more_colourful(browser, server, photo):
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    colorize(page, server, photo)
+    page.fill("#slider", "100")
+    click_photo(page, 0.3, 0.75)  # a point, so that even the stand-in net has colour to scale
+    page.click(".swatch[aria-label=beige]")  # a soft colour: twice as vivid still fits in sRGB
+    settle(page)
+    plain, chroma = result_colorfulness(page), np.linalg.norm(result_ab(page, 0.3, 0.75))
+    page.fill("#vividness", "0")
+    settle(page)
+    assert result_colorfulness(page) < 0.5 and page.inner_text("#vividness-value") == "0.00"
+    page.fill("#vividness", "2")
+    settle(page)
+    assert result_colorfulness(page) > 1.15 * plain
+    assert np.linalg.norm(result_ab(page, 0.3, 0.75)) > 1.6 * chroma
+
+
+def test_the_download_is_the_full_photo_with_the_same_points_and_vividness(browser, server, big_photo, tmp_path):
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    sent = posts(page)
+    colorize(page, server, big_photo)
+    assert page.eval_on_selector("#after", "img => img.naturalWidth") == 1024  # edits use the reduced copy
+    click_photo(page, 0.3, 0.75)
+    page.click(".swatch[aria-label=blue]")
+    page.fill("#vividness", "1.5")
+    settle(page)
+    preview = sent[-1]
+    with page.expect_download() as download_info:
+        page.click("#download")
+    downloaded = tmp_path / "download.jpg"
+    download_info.value.save_as(downloaded)
+    full = sent[-1]
+    assert full["vividness"] == preview["vividness"] == "1.5"
+    (p,), (f,) = json.loads(preview["hints"]), json.loads(full["hints"])
+    assert f["color"] == p["color"] == BLUE and abs(f["x"] - p["x"] * 1500 / 1024) <= 1
+    assert full["image"] == big_photo.stat().st_size != preview["image"]  # the photo itself, not the copy
+    with Image.open(downloaded) as result:
+        assert result.size == (1500, 1000)
+        ab = rgb_to_lab_np(np.asarray(result.convert("RGB"))[745:755, 445:455])[..., 1:].mean(axis=(0, 1))
+    assert np.linalg.norm(ab - np.array(color_to_ab(BLUE))) < np.linalg.norm(color_to_ab(BLUE)) / 2
+
+
+def test_keyboard_alone_can_place_and_colour_a_point(browser, server, photo):
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    sent = posts(page)
+    colorize(page, server, photo)
+    for _ in range(40):  # Tab to the "Add a point" button, as a keyboard user would
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "add-point":
+            break
+    assert page.evaluate("document.activeElement.id") == "add-point"
+    page.keyboard.press("Enter")
+    settle(page)
+    assert page.evaluate("document.activeElement.classList.contains('point')")  # the new point has the focus
+    for _ in range(3):
+        page.keyboard.press("ArrowLeft")
+    page.keyboard.press("Enter")  # to the colour choice
+    assert page.evaluate("document.activeElement.classList.contains('swatch')")
+    page.keyboard.press("Enter")  # the first swatch: red
+    settle(page)
+    (hint,) = json.loads(sent[-1]["hints"])
+    assert hint["color"] == "#c0392b" and hint["x"] == 120 - 3 * 2 and hint["y"] == 80
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline != "none"  # focus is visible
+
+
+def test_retry_after_a_server_error_works(browser, server, photo):
+    page = browser.new_page()
+    failures = []
+
+    def fail_once(route):
+        if not failures:
+            failures.append(1)
+            route.fulfill(status=500, content_type="application/json",
+                          body='{"error": "Something went wrong on our side; the error is logged."}')
+        else:
+            route.continue_()
+    page.route("**/colorize", fail_once)
+    page.goto(server)
+    page.set_input_files("#image", str(photo))
+    page.click("#submit")
+    page.wait_for_selector("#error:not([hidden])")
+    assert "went wrong" in page.inner_text("#error")
+    assert page.is_hidden("#legend") and page.is_hidden("#actions")  # no half result on screen
+    page.click("#submit")  # the same button again: it works this time
+    page.wait_for_selector("#compare:not(.pending)", timeout=60_000)
+    assert page.is_hidden("#error") and page.is_visible("#actions")
+
+
+def test_an_error_is_shown_in_words_and_leaves_no_broken_result(browser, server, tmp_path):
     page = browser.new_page()
     page.goto(server)
     fake = tmp_path / "notes.png"
@@ -107,20 +362,57 @@ def test_an_error_is_shown_in_words(browser, server, tmp_path):
     page.click("#submit")
     page.wait_for_selector("#error:not([hidden])")
     assert "not an image we can read" in page.inner_text("#error")
+    assert page.is_hidden("#legend") and page.is_hidden("#actions") and page.is_hidden("#compare")
+    refused = tmp_path / "notes.txt"
+    refused.write_text("plain text")
+    page.set_input_files("#image", str(refused))  # refused in the page, before any upload
+    assert "is not an image" in page.inner_text("#error") and page.is_hidden("#result")
 
 
-def test_the_page_fits_a_phone(browser, server, photo, tmp_path):
-    page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
+def test_a_tiff_previews_as_the_results_own_lightness(browser, server, tmp_path):
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    tiff = tmp_path / "scan.tif"
+    synthetic_photo(13, (300, 200)).convert("L").save(tiff, "TIFF")
     page.goto(server)
-    page.set_input_files("#image", str(photo))
+    page.set_input_files("#image", str(tiff))
+    page.wait_for_selector("#no-preview:not([hidden])")  # Chromium cannot show TIFF: said, not a broken image
     page.click("#submit")
     page.wait_for_selector("#compare:not(.pending)", timeout=60_000)
+    settle(page)
+    assert page.eval_on_selector("#before", "img => [img.naturalWidth, img.naturalHeight]") == [300, 200]
+    assert page.locator("#before").bounding_box()["width"] > 600 and page.is_hidden("#no-preview")
+    click_photo(page, 0.5, 0.5)  # points work on it too
+    settle(page)
+    assert page.locator(".point").count() == 1
+
+
+def test_a_colour_photo_is_said_to_be_recoloured(browser, server, tmp_path):
+    page = browser.new_page()
+    colour = tmp_path / "colour.jpg"
+    synthetic_photo(14, (200, 150)).save(colour)
+    page.goto(server)
+    page.set_input_files("#image", str(colour))
+    page.wait_for_selector("#notice:not([hidden])")
+    assert "colors will be replaced" in page.inner_text("#notice")
+
+
+def test_the_page_fits_a_phone_and_a_tap_places_a_point(browser, server, photo, tmp_path):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
+                                  has_touch=True)
+    page = context.new_page()
+    colorize(page, server, photo)
+    box = page.locator("#after").bounding_box()
+    page.tap("#compare", position={"x": 0.3 * box["width"], "y": 0.7 * box["height"]})
+    page.wait_for_selector("#picker:not([hidden])")
+    page.tap(".swatch[aria-label=blue]")
+    settle(page)
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"the page is {overflow}px wider than the phone's screen"
     button = page.eval_on_selector("#submit", "b => b.getBoundingClientRect().width")
     assert button > 300  # full width on a phone: an easy target
     page.screenshot(path=tmp_path / "phone.png", full_page=True)
     keep(tmp_path / "phone.png", "screenshot-phone.png")
+    context.close()
 
 
 def test_the_form_works_without_javascript(browser, server, photo):
