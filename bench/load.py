@@ -35,20 +35,27 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def sample_photo(width: int, height: int) -> bytes:
-    """A gray photo-like JPEG: smooth gradients and texture (the bench ships no photos)."""
+def sample_photo(width: int, height: int, color: bool = False) -> bytes:
+    """A photo-like JPEG: smooth gradients and texture (the bench ships no photos). color: an RGB JPEG whose hues
+    drift across it, as a colour photo's or a scanned print's; else a gray JPEG."""
     y, x = np.mgrid[0:height, 0:width].astype(np.float32)
     image = 128 + 60 * np.sin(x / 37) * np.cos(y / 53) + 30 * np.sin((x + y) / 11)
     image += np.random.default_rng(0).normal(0, 8, image.shape)
+    if color:
+        tint = np.stack([np.sin(x / 150 + phase) for phase in (0, 2.1, 4.2)], axis=-1) * 40
+        image = image[..., None] + tint
     buffer = io.BytesIO()
     Image.fromarray(np.clip(image, 0, 255).astype(np.uint8)).save(buffer, "JPEG", quality=90)
     return buffer.getvalue()
 
 
-def multipart(data: bytes) -> tuple[bytes, str]:
+def multipart(data: bytes, fields: dict | None = None) -> tuple[bytes, str]:
+    """A multipart/form-data body with the photo as the image field, and any other fields."""
     boundary = uuid.uuid4().hex
-    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="bench.jpg"\r\n'
-            f"Content-Type: image/jpeg\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+             for name, value in (fields or {}).items()]
+    body = b"".join(parts) + (f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="bench.jpg"\r\n'
+                              f"Content-Type: image/jpeg\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
     return body, f"multipart/form-data; boundary={boundary}"
 
 

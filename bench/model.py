@@ -1,13 +1,15 @@
 """The network alone: latency at working sizes 256 and 512, size, multiply-adds, and the rate achieved as a
 share of this machine's own measured matrix-product rate; the network of Zhang et al. 2016 as a reference.
-Last, in the same run, the whole Colorizer on a 1024x768 photo against the reference's bare forward pass.
+Last, in the same run, the whole Colorizer on a gray and an RGB 1024x768 photo against the reference's bare
+forward pass.
 
-    python -m bench.model [--weights PATH] [--repeats 10]
+    python -m bench.model [--weights PATH] [--repeats 10] [--photo PATH]
 """
 import argparse
 import io
 import statistics
 import time
+from pathlib import Path
 
 import torch
 from PIL import Image
@@ -65,6 +67,8 @@ def main(argv: list | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.model", description=__doc__.split("\n\n")[0])
     parser.add_argument("--weights", default=str(DEFAULT_WEIGHTS))
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--photo", help="time the Colorizer on this photo (resized to 1024x768, RGB and gray) "
+                                        "instead of synthetic ones")
     args = parser.parse_args(argv)
 
     precisions = [p for p in PRECISIONS if p == "float32" or p == default_precision()]  # bfloat16 where native
@@ -95,11 +99,28 @@ def main(argv: list | None = None) -> None:
     theirs = results[("Zhang et al. 2016 (eager)", "float32", 256)]
 
     colorizer = Colorizer.load(args.weights)  # the precision the app and the CLI pick on this machine
-    photo = Image.open(io.BytesIO(sample_photo(1024, 768)))
-    photo.load()
-    end_to_end = latency(lambda _: colorizer(photo), (1,), args.repeats)
-    print(f"\nColorizer end to end on a 1024x768 photo ({colorizer.precision}): {end_to_end * 1000:.1f} ms; "
-          f"the reference's bare forward pass at 256x256: {theirs * 1000:.1f} ms: {theirs / end_to_end:.1f}x faster.")
+    print(f"\nColorizer end to end ({colorizer.precision}) against the reference's bare forward pass at 256x256 "
+          f"({theirs * 1000:.1f} ms):")
+    print("| photo, 1024x768 | mode | ms | times faster than the reference |")
+    print("|---|---|---:|---:|")
+    for name, photo in photos(args.photo):
+        end_to_end = latency(lambda _: colorizer(photo), (1,), args.repeats)
+        print(f"| {name} | {photo.mode} | {end_to_end * 1000:.1f} | {theirs / end_to_end:.1f}x |")
+
+
+def photos(path: str | None) -> list[tuple[str, Image.Image]]:
+    """The 1024x768 photos users send: gray, and RGB (a colour photo, or a scan of a print saved as RGB).
+    From a photo of your own when given (its RGB and its gray version), else synthetic ones."""
+    if path:
+        with Image.open(path) as image:
+            rgb = image.convert("RGB").resize((1024, 768), Image.Resampling.BICUBIC)
+        return [(f"{Path(path).name}, gray version", rgb.convert("L")), (f"{Path(path).name}", rgb)]
+    loaded = []
+    for name, color in (("synthetic gray JPEG", False), ("synthetic colour JPEG", True)):
+        photo = Image.open(io.BytesIO(sample_photo(1024, 768, color=color)))
+        photo.load()
+        loaded.append((name, photo))
+    return loaded
 
 if __name__ == "__main__":
     main()

@@ -110,18 +110,32 @@ def _outside_gamut(linear: torch.Tensor, dim: int = -1) -> torch.Tensor:
 
 
 def _fit_chroma(lab: torch.Tensor, iterations: int = 8) -> torch.Tensor:
-    """(N, 3) out-of-gamut Lab -> (N, 3) linear RGB of the largest chroma scale in [0, 1] that is in gamut.
+    """(N, 3) out-of-gamut Lab -> (N, 3) linear RGB of the largest chroma scale in [0, 1] that is in gamut."""
+    return _fit_chroma_planes(*lab.unbind(1), iterations=iterations).T
 
-    Bisection on the scale: 8 rounds find it to 1/256 of the chroma, finer than 8-bit output can show.
+
+def _fit_chroma_planes(l: torch.Tensor, a: torch.Tensor, b: torch.Tensor, iterations: int = 8) -> torch.Tensor:
+    """L, a and b of N out-of-gamut colours -> (3, N) linear RGB of the largest chroma scale in [0, 1] in gamut.
+
+    Bisection on the scale: 8 rounds find it to 1/256 of the chroma, finer than 8-bit output can show. On planes,
+    with the lightness's part (Y) computed once: scaling a and b leaves it as it is.
     """
-    lo = torch.zeros_like(lab[:, 0])  # scale 0 is gray, always in gamut
-    hi = torch.ones_like(lab[:, 0])
+    fy = (l + 16) / 116
+    y = _f_inverse(fy)
+    matrix = _RGB_FROM_WHITE_XYZ.to(l.dtype)
+
+    def linear(scale: torch.Tensor) -> torch.Tensor:
+        x, z = _f_inverse(fy + scale * a / 500), _f_inverse((fy - scale * b / 200).clamp(min=0))
+        return torch.stack([matrix[row, 0] * x + matrix[row, 1] * y + matrix[row, 2] * z for row in range(3)])
+
+    lo = torch.zeros_like(l)  # scale 0 is gray, always in gamut
+    hi = torch.ones_like(l)
     for _ in range(iterations):
         mid = (lo + hi) / 2
-        inside = ~_outside_gamut(_lab_to_linear_last(torch.cat([lab[:, :1], lab[:, 1:] * mid[:, None]], dim=1)))
+        inside = ~_outside_gamut(linear(mid), dim=0)
         lo = torch.where(inside, mid, lo)
         hi = torch.where(inside, hi, mid)
-    return _lab_to_linear_last(torch.cat([lab[:, :1], lab[:, 1:] * lo[:, None]], dim=1))
+    return linear(lo)
 
 
 # 8-bit sRGB of linear values, on a grid of 2**16 steps: within one level of the exact rounding everywhere
@@ -142,8 +156,7 @@ def lab_to_srgb8(l: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Ten
     linear = torch.stack([matrix[row, 0] * x + matrix[row, 1] * y + matrix[row, 2] * z for row in range(3)])
     outside = _outside_gamut(linear, dim=0)
     if bool(outside.any()):
-        lab = torch.stack([l[outside], a[outside], b[outside]], dim=1)  # (N, 3), the few outside
-        linear[:, outside] = _fit_chroma(lab).T
+        linear[:, outside] = _fit_chroma_planes(l[outside], a[outside], b[outside])  # (3, N), those outside
     codes = _SRGB8_OF_LINEAR[linear.mul_(_LINEAR_STEPS).clamp_(0, _LINEAR_STEPS).round_().long()]  # (3, H, W)
     return codes.permute(1, 2, 0).contiguous()
 
@@ -168,6 +181,19 @@ def lightness_of_uint8(pixels: torch.Tensor) -> torch.Tensor:
         return _L_OF_GRAY_8BIT[pixels.long()]
     luminance = _LINEAR_OF_8BIT[pixels.long()] @ _Y_OF_LINEAR  # (H, W)
     return 116 * _f(luminance) - 16
+
+
+_Y_OF_8BIT = [(_LINEAR_OF_8BIT * weight).numpy() for weight in _Y_OF_LINEAR]  # each channel's share of Y
+
+
+def gray8_of_rgb8(red: np.ndarray, green: np.ndarray, blue: np.ndarray) -> np.ndarray:
+    """Three (H, W) uint8 sRGB planes -> (H, W) uint8 gray of the same luminance, so of the same Lab L (to half a
+    level): a colour photo's own black-and-white version. Lookup tables, no power function per pixel."""
+    luminance = np.take(_Y_OF_8BIT[0], red)
+    luminance += np.take(_Y_OF_8BIT[1], green)
+    luminance += np.take(_Y_OF_8BIT[2], blue)
+    steps = np.minimum(luminance * _LINEAR_STEPS + 0.5, _LINEAR_STEPS).astype(np.int32)
+    return np.take(_SRGB8_OF_LINEAR.numpy(), steps)
 
 
 def rgb_to_lab_np(rgb: np.ndarray) -> np.ndarray:

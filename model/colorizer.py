@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps
 
-from model.color import AB_SCALE, denormalize_ab, gray_to_l, lab_to_srgb8, lightness_of_uint8, normalize_l
+from model.color import AB_SCALE, denormalize_ab, gray8_of_rgb8, gray_to_l, lab_to_srgb8, lightness_of_uint8, normalize_l
 from model.generator import pad_to_stride
 from model.hints import hint_layer, parse_hints
 from model.weights import DEFAULT_WEIGHTS, MAX_SIZE, MIN_SIZE, default_precision, file_sha256, load_network, takes_hints
@@ -77,7 +77,7 @@ class Colorizer:
         if isinstance(size, bool) or not isinstance(size, int) or not MIN_SIZE <= size <= MAX_SIZE:
             raise ValueError(f"working size must be a whole number from {MIN_SIZE} to {MAX_SIZE} pixels, got {size!r}")
         vividness = check_vividness(vividness)
-        source = gray_or_rgb(upright(image))  # mode L, F (gray in [0, 1]) or RGB, at full resolution
+        source = as_gray(upright(image))  # mode L or F (gray in [0, 1]), at full resolution
         width, height = source.size
         points = parse_hints(hints, width, height)
         if points and not self.takes_hints:
@@ -190,20 +190,26 @@ def upright(image: Image.Image) -> Image.Image:
     return image
 
 
-def gray_or_rgb(image: Image.Image) -> Image.Image:
-    """Any Pillow image -> mode L (8-bit gray), F (wider gray scaled to [0, 1]) or RGB (color, alpha dropped)."""
-    if image.mode in ("L", "RGB"):
+def as_gray(image: Image.Image) -> Image.Image:
+    """Any Pillow image -> mode L (8-bit gray) or F (wider gray scaled to [0, 1]), of the image's own lightness.
+
+    A colour image (RGB, P, RGBA, CMYK...: alpha dropped) becomes the gray of the same luminance, so of the same
+    Lab L to within half a level of 255: the network sees only lightness anyway, and from here on a colour photo
+    costs what a gray one does (one plane to resize and paint, not three).
+    """
+    if image.mode == "L":
         return image
     if image.mode in _WIDE_MODES:  # 16-bit and float gray: scale to [0, 1], never clip to 8 bits
         scale = _WIDE_MODES[image.mode]
         return image.convert("F").point(lambda value: value / scale)
     if image.mode in _GRAY_MODES:
         return image.convert("L")
-    return image.convert("RGB")  # P, RGBA, CMYK, YCbCr...: a color image is treated as if it were gray
+    planes = (np.asarray(plane) for plane in image.convert("RGB").split())
+    return Image.fromarray(gray8_of_rgb8(*planes), "L")
 
 
 def pixels_to_lightness(image: Image.Image) -> torch.Tensor:
-    """An image of mode L, F or RGB -> (H, W) float32 Lab L in [0, 100]."""
+    """An image of mode L or F -> (H, W) float32 Lab L in [0, 100]."""
     if image.mode == "F":
         return gray_to_l(torch.from_numpy(np.array(image, dtype=np.float32)).clamp(0, 1))
     return lightness_of_uint8(torch.from_numpy(np.array(image)))  # a copy: torch wants writable memory
@@ -211,4 +217,4 @@ def pixels_to_lightness(image: Image.Image) -> torch.Tensor:
 
 def lightness(image: Image.Image) -> torch.Tensor:
     """Any Pillow image -> (H, W) float32 Lab L in [0, 100], EXIF orientation applied."""
-    return pixels_to_lightness(gray_or_rgb(upright(image)))
+    return pixels_to_lightness(as_gray(upright(image)))

@@ -202,3 +202,14 @@ def test_bfloat16_gives_the_same_image_within_a_few_levels(tiny_weights):
 def test_an_unknown_precision_is_refused(tiny_weights):
     with pytest.raises(ValueError, match="precision must be one of float32, bfloat16"):
         Colorizer.load(tiny_weights, precision="int8")
+
+
+def test_a_colour_photo_is_colorized_as_its_own_gray_version(colorizer):
+    """A colour photo's L is kept to half a gray level; from there on it takes the gray path (and its speed)."""
+    from model.color import gray8_of_rgb8
+    photo = synthetic_photo(15, (120, 90))
+    gray = Image.fromarray(gray8_of_rgb8(*(np.asarray(p) for p in photo.split())), "L")
+    assert np.array_equal(np.asarray(colorizer(photo)), np.asarray(colorizer(gray)))
+    exact = rgb_to_lab_np(np.asarray(photo))[..., 0]
+    assert np.abs(lightness(gray).numpy() - exact).max() < 0.25
+    assert np.abs(lightness(photo).numpy() - exact).max() < 0.25
