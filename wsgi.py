@@ -1,10 +1,2 @@
-"""The WSGI entry point: gunicorn wsgi:app (settings in gunicorn.conf.py and COLORIZER_* variables)."""
-import sys
-
-from app import StartupError, create_app
-
-try:
-    app = create_app()
-except StartupError as error:
-    print(f"colorizer: {error}", file=sys.stderr)
-    sys.exit(3)  # gunicorn's "worker failed to boot": the master stops instead of restarting workers forever
+"""The WSGI entry point of a checkout: gunicorn wsgi:app (the app itself is app/wsgi.py, also when installed)."""
+from app.wsgi import app  # noqa: F401

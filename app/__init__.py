@@ -41,8 +41,7 @@ class StartupError(RuntimeError):
 
 
 def create_app(config: dict | None = None) -> Flask:
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    app = Flask(__name__, template_folder=os.path.join(root, "templates"), static_folder=os.path.join(root, "static"))
+    app = Flask(__name__, template_folder=page_files("templates"), static_folder=page_files("static"))
     app.request_class = InMemoryRequest
     app.config.from_mapping(DEFAULTS)
     if config is None:
@@ -74,6 +73,14 @@ def create_app(config: dict | None = None) -> Flask:
         return error_response(500, "Something went wrong on our side; the error is logged.")
 
     return app
+
+
+def page_files(name: str) -> str:
+    """templates/ or static/: inside this package once installed (pip install .), at the repository's top level
+    in a checkout."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    installed = os.path.join(here, name)
+    return installed if os.path.isdir(installed) else os.path.join(os.path.dirname(here), name)
 
 
 def security_headers(response):

@@ -19,7 +19,10 @@ FORMAT_VERSION = 2  # 2: the network takes a hint layer, and the info holds its 
 READABLE_FORMATS = (1, 2)  # 1: an automatic colorizer only; it still loads, and refuses hints
 MAX_CHROMA_GAIN = 4.0  # beyond this the colours are cartoons, whatever the net predicts
 MIN_SIZE, MAX_SIZE = 32, 1024  # working sizes (the short side the network sees) a file may ask for and a caller use
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "colorizer.pt"
+# The shipped weights: weights/ in a checkout of the repository; installed (pip install .), inside this package.
+_INSTALLED_WEIGHTS = Path(__file__).resolve().parent / "shipped" / "colorizer.pt"
+DEFAULT_WEIGHTS = _INSTALLED_WEIGHTS if _INSTALLED_WEIGHTS.exists() else \
+    Path(__file__).resolve().parent.parent / "weights" / "colorizer.pt"
 
 
 class WeightsError(Exception):
