@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 from app.views import bp, error_response
 from model.colorizer import Colorizer
 from model.formats import DEFAULT_QUALITY
-from model.weights import DEFAULT_WEIGHTS, WeightsError
+from model.weights import DEFAULT_WEIGHTS, PRECISIONS, WeightsError
 
 DEFAULTS = {
     "WEIGHTS": str(DEFAULT_WEIGHTS),  # the weights file to serve
@@ -25,7 +25,7 @@ DEFAULTS = {
     "MAX_HINTS": 64,  # colour points per request
     "MAX_HINTS_CHARS": 16384,  # characters of the hints field: its JSON is refused unread beyond this
     "TORCH_THREADS": 0,  # torch threads per process; 0 leaves torch's default (all cores)
-    "PRECISION": None,  # float32 or bfloat16; None: bfloat16 where the CPU computes it natively (about 2x faster)
+    "PRECISION": "auto",  # float32 or bfloat16; auto: bfloat16 where the CPU computes it natively (about 2x faster)
 }
 
 
@@ -49,15 +49,15 @@ def create_app(config: dict | None = None) -> Flask:
     else:
         app.config.update(config)
 
+    check_settings(app.config)
     if app.config["TORCH_THREADS"]:
         torch.set_num_threads(int(app.config["TORCH_THREADS"]))
+    precision = app.config["PRECISION"]
     try:
-        app.extensions["colorizer"] = Colorizer.load(app.config["WEIGHTS"], precision=app.config["PRECISION"])
+        app.extensions["colorizer"] = Colorizer.load(app.config["WEIGHTS"],
+                                                     precision=None if precision == "auto" else precision)
     except WeightsError as error:
         raise StartupError(f"cannot start the colorizer: {error}. Set COLORIZER_WEIGHTS to a weights file.") from None
-    except ValueError as error:  # a setting out of range, such as the precision
-        raise StartupError(f"cannot start the colorizer: {error}. Set COLORIZER_PRECISION to float32 or bfloat16, "
-                           f"or leave it unset.") from None
 
     app.register_blueprint(bp)
     app.after_request(security_headers)
@@ -73,6 +73,26 @@ def create_app(config: dict | None = None) -> Flask:
         return error_response(500, "Something went wrong on our side; the error is logged.")
 
     return app
+
+
+# Settings that must be whole numbers, and their least value.
+WHOLE_NUMBERS = {"MAX_CONTENT_LENGTH": 1, "MAX_PIXELS": 1, "TORCH_THREADS": 0, "MAX_HINTS": 0, "MAX_HINTS_CHARS": 2}
+
+
+def check_settings(config) -> None:
+    """Refuses, at startup and naming the variable, a setting that would make every request fail later."""
+    for name, least in WHOLE_NUMBERS.items():
+        value = config[name]
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise StartupError(f"cannot start the colorizer: COLORIZER_{name} must be a whole number of at least "
+                               f"{least}, got {value!r}")
+    quality = config["DEFAULT_QUALITY"]
+    if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 100:
+        raise StartupError(f"cannot start the colorizer: COLORIZER_DEFAULT_QUALITY must be from 1 to 100, "
+                           f"got {quality!r}")
+    if config["PRECISION"] not in (None, "auto", *PRECISIONS):
+        raise StartupError(f"cannot start the colorizer: COLORIZER_PRECISION must be auto, float32 or bfloat16, "
+                           f"got {config['PRECISION']!r}")
 
 
 def page_files(name: str) -> str:

@@ -195,8 +195,29 @@ def test_missing_weights_fail_startup_with_one_clear_message(tmp_path):
 
 
 def test_a_bad_precision_setting_fails_startup_naming_that_setting(tiny_weights):
-    with pytest.raises(StartupError, match="Set COLORIZER_PRECISION to float32 or bfloat16"):
+    with pytest.raises(StartupError, match="COLORIZER_PRECISION must be auto, float32 or bfloat16, got 'int8'"):
         create_app({"WEIGHTS": str(tiny_weights), "PRECISION": "int8"})
+
+
+@pytest.mark.parametrize("precision", ["auto", "float32", "bfloat16"])
+def test_each_documented_precision_starts(tiny_weights, monkeypatch, precision):
+    monkeypatch.setenv("COLORIZER_WEIGHTS", str(tiny_weights))
+    monkeypatch.setenv("COLORIZER_PRECISION", precision)
+    colorizer = create_app().extensions["colorizer"]
+    assert colorizer.precision == (precision if precision != "auto" else colorizer.precision)
+    assert colorizer.precision in ("float32", "bfloat16")
+
+
+@pytest.mark.parametrize("name,value,message", [
+    ("MAX_PIXELS", "lots", "COLORIZER_MAX_PIXELS must be a whole number of at least 1, got 'lots'"),
+    ("MAX_HINTS", "-1", "COLORIZER_MAX_HINTS must be a whole number of at least 0, got -1"),
+    ("DEFAULT_QUALITY", "200", "COLORIZER_DEFAULT_QUALITY must be from 1 to 100, got 200"),
+])
+def test_a_bad_setting_fails_startup_naming_that_setting(tiny_weights, monkeypatch, name, value, message):
+    monkeypatch.setenv("COLORIZER_WEIGHTS", str(tiny_weights))
+    monkeypatch.setenv(f"COLORIZER_{name}", value)
+    with pytest.raises(StartupError, match=message):
+        create_app()
 
 
 def test_settings_come_from_the_environment(tiny_weights, monkeypatch):

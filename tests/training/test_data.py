@@ -46,7 +46,10 @@ def test_crops_have_the_training_size_and_values_in_range(photo_folder):
     val = PhotoCrops(paths, image_size=32, scale_size=48, train=False)
     crop = train[0]
     assert crop.shape == (3, 32, 32) and 0 <= crop.min() and crop.max() <= 1
-    assert torch.equal(val[1], val[1])  # validation crops are deterministic
+    # validation crops are the same every time, from any instance; training crops move and mirror
+    assert torch.equal(val[1], PhotoCrops(paths, image_size=32, scale_size=48, train=False)[1])
+    draws = [train[1] for _ in range(8)]
+    assert any(not torch.equal(draws[0], other) for other in draws[1:])
 
 
 def test_model_inputs_are_normalized(photo_folder):

@@ -114,8 +114,18 @@ def test_fid_and_inception_score_with_a_supplied_detector(colorizer, photo_folde
             return f if return_features else torch.softmax(self.classes(f), dim=1)
     path = tmp_path / "inception.pt"
     torch.jit.save(torch.jit.script(FakeInception()), str(path))
-    report = evaluate(colorizer, sorted(photo_folder.iterdir())[:6], inception=path)
-    assert report["ours"]["fid"] >= 0 and 1 <= report["ours"]["inception_score"] <= 5
+    paths = sorted(photo_folder.iterdir())[:6]
+    report = evaluate(colorizer, paths, inception=path)
+    # the same numbers, computed here from the detector's features of the same images
+    from training.data import open_rgb
+    from training.evaluate import inception_outputs
+    detector = torch.jit.load(str(path))
+    originals = [open_rgb(p) for p in paths]
+    real, _ = inception_outputs(detector, originals)
+    fake, probs = inception_outputs(detector, [colorizer(o) for o in originals])
+    expected = frechet_distance(real.mean(0), np.cov(real, rowvar=False), fake.mean(0), np.cov(fake, rowvar=False))
+    assert report["ours"]["fid"] == pytest.approx(expected) and report["ours"]["fid"] > 0
+    assert report["ours"]["inception_score"] == pytest.approx(inception_score(probs)[0])
 
 
 def test_the_command_prints_a_table_and_writes_json(tiny_weights, photo_folder, tmp_path, capsys):
