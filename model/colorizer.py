@@ -20,7 +20,7 @@ from PIL import Image, ImageOps
 
 from model.color import AB_SCALE, denormalize_ab, gray8_of_rgb8, gray_to_l, lab_to_srgb8, lightness_of_uint8, normalize_l
 from model.generator import pad_to_stride
-from model.hints import hint_layer, parse_hints
+from model.hints import hint_layer, hint_proximity, parse_hints
 from model.weights import DEFAULT_WEIGHTS, MAX_SIZE, MIN_SIZE, default_precision, file_sha256, load_network, takes_hints
 
 MAX_VIVIDNESS = 2.0  # vividness multiplies the operating point's colours: 0 gray, 1 as calibrated, 2 twice as vivid
@@ -86,16 +86,20 @@ class Colorizer:
         small_height, small_width = working_shape(height, width, size)
         # The network's input is made the way training made its crops: resized in sRGB, then converted to L.
         small = source.resize((small_width, small_height), Image.Resampling.BICUBIC, reducing_gap=3.0)
-        layer = hint_layer(points, width, height, small_width, small_height) if points else None
-        ab_small = self.predict_ab(pixels_to_lightness(small), layer)  # (1, 2, h, w) normalized
+        layer = proximity = None
+        if points:
+            layer = hint_layer(points, width, height, small_width, small_height)
+            proximity = hint_proximity(points, width, height, small_width, small_height)
+        ab_small = self.predict_ab(pixels_to_lightness(small), layer, proximity)  # (1, 2, h, w) normalized
         if vividness != 1:
             ab_small = (ab_small * vividness).clamp_(-1, 1)
         return paint(source, ab_small)
 
     @torch.inference_mode()
-    def predict_ab(self, l_small: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
-        """(h, w) L and an optional (3, h, w) hint layer -> (1, 2, h, w) normalized ab at the working resolution,
-        at the model's operating point."""
+    def predict_ab(self, l_small: torch.Tensor, hints: torch.Tensor | None = None,
+                   proximity: torch.Tensor | None = None) -> torch.Tensor:
+        """(h, w) L, an optional (3, h, w) hint layer and the (h, w) closeness to the hints -> (1, 2, h, w)
+        normalized ab at the working resolution, at the model's operating point (see expand_chroma)."""
         height, width = l_small.shape
         l_norm = pad_to_stride(normalize_l(l_small)[None, None], self.stride).to(self.device, self.dtype)
         # The picture and its mirror image in one batch, the mirror's colours mirrored back and averaged: a
@@ -108,7 +112,7 @@ class Colorizer:
         ab = (0.5 * (both[:1] + both[1:].flip(-1)))[..., :height, :width].float().cpu()
         # A sliver of a photo (a few pixels across) makes feature maps one pixel wide at the bottom of the net;
         # bfloat16 kernels have returned NaN there. No colour is the honest answer for such pixels, not garbage.
-        return expand_chroma(torch.nan_to_num_(ab, nan=0.0), self.chroma_gain)
+        return expand_chroma(torch.nan_to_num_(ab, nan=0.0), self.chroma_gain, proximity)
 
 
 def check_vividness(vividness) -> float:
@@ -122,7 +126,7 @@ def check_vividness(vividness) -> float:
     return float(vividness)
 
 
-def expand_chroma(ab: torch.Tensor, gain: float) -> torch.Tensor:
+def expand_chroma(ab: torch.Tensor, gain: float, hinted: torch.Tensor | None = None) -> torch.Tensor:
     """(B, 2, h, w) normalized ab -> each picture's colours moved `gain` times as far from its mean colour.
 
     A net trained for accuracy predicts, where it is unsure of a hue, colours close to the average of the
@@ -130,11 +134,16 @@ def expand_chroma(ab: torch.Tensor, gain: float) -> torch.Tensor:
     more colourful without deepening a cast the whole picture has. (For a net that predicts the expected colour
     it is also the most accurate way to add spread: minimizing squared error minus a weight times the variance
     of the colours gives exactly this form.) gain 1 changes nothing.
+
+    hinted: an (h, w) closeness to colour hints in [0, 1] (model.hints.hint_proximity). Where the user gave the
+    colour the net is not unsure, so the gain fades to 1 there: a hint keeps its colour, the rest of the picture
+    its operating point.
     """
     if gain == 1:
         return ab
     mean = ab.mean(dim=(-2, -1), keepdim=True)
-    return (mean + gain * (ab - mean)).clamp_(-1, 1)
+    scale = gain if hinted is None else 1 + (gain - 1) * (1 - hinted)
+    return (mean + scale * (ab - mean)).clamp_(-1, 1)
 
 
 @torch.inference_mode()

@@ -17,6 +17,7 @@ import torch
 from model.color import normalize_ab, rgb_to_lab_np
 
 HINT_SIDE = 5  # side of the square a hint fills at the working resolution (training draws squares of 1 to 9)
+PROXIMITY_SPREAD = 1 / 8  # see hint_proximity: a hint's neighbourhood, as a share of the picture's short side
 _COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 
 
@@ -88,3 +89,19 @@ def hint_layer(hints: list[Hint], width: int, height: int, small_width: int, sma
         layer[:2, top:row + half + 1, left:column + half + 1] = ab[:, None, None]
         layer[2, top:row + half + 1, left:column + half + 1] = 1
     return layer
+
+
+def hint_proximity(hints: list[Hint], width: int, height: int, small_width: int, small_height: int) -> torch.Tensor:
+    """(small_height, small_width) closeness to the nearest hint, in [0, 1]: 1 at a hint, falling as a Gaussian
+    of the distance with a spread of PROXIMITY_SPREAD of the short side. Where the user said the colour, the
+    net is not unsure, and the chroma gain that compensates for its doubt (model.colorizer) fades out."""
+    spread = PROXIMITY_SPREAD * min(small_width, small_height)
+    rows = torch.arange(small_height, dtype=torch.float32)[:, None]
+    columns = torch.arange(small_width, dtype=torch.float32)[None, :]
+    closeness = torch.zeros(small_height, small_width)
+    for hint in hints:
+        row = (hint.y + 0.5) * small_height / height - 0.5
+        column = (hint.x + 0.5) * small_width / width - 0.5
+        distance2 = (rows - row) ** 2 + (columns - column) ** 2
+        torch.maximum(closeness, torch.exp(-distance2 / (2 * spread**2)), out=closeness)
+    return closeness

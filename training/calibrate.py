@@ -1,7 +1,8 @@
 """Choose a checkpoint's operating point between accuracy and colour: PSNR and colorfulness at each setting.
 
     python -m training.calibrate runs/name/checkpoint.pt --images PHOTOS [--working-size 192] [--photos 800]
-                                 [--min-gain 0.6] [--gains 1,1.5,2] [--temperatures ...] [--corrections ...]
+                                 [--min-gain 0.6] [--hints 10] [--min-hint-gain 3] [--gains 1,1.5,2]
+                                 [--temperatures ...] [--corrections ...]
 
 A net trained for accuracy is muted where it is unsure. The knobs that trade some accuracy for colour: the chroma
 gain (any head; see model.colorizer.expand_chroma), and for a bins head the prior correction, which undoes the
@@ -11,8 +12,10 @@ sharpens each pixel's distribution before its mean is taken (see training.export
 Each setting is measured on the network as it is served: the checkpoint is exported to a temporary weights file
 and loaded the way the app loads it (frozen TorchScript, in the precision this machine serves). The photos come
 from the run's *training* split (the run's own --val-fraction, read from the checkpoint), so that the validation
-split stays unseen for the final report. It suggests the most colourful setting whose PSNR is still at least
---min-gain dB above the gray image's, or, when none is, the most accurate one, and prints the export command.
+split stays unseen for the final report. It suggests the most colourful setting that keeps PSNR at least --min-gain
+dB above the gray image's, no source (file-name prefix) below gray, PSNR at least --min-hint-gain dB above gray
+with --hints hints, and no more colour than the originals; or, when none does, the most accurate one; and prints
+the export command.
 """
 import argparse
 import itertools
@@ -37,27 +40,53 @@ CORRECTIONS = (1.0, 0.75, 0.5, 0.0)
 
 def calibrate(checkpoint_path: Path, paths: list[Path], working_size: int | None = None,
               gains: tuple[float, ...] = (1.0,), corrections: tuple[float, ...] = (0.0,),
-              temperatures: tuple[float | None, ...] = (None,), precision: str | None = None) -> list[dict]:
+              temperatures: tuple[float | None, ...] = (None,), precision: str | None = None,
+              hints: int = 0) -> list[dict]:
     """One row per setting (prior correction, temperature, chroma gain): PSNR, gray PSNR, colorfulness and its
-    ratio to the originals'. Corrections and temperatures apply to a bins head only; None keeps the run's."""
+    ratio to the originals', the worst source's PSNR against its gray, and with hints > 0 the PSNR and fidelity
+    with that many hints. Corrections and temperatures apply to a bins head only; None keeps the run's."""
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         weights = Path(folder) / "calibrate.pt"
         for correction, temperature in itertools.product(corrections, temperatures):
             export(checkpoint_path, weights, temperature=temperature, prior_correction=correction,
                    working_size=working_size)
-            report = evaluate(Colorizer.load(weights, precision=precision), paths, gains=gains)
-            for gain, scores in report["gains"].items():
-                rows.append({"prior_correction": correction, "temperature": temperature, "chroma_gain": float(gain),
-                             "psnr": scores["psnr"], "psnr_gray": report["gray"]["psnr"],
-                             "colorfulness": scores["colorfulness"], "ratio": scores["colorfulness_ratio"]})
+            report = evaluate(Colorizer.load(weights, precision=precision), paths, gains=gains,
+                              hint_counts=(0, hints) if hints else (0,))
+            for gain, at_gain in report["gains"].items():
+                ours = at_gain["ours"]
+                row = {"prior_correction": correction, "temperature": temperature, "chroma_gain": float(gain),
+                       "psnr": ours["psnr"], "psnr_gray": at_gain["gray"]["psnr"],
+                       "colorfulness": ours["colorfulness"], "ratio": ours["colorfulness_ratio"]}
+                if "sources" in at_gain:
+                    row["worst_source"], row["worst_source_gain"] = min(
+                        ((name, table["ours"]["psnr"] - table["gray"]["psnr"])
+                         for name, table in at_gain["sources"].items()), key=lambda item: item[1])
+                if hints:
+                    row["hinted_psnr"] = at_gain["hints"][str(hints)]["psnr"]
+                    row["fidelity"] = at_gain["hints"][str(hints)]["fidelity"]
+                rows.append(row)
     return rows
 
 
-def suggest(rows: list[dict], min_gain: float) -> dict | None:
-    """The most colourful row whose PSNR is at least min_gain above gray; None if no row is."""
-    accurate = [row for row in rows if row["psnr"] - row["psnr_gray"] >= min_gain]
-    return max(accurate, key=lambda row: row["colorfulness"]) if accurate else None
+def shortfalls(row: dict, min_gain: float, min_hint_gain: float) -> list[str]:
+    """What keeps a setting from being suggested: none for a setting that meets every condition."""
+    failed = []
+    if row["psnr"] - row["psnr_gray"] < min_gain:
+        failed.append(f"PSNR under gray + {min_gain:g} dB")
+    if row.get("worst_source_gain", 0) < 0:
+        failed.append(f"{row['worst_source']} photos below gray")
+    if "hinted_psnr" in row and row["hinted_psnr"] - row["psnr_gray"] < min_hint_gain:
+        failed.append(f"with hints under gray + {min_hint_gain:g} dB")
+    if row["ratio"] > 1:
+        failed.append("more colourful than the originals")
+    return failed
+
+
+def suggest(rows: list[dict], min_gain: float, min_hint_gain: float = 0.0) -> dict | None:
+    """The most colourful row that meets every condition of shortfalls(); None if no row does."""
+    fine = [row for row in rows if not shortfalls(row, min_gain, min_hint_gain)]
+    return max(fine, key=lambda row: row["colorfulness"]) if fine else None
 
 
 def export_flags(row: dict) -> str:
@@ -78,6 +107,11 @@ def main(argv: list | None = None) -> int:
                              "disagree by tenths of a dB)")
     parser.add_argument("--min-gain", type=float, default=0.6,
                         help="PSNR the suggestion must keep above gray, in dB (default 0.6)")
+    parser.add_argument("--hints", type=int, default=10,
+                        help="also score each setting with this many hints (the evaluation's sweep protocol) and "
+                             "require --min-hint-gain with them; 0 scores the automatic colorizer alone (default 10)")
+    parser.add_argument("--min-hint-gain", type=float, default=3.0,
+                        help="PSNR the suggestion must keep above gray with --hints hints, in dB (default 3)")
     numbers = lambda text: tuple(float(t) for t in text.split(","))  # noqa: E731
     parser.add_argument("--gains", type=numbers, default=None,
                         help=f"chroma gains, comma-separated (default: {','.join(map(str, GAINS))} for a regression "
@@ -105,21 +139,28 @@ def main(argv: list | None = None) -> int:
     picks = np.linspace(0, len(train_paths) - 1, min(args.photos, len(train_paths))).astype(int)
     try:
         rows = calibrate(args.checkpoint, [train_paths[i] for i in picks], args.working_size,
-                         precision=args.precision, **knobs)
+                         precision=args.precision, hints=args.hints, **knobs)
     except ValueError as error:
         raise SystemExit(str(error)) from None
-    print(f"{len(picks)} training photos; gray PSNR {rows[0]['psnr_gray']:.2f} dB")
-    print(f"{'correction':>10}{'T':>6}{'gain':>6}{'PSNR dB':>9}{'vs gray':>9}{'colorful':>10}{'ratio':>8}")
+    print(f"{len(picks)} training photos; gray PSNR {rows[0]['psnr_gray']:.2f} dB. Suggested: the most colourful "
+          f"setting with PSNR at least {args.min_gain:g} dB above gray, no source below gray"
+          + (f", at least {args.min_hint_gain:g} dB above gray with {args.hints} hints" if args.hints else "")
+          + ", and no more colour than the originals")
+    print(f"{'correction':>10}{'T':>6}{'gain':>6}{'PSNR dB':>9}{'vs gray':>9}{'colorful':>10}{'ratio':>7}"
+          f"{'worst source':>22}" + (f"{f'{args.hints} hints':>10}{'fidelity':>10}" if args.hints else ""))
     for row in rows:
         temperature = "-" if row["temperature"] is None else f"{row['temperature']:.2f}"
         correction = "-" if not bins else f"{row['prior_correction']:.2f}"
+        worst = f"{row['worst_source']} {row['worst_source_gain']:+.2f}" if "worst_source" in row else "-"
+        hinted = (f"{row['hinted_psnr'] - row['psnr_gray']:+10.2f}{row['fidelity']:10.2f}" if args.hints else "")
         print(f"{correction:>10}{temperature:>6}{row['chroma_gain']:6.2f}{row['psnr']:9.2f}"
-              f"{row['psnr'] - row['psnr_gray']:+9.2f}{row['colorfulness']:10.1f}{row['ratio']:8.0%}")
-    best = suggest(rows, args.min_gain)
+              f"{row['psnr'] - row['psnr_gray']:+9.2f}{row['colorfulness']:10.1f}{row['ratio']:7.0%}{worst:>22}{hinted}")
+    best = suggest(rows, args.min_gain, args.min_hint_gain)
     size = f" --working-size {args.working_size}" if args.working_size else ""
     if best is None:
         best = max(rows, key=lambda row: row["psnr"])
-        print(f"no setting keeps PSNR {args.min_gain} dB above gray; the most accurate one is "
+        print(f"no setting meets every condition; the most accurate one ({export_flags(best)}: "
+              f"{'; '.join(shortfalls(best, args.min_gain, args.min_hint_gain)) or 'none'}) is "
               f"{best['psnr'] - best['psnr_gray']:+.2f} dB, {best['ratio']:.0%} of the originals' colorfulness:")
         status = 1
     else:

@@ -138,11 +138,12 @@ def mean_scores(scores: list[dict]) -> dict:
 def evaluate(colorizer: Colorizer, paths: list[Path], size: int | None = None, hint_counts: tuple[int, ...] = (0,),
              sheet: Path | None = None, inception: Path | None = None, gains: tuple[float, ...] | None = None) -> dict:
     """Scores of the colorizer on the photos: gray, each hint count of the sweep, the originals; overall and per
-    source. gains (for training.calibrate): score the automatic colorizer at each of these chroma gains instead
-    (the report's "gains" entry); the photos are read and the gray baseline scored once for all of them."""
+    source. gains (for training.calibrate): the same at each of these chroma gains, as report["gains"][f"{gain:g}"],
+    each a report of its own; the photos are read, and gray scored, once for all of them."""
     counts = sorted(set(hint_counts) | {0})
+    variants = {None: colorizer} if gains is None else {gain: colorizer.at_operating_point(gain) for gain in gains}
     sheet_count = SHEET_HINTS if SHEET_HINTS in counts else max(counts)
-    per_photo = []  # one dict per photo: source, gray, original, and the scores of every variant
+    per_photo = []  # one dict per photo: source, gray, original, and the scores of every (gain, count)
     rows, keep_ours, keep_originals = [], [], []
     sheet_rows = set(np.linspace(0, len(paths) - 1, min(SHEET_ROWS, len(paths))).round().astype(int))  # spread out
     for index, path in enumerate(tqdm(paths, unit="image", disable=None)):
@@ -151,36 +152,32 @@ def evaluate(colorizer: Colorizer, paths: list[Path], size: int | None = None, h
         gray = gray_version(original)
         photo = {"source": source_of(path), "gray": image_scores(np.asarray(gray), target),
                  "original": {"colorfulness": colorfulness(target), "colorfulness_abs": colorfulness(target, True)},
-                 "counts": {}, "gains": {}}
+                 "scores": {}}
         lab = rgb_to_lab_np(target) if len(counts) > 1 else None
         side = min(SWEEP_SIDE, *target.shape[:2])
+        shown = {}  # the sheet's results of this photo
         for count in counts:
-            if count:
-                hints, corners = sweep_hints(lab, count, random.Random(f"{Path(path).name}:{count}"))
-            else:
-                hints, corners = None, []
-            if gains is not None and not count:
-                for gain in gains:
-                    result = colorizer.at_operating_point(chroma_gain=gain)(original, size=size)
-                    photo["gains"][gain] = image_scores(np.asarray(result), target)
-                continue
-            ours = colorizer(original, size=size, hints=hints)
-            result = np.asarray(ours)
-            photo["counts"][count] = image_scores(result, target)
-            if count:
-                photo["counts"][count]["fidelity"] = hint_fidelity(result, hints, corners, side)
-            if sheet and index in sheet_rows and count in (0, sheet_count):
-                photo.setdefault("sheet", {})[count] = mark_patches(ours, corners, side)
-            if inception and count == 0:
-                keep_ours.append(ours)
-                keep_originals.append(original)
-        if sheet and index in sheet_rows and "sheet" in photo:
-            row = [gray, photo["sheet"].get(0)] + ([photo["sheet"][sheet_count]] if sheet_count else []) + [original]
-            rows.append([im for im in row if im is not None])
-            del photo["sheet"]
+            # the same hints for a photo and count, whatever else is measured: comparable across gains and runs
+            hints, corners = sweep_hints(lab, count, random.Random(f"{Path(path).name}:{count}")) if count else (None, [])
+            for gain, variant in variants.items():
+                ours = variant(original, size=size, hints=hints)
+                result = np.asarray(ours)
+                scores = photo["scores"][gain, count] = image_scores(result, target)
+                if count:
+                    scores["fidelity"] = hint_fidelity(result, hints, corners, side)
+                if sheet and index in sheet_rows and gain is None and count in (0, sheet_count):
+                    shown[count] = mark_patches(ours, corners, side)
+                if inception and gain is None and count == 0:
+                    keep_ours.append(ours)
+                    keep_originals.append(original)
+        if shown:
+            rows.append([gray, shown[0]] + ([shown[sheet_count]] if sheet_count else []) + [original])
         per_photo.append(photo)
 
-    report = summarize(per_photo, counts if gains is None else [], gains or ())
+    if gains is None:
+        report = summarize(per_photo, counts, None)
+    else:
+        report = {"images": len(paths), "gains": {f"{gain:g}": summarize(per_photo, counts, gain) for gain in gains}}
     report["images"] = len(paths)
     if sheet:
         titles = ("gray", "automatic") + ((f"{sheet_count} hints",) if sheet_count else ()) + ("original",)
@@ -190,20 +187,18 @@ def evaluate(colorizer: Colorizer, paths: list[Path], size: int | None = None, h
     return report
 
 
-def summarize(per_photo: list[dict], counts: list[int], gains: tuple[float, ...]) -> dict:
-    """Per-photo scores -> means overall ("gray", "ours" = automatic, "hints" by count, "gains" by gain,
-    "original") and per source."""
+def summarize(per_photo: list[dict], counts: list[int], gain: float | None) -> dict:
+    """Per-photo scores at one gain -> means overall ("gray", "ours" = automatic, "hints" by count, "original")
+    and per source."""
     def table(photos: list[dict]) -> dict:
         originals = mean_scores([p["original"] for p in photos])
         result = {"images": len(photos), "gray": mean_scores([p["gray"] for p in photos]), "original": originals,
-                  "hints": {str(c): mean_scores([p["counts"][c] for p in photos]) for c in counts},
-                  "gains": {f"{g:g}": mean_scores([p["gains"][g] for p in photos]) for g in gains}}
-        for scores in [result["gray"], *result["hints"].values(), *result["gains"].values()]:
+                  "hints": {str(c): mean_scores([p["scores"][gain, c] for p in photos]) for c in counts}}
+        for scores in [result["gray"], *result["hints"].values()]:
             scores["colorfulness_gap"] = originals["colorfulness"] - scores["colorfulness"]
             scores["colorfulness_ratio"] = scores["colorfulness"] / originals["colorfulness"]
             scores["colorfulness_abs_ratio"] = scores["colorfulness_abs"] / originals["colorfulness_abs"]
-        if counts:
-            result["ours"] = result["hints"]["0"]
+        result["ours"] = result["hints"]["0"]
         return result
 
     report = table(per_photo)
@@ -240,8 +235,6 @@ def format_table(report: dict) -> str:
     lines.append(line("gray", report["gray"]))
     for count, r in report["hints"].items():
         lines.append(line("automatic" if count == "0" else f"{count} hints", r))
-    for gain, r in report["gains"].items():
-        lines.append(line(f"gain {gain}", r))
     lines.append(f"{'original':12}{'':26}{originals['colorfulness']:10.1f}{'':7}{originals['colorfulness_abs']:8.1f}")
     if "fid" in report.get("ours", {}):
         lines.append(f"FID {report['ours']['fid']:.2f}, Inception Score {report['ours']['inception_score']:.2f}")

@@ -6,12 +6,25 @@ from training.calibrate import calibrate, main, suggest
 
 
 def test_suggest_takes_the_most_colourful_setting_that_keeps_the_psnr_gain():
-    rows = [{"psnr": 25.0, "psnr_gray": 24.0, "colorfulness": 10.0},
-            {"psnr": 24.7, "psnr_gray": 24.0, "colorfulness": 20.0},
-            {"psnr": 24.2, "psnr_gray": 24.0, "colorfulness": 30.0}]
+    rows = [{"psnr": 25.0, "psnr_gray": 24.0, "colorfulness": 10.0, "ratio": 0.3},
+            {"psnr": 24.7, "psnr_gray": 24.0, "colorfulness": 20.0, "ratio": 0.6},
+            {"psnr": 24.2, "psnr_gray": 24.0, "colorfulness": 30.0, "ratio": 0.9}]
     assert suggest(rows, 0.6)["colorfulness"] == 20.0
     assert suggest(rows, 0.1)["colorfulness"] == 30.0
     assert suggest(rows, 1.5) is None
+
+
+def test_suggest_keeps_every_source_above_gray_the_hints_gain_and_no_more_colour_than_the_originals():
+    from training.calibrate import shortfalls
+    base = {"psnr": 26.0, "psnr_gray": 24.0, "worst_source": "pets", "hinted_psnr": 27.5}
+    rows = [base | {"colorfulness": 10.0, "ratio": 0.3, "worst_source_gain": 0.4},
+            base | {"colorfulness": 20.0, "ratio": 0.6, "worst_source_gain": -0.1},  # pets below gray
+            base | {"colorfulness": 40.0, "ratio": 1.1, "worst_source_gain": 0.2}]  # more than the originals
+    assert suggest(rows, 0.6, 3.0)["colorfulness"] == 10.0
+    assert shortfalls(rows[1], 0.6, 3.0) == ["pets photos below gray"]
+    assert shortfalls(rows[2], 0.6, 3.0) == ["more colourful than the originals"]
+    assert shortfalls(rows[0], 0.6, 4.0) == ["with hints under gray + 4 dB"]
+    assert suggest(rows, 0.6, 4.0) is None
 
 
 def test_calibrate_scores_each_setting_of_a_bins_head_on_photos(photo_folder, tmp_path):
@@ -24,18 +37,20 @@ def test_calibrate_scores_each_setting_of_a_bins_head_on_photos(photo_folder, tm
 
 def test_calibrate_sweeps_the_chroma_gain_of_a_regression_head(tiny_checkpoint, photo_folder):
     paths = sorted(photo_folder.iterdir())[:3]
-    rows = calibrate(tiny_checkpoint, paths, working_size=40, gains=(1.0, 2.0))
+    rows = calibrate(tiny_checkpoint, paths, working_size=40, gains=(1.0, 2.0), hints=5)
     assert [row["chroma_gain"] for row in rows] == [1.0, 2.0]
     assert rows[1]["colorfulness"] > rows[0]["colorfulness"]
+    assert rows[0]["hinted_psnr"] != rows[0]["psnr"] and rows[0]["fidelity"] > 0
 
 
 def test_calibrate_prints_the_export_flags_it_suggests(tiny_checkpoint, photo_folder, capsys):
-    assert main([str(tiny_checkpoint), "--images", str(photo_folder), "--photos", "3",
+    assert main([str(tiny_checkpoint), "--images", str(photo_folder), "--photos", "3", "--hints", "0",
                  "--gains", "1,1.5", "--min-gain", "-100"]) == 0
     out = capsys.readouterr().out
     assert "suggested: --chroma-gain 1.5 " in out  # the more colourful, and nothing is below -100 dB
     assert f"python -m training.export {tiny_checkpoint} weights/colorizer.pt --chroma-gain 1.5" in out
-    assert main([str(tiny_checkpoint), "--images", str(photo_folder), "--photos", "3",
+    assert main([str(tiny_checkpoint), "--images", str(photo_folder), "--photos", "3", "--hints", "2",
                  "--gains", "1,1.5", "--min-gain", "100"]) == 1
     out = capsys.readouterr().out  # no setting meets it: it still says what to export, the most accurate
-    assert "no setting keeps PSNR 100" in out and "python -m training.export" in out
+    assert "no setting meets every condition" in out and "PSNR under gray + 100 dB" in out
+    assert "python -m training.export" in out
