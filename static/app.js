@@ -200,6 +200,7 @@ document.addEventListener("DOMContentLoaded", () => {
   }
 
   async function render() {
+    clearTimeout(debounce);  // this render sends the latest state: a change waiting to be sent is in it
     debounce = null;
     if (!photo) { settled(true); return; }
     settled(false);
@@ -249,7 +250,8 @@ document.addEventListener("DOMContentLoaded", () => {
     legend.hidden = actions.hidden = false;
     editor.hidden = !takesHints;
     download.download = current.name.replace(/\.[^.]*$/, "") + "-color.jpg";
-    result.scrollIntoView({ behavior: "smooth", block: "nearest" });
+    const still = matchMedia("(prefers-reduced-motion: reduce)").matches;
+    result.scrollIntoView({ behavior: still ? "auto" : "smooth", block: "nearest" });
   }
 
   // The gray original of a photo the browser cannot show: the result's own lightness (same relative luminance).

@@ -71,6 +71,11 @@ def big_photo(tmp_path) -> Path:
     return path
 
 
+def new_page(browser, **options):
+    """A page that does not animate its scrolling: a click aimed at the photo lands where it was aimed."""
+    return browser.new_page(**{"viewport": {"width": 1100, "height": 900}, "reduced_motion": "reduce", **options})
+
+
 def keep(path: Path, name: str) -> None:
     if os.environ.get("SCREENSHOT_DIR"):
         target = Path(os.environ["SCREENSHOT_DIR"])
@@ -167,7 +172,7 @@ def click_photo(page, fx: float, fy: float) -> None:
 
 
 def test_upload_colorize_compare_and_download(browser, server, photo, tmp_path):
-    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    page = new_page(browser)
     problems = watched(page)
     page.goto(server)
     assert page.title().startswith("Colorizer")
@@ -202,7 +207,7 @@ def test_upload_colorize_compare_and_download(browser, server, photo, tmp_path):
 
 
 def test_a_colour_point_pulls_the_colour_there_towards_the_chosen_one(browser, server, photo, tmp_path):
-    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    page = new_page(browser)
     problems, sent = watched(page), posts(page)
     colorize(page, server, photo)
     page.fill("#slider", "100")  # all colorized: the screenshot shows the points' effect
@@ -229,7 +234,7 @@ def test_a_colour_point_pulls_the_colour_there_towards_the_chosen_one(browser, s
 
 
 def test_dragging_and_removing_points_re_render(browser, server, photo):
-    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    page = new_page(browser)
     sent = posts(page)
     colorize(page, server, photo)
     click_photo(page, 0.3, 0.75)
@@ -265,7 +270,7 @@ def test_dragging_and_removing_points_re_render(browser, server, photo):
 
 
 def test_vividness_zero_is_gray_and_two_more_colourful(browser, server, photo):
-    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    page = new_page(browser)
     colorize(page, server, photo)
     page.fill("#slider", "100")
     click_photo(page, 0.3, 0.75)  # a point, so that even the stand-in net has colour to scale
@@ -282,7 +287,7 @@ def test_vividness_zero_is_gray_and_two_more_colourful(browser, server, photo):
 
 
 def test_the_download_is_the_full_photo_with_the_same_points_and_vividness(browser, server, big_photo, tmp_path):
-    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    page = new_page(browser)
     sent = posts(page)
     colorize(page, server, big_photo)
     assert page.eval_on_selector("#after", "img => img.naturalWidth") == 1024  # edits use the reduced copy
@@ -307,7 +312,7 @@ def test_the_download_is_the_full_photo_with_the_same_points_and_vividness(brows
 
 
 def test_keyboard_alone_can_place_and_colour_a_point(browser, server, photo):
-    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    page = new_page(browser)
     sent = posts(page)
     colorize(page, server, photo)
     for _ in range(40):  # Tab to the "Add a point" button, as a keyboard user would
@@ -331,7 +336,7 @@ def test_keyboard_alone_can_place_and_colour_a_point(browser, server, photo):
 
 
 def test_retry_after_a_server_error_works(browser, server, photo):
-    page = browser.new_page()
+    page = new_page(browser)
     failures = []
 
     def fail_once(route):
@@ -354,7 +359,7 @@ def test_retry_after_a_server_error_works(browser, server, photo):
 
 
 def test_an_error_is_shown_in_words_and_leaves_no_broken_result(browser, server, tmp_path):
-    page = browser.new_page()
+    page = new_page(browser)
     page.goto(server)
     fake = tmp_path / "notes.png"
     fake.write_text("these are my notes, not a picture")
@@ -370,7 +375,7 @@ def test_an_error_is_shown_in_words_and_leaves_no_broken_result(browser, server,
 
 
 def test_a_tiff_previews_as_the_results_own_lightness(browser, server, tmp_path):
-    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    page = new_page(browser)
     tiff = tmp_path / "scan.tif"
     synthetic_photo(13, (300, 200)).convert("L").save(tiff, "TIFF")
     page.goto(server)
@@ -387,7 +392,7 @@ def test_a_tiff_previews_as_the_results_own_lightness(browser, server, tmp_path)
 
 
 def test_a_colour_photo_is_said_to_be_recoloured(browser, server, tmp_path):
-    page = browser.new_page()
+    page = new_page(browser)
     colour = tmp_path / "colour.jpg"
     synthetic_photo(14, (200, 150)).save(colour)
     page.goto(server)
@@ -398,7 +403,7 @@ def test_a_colour_photo_is_said_to_be_recoloured(browser, server, tmp_path):
 
 def test_the_page_fits_a_phone_and_a_tap_places_a_point(browser, server, photo, tmp_path):
     context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
-                                  has_touch=True)
+                                  has_touch=True, reduced_motion="reduce")
     page = context.new_page()
     colorize(page, server, photo)
     box = page.locator("#after").bounding_box()

@@ -21,7 +21,8 @@ def test_torchrun_trains_with_two_cpu_processes(photo_folder, tmp_path):
     """DistributedDataParallel over gloo: both phases run, rank 0 alone writes, and the run ends with a check
     (Trainer.check_in_sync) that raises if the processes' weights differ."""
     out = tmp_path / "run"
-    result = torchrun(photo_folder, out, "--critic-channels", "8", "--max-steps", "4", "--warmup-steps", "2")
+    result = torchrun(photo_folder, out, "--critic-channels", "8", "--max-steps", "4", "--warmup-steps", "2",
+                      "--adversarial", "true")
     assert result.returncode == 0, result.stderr[-3000:]
     assert torch.load(out / "checkpoint.pt", weights_only=True)["step"] == 4
     assert json.loads((out / "data.json").read_text())["processes"] == 2
