@@ -3,7 +3,7 @@ share of this machine's own measured matrix-product rate; the network of Zhang e
 Last, in the same run, the whole Colorizer on a gray and an RGB 1024x768 photo against the reference's bare
 forward pass.
 
-    python -m bench.model [--weights PATH] [--repeats 10] [--photo PATH]
+    python -m bench.model [--weights PATH] [--baseline PATH] [--repeats 10] [--photo PATH]
 """
 import argparse
 import io
@@ -67,6 +67,8 @@ def main(argv: list | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.model", description=__doc__.split("\n\n")[0])
     parser.add_argument("--weights", default=str(DEFAULT_WEIGHTS))
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--baseline", help="another weights file, timed end to end in the same run (for example "
+                                           "the previous model)")
     parser.add_argument("--photo", help="time the Colorizer on this photo (resized to 1024x768, RGB and gray) "
                                         "instead of synthetic ones")
     args = parser.parse_args(argv)
@@ -98,14 +100,17 @@ def main(argv: list | None = None) -> None:
               f"{seconds * 1000:.1f} | {rate:.0f} | {rate / peaks[precision]:.0%} |")
     theirs = results[("Zhang et al. 2016 (eager)", "float32", 256)]
 
-    colorizer = Colorizer.load(args.weights)  # the precision the app and the CLI pick on this machine
-    print(f"\nColorizer end to end ({colorizer.precision}) against the reference's bare forward pass at 256x256 "
+    weights = {"": args.weights} | ({"baseline: ": args.baseline} if args.baseline else {})
+    print(f"\nColorizer end to end ({default_precision()}) against the reference's bare forward pass at 256x256 "
           f"({theirs * 1000:.1f} ms):")
-    print("| photo, 1024x768 | mode | ms | times faster than the reference |")
-    print("|---|---|---:|---:|")
-    for name, photo in photos(args.photo):
-        end_to_end = latency(lambda _: colorizer(photo), (1,), args.repeats)
-        print(f"| {name} | {photo.mode} | {end_to_end * 1000:.1f} | {theirs / end_to_end:.1f}x |")
+    print("| weights | photo, 1024x768 | mode | ms | times faster than the reference |")
+    print("|---|---|---|---:|---:|")
+    for label, path in weights.items():
+        colorizer = Colorizer.load(path)  # the precision the app and the CLI pick on this machine
+        for name, photo in photos(args.photo):
+            end_to_end = latency(lambda _: colorizer(photo), (1,), args.repeats)
+            print(f"| {label}{Path(path).name} ({colorizer.sha256[:8]}) | {name} | {photo.mode} | "
+                  f"{end_to_end * 1000:.1f} | {theirs / end_to_end:.1f}x |")
 
 
 def photos(path: str | None) -> list[tuple[str, Image.Image]]:

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import torch
 
+from model.files import atomic_write
 from model.generator import BinsHead, Generator, count_parameters
 from model.weights import MAX_CHROMA_GAIN, MAX_SIZE, MIN_SIZE, load_network, save_network, valid_chroma_gain
 from training.config import TrainConfig
-from model.files import atomic_write
 
 # Largest difference allowed between the eager network and the reloaded file, on tanh outputs in [-1, 1].
 # The file stores float16 weights: about 3e-4 at most (0.03 ab units), so 2e-3 leaves room yet catches a wrong net.

@@ -8,7 +8,8 @@ WGAN-GP critic after an L1 warm-up (--adversarial true).
     torchrun --nproc-per-node N -m training.train ...    # data parallel: N processes (GPUs, or CPU with gloo)
 
 The run folder gets config.json, checkpoint.pt (written atomically every --checkpoint-every steps),
-metrics.jsonl (one JSON object per log line) and samples/step_N.png (gray | ours | original).
+metrics.jsonl (one JSON object per log line) and samples/step_N.png (gray | ours | ours with 10 simulated hints |
+original, on validation crops).
 """
 import copy
 import dataclasses
@@ -30,11 +31,11 @@ from tqdm import tqdm
 from model.bins import nearest_bin, rebalancing_weights
 from model.color import denormalize_ab, denormalize_l, lab_to_rgb
 from model.critic import Critic
+from model.files import atomic_write
 from model.generator import Generator, count_parameters, load_compatible
 from model.weights import WeightsError, is_torchscript, read_state
 from training.config import ARCHITECTURE_FIELDS, TrainConfig, load_run_config, parse_args
 from training.data import PhotoCrops, list_images, scan_photos, split_paths, to_model_inputs
-from model.files import atomic_write
 from training.hints import patch_hints, simulate_hints
 from training.losses import bins_loss, critic_loss, downsample_ab, generator_loss
 from training.sheets import contact_sheet

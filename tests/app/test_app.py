@@ -185,8 +185,9 @@ def test_the_page_is_served_with_its_assets_and_security_headers(client):
 
 
 def test_unknown_routes_and_methods_answer_in_json(client):
-    assert client.get("/nope").status_code == 404 and client.get("/nope").is_json
-    assert client.get("/colorize").status_code == 405
+    for response, status in ((client.get("/nope"), 404), (client.get("/colorize"), 405)):
+        assert response.status_code == status and response.mimetype == "application/json"
+        assert set(response.json) == {"error"} and len(response.json["error"]) > 10
 
 
 def test_missing_weights_fail_startup_with_one_clear_message(tmp_path):
