@@ -69,13 +69,13 @@ def calibrate(checkpoint_path: Path, paths: list[Path], working_size: int | None
     return rows
 
 
-def shortfalls(row: dict, min_gain: float, min_hint_gain: float) -> list[str]:
+def shortfalls(row: dict, min_gain: float, min_hint_gain: float, source_floor: float = 0.0) -> list[str]:
     """What keeps a setting from being suggested: none for a setting that meets every condition."""
     failed = []
     if row["psnr"] - row["psnr_gray"] < min_gain:
         failed.append(f"PSNR under gray + {min_gain:g} dB")
-    if row.get("worst_source_gain", 0) < 0:
-        failed.append(f"{row['worst_source']} photos below gray")
+    if row.get("worst_source_gain", 0) < source_floor:
+        failed.append(f"{row['worst_source']} photos below gray" + (f" {source_floor:+g} dB" if source_floor else ""))
     if "hinted_psnr" in row and row["hinted_psnr"] - row["psnr_gray"] < min_hint_gain:
         failed.append(f"with hints under gray + {min_hint_gain:g} dB")
     if row["ratio"] > 1:
@@ -83,9 +83,9 @@ def shortfalls(row: dict, min_gain: float, min_hint_gain: float) -> list[str]:
     return failed
 
 
-def suggest(rows: list[dict], min_gain: float, min_hint_gain: float = 0.0) -> dict | None:
+def suggest(rows: list[dict], min_gain: float, min_hint_gain: float = 0.0, source_floor: float = 0.0) -> dict | None:
     """The most colourful row that meets every condition of shortfalls(); None if no row does."""
-    fine = [row for row in rows if not shortfalls(row, min_gain, min_hint_gain)]
+    fine = [row for row in rows if not shortfalls(row, min_gain, min_hint_gain, source_floor)]
     return max(fine, key=lambda row: row["colorfulness"]) if fine else None
 
 
@@ -107,6 +107,9 @@ def main(argv: list | None = None) -> int:
                              "disagree by tenths of a dB)")
     parser.add_argument("--min-gain", type=float, default=0.6,
                         help="PSNR the suggestion must keep above gray, in dB (default 0.6)")
+    parser.add_argument("--source-floor", type=float, default=0.0,
+                        help="PSNR every source (file-name prefix) must keep against its gray, in dB (default 0: none "
+                             "below gray; -0.5 lets one lose up to half a dB for colour)")
     parser.add_argument("--hints", type=int, default=10,
                         help="also score each setting with this many hints (the evaluation's sweep protocol) and "
                              "require --min-hint-gain with them; 0 scores the automatic colorizer alone (default 10)")
@@ -142,8 +145,9 @@ def main(argv: list | None = None) -> int:
                          precision=args.precision, hints=args.hints, **knobs)
     except ValueError as error:
         raise SystemExit(str(error)) from None
+    floor = f"no source below gray {args.source_floor:+g} dB" if args.source_floor else "no source below gray"
     print(f"{len(picks)} training photos; gray PSNR {rows[0]['psnr_gray']:.2f} dB. Suggested: the most colourful "
-          f"setting with PSNR at least {args.min_gain:g} dB above gray, no source below gray"
+          f"setting with PSNR at least {args.min_gain:g} dB above gray, {floor}"
           + (f", at least {args.min_hint_gain:g} dB above gray with {args.hints} hints" if args.hints else "")
           + ", and no more colour than the originals")
     print(f"{'correction':>10}{'T':>6}{'gain':>6}{'PSNR dB':>9}{'vs gray':>9}{'colorful':>10}{'ratio':>7}"
@@ -155,12 +159,12 @@ def main(argv: list | None = None) -> int:
         hinted = (f"{row['hinted_psnr'] - row['psnr_gray']:+10.2f}{row['fidelity']:10.2f}" if args.hints else "")
         print(f"{correction:>10}{temperature:>6}{row['chroma_gain']:6.2f}{row['psnr']:9.2f}"
               f"{row['psnr'] - row['psnr_gray']:+9.2f}{row['colorfulness']:10.1f}{row['ratio']:7.0%}{worst:>22}{hinted}")
-    best = suggest(rows, args.min_gain, args.min_hint_gain)
+    best = suggest(rows, args.min_gain, args.min_hint_gain, args.source_floor)
     size = f" --working-size {args.working_size}" if args.working_size else ""
     if best is None:
         best = max(rows, key=lambda row: row["psnr"])
         print(f"no setting meets every condition; the most accurate one ({export_flags(best)}: "
-              f"{'; '.join(shortfalls(best, args.min_gain, args.min_hint_gain)) or 'none'}) is "
+              f"{'; '.join(shortfalls(best, args.min_gain, args.min_hint_gain, args.source_floor)) or 'none'}) is "
               f"{best['psnr'] - best['psnr_gray']:+.2f} dB, {best['ratio']:.0%} of the originals' colorfulness:")
         status = 1
     else:

@@ -25,6 +25,8 @@ def test_suggest_keeps_every_source_above_gray_the_hints_gain_and_no_more_colour
     assert shortfalls(rows[2], 0.6, 3.0) == ["more colourful than the originals"]
     assert shortfalls(rows[0], 0.6, 4.0) == ["with hints under gray + 4 dB"]
     assert suggest(rows, 0.6, 4.0) is None
+    assert suggest(rows, 0.6, 3.0, source_floor=-0.2)["colorfulness"] == 20.0  # pets may lose 0.2 dB
+    assert shortfalls(rows[1], 0.6, 3.0, -0.05) == ["pets photos below gray -0.05 dB"]
 
 
 def test_calibrate_scores_each_setting_of_a_bins_head_on_photos(photo_folder, tmp_path):
