@@ -2,7 +2,8 @@
 
 The server runs the shipped weights when they take colour hints, else a stand-in net that follows hints exactly
 (tests/conftest.py's EchoHints). Set SCREENSHOT_DIR to keep the screenshots (docs/ holds them), and
-BROWSER_TEST_PHOTO to upload a photo of your own instead of the synthetic one.
+BROWSER_TEST_PHOTO to upload a photo of your own instead of the synthetic one (BROWSER_TEST_POINTS then says where
+the screenshot's colour points go).
 """
 import io
 import json
@@ -25,6 +26,11 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]
 BLUE = "#2e59c6"  # the page's "blue" swatch
+SWATCH = {"blue": BLUE, "red": "#c0392b", "green": "#2e8b57", "orange": "#e67e22"}
+# Where the screenshot test puts its two points (fractions of the photo's width and height) and their swatches;
+# BROWSER_TEST_POINTS="0.5,0.6,blue;0.47,0.1,red" places them on a photo of your own (BROWSER_TEST_PHOTO).
+POINTS = [((float(x), float(y)), name) for x, y, name in
+          (point.split(",") for point in os.environ.get("BROWSER_TEST_POINTS", "0.3,0.75,blue;0.75,0.2,red").split(";"))]
 
 
 @pytest.fixture(scope="module")
@@ -211,22 +217,23 @@ def test_a_colour_point_pulls_the_colour_there_towards_the_chosen_one(browser, s
     problems, sent = watched(page), posts(page)
     colorize(page, server, photo)
     page.fill("#slider", "100")  # all colorized: the screenshot shows the points' effect
-    target = np.array(color_to_ab(BLUE))
-    spot = (0.3, 0.75)  # on the ground of the synthetic photo
+    (spot, first), (second_spot, second) = POINTS
+    target = np.array(color_to_ab(SWATCH[first]))
     before = np.linalg.norm(result_ab(page, *spot) - target)
     click_photo(page, *spot)
     page.wait_for_selector("#picker:not([hidden])")
     assert page.locator(".point").count() == 1 and page.evaluate("document.activeElement.className").startswith("point")
-    page.click(".swatch[aria-label=blue]")
+    page.click(f".swatch[aria-label={first}]")
     settle(page)
     after = np.linalg.norm(result_ab(page, *spot) - target)
     assert after <= before / 2, f"ab distance to the chosen colour: {before:.1f} before, {after:.1f} after"
-    hints = json.loads(sent[-1]["hints"])
-    assert hints[0]["color"] == BLUE and 0.25 < hints[0]["x"] / 240 < 0.35
+    (hint,) = json.loads(sent[-1]["hints"])
+    width = page.eval_on_selector("#after", "img => img.naturalWidth")
+    assert hint["color"] == SWATCH[first] and abs(hint["x"] / width - spot[0]) < 0.02
 
-    click_photo(page, 0.75, 0.2)  # a second point, on the sky, in red
+    click_photo(page, *second_spot)  # a second point
     page.wait_for_selector(".point >> nth=1")
-    page.click(".swatch[aria-label=red]")
+    page.click(f".swatch[aria-label={second}]")
     settle(page)
     page.screenshot(path=tmp_path / "page.png", full_page=True)
     keep(tmp_path / "page.png", "screenshot.png")

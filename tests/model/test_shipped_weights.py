@@ -28,19 +28,44 @@ def test_the_shipped_model_is_small_and_documented(shipped):
     assert f"| chroma gain | {shipped.chroma_gain:g}:" in card, "the model card must state the chroma gain"
 
 
+def landscape(width: int = 320, height: int = 240, seed: int = 0) -> Image.Image:
+    """A gray landscape-like picture: a smooth bright sky over a darker textured ground."""
+    rng = np.random.default_rng(seed)
+    y = np.linspace(0, 1, height)[:, None]
+    sky = 200 - 50 * y / 0.45 + rng.normal(0, 2, (height, width))
+    ground = 90 + 25 * rng.normal(size=(height, width))
+    return Image.fromarray(np.clip(np.where(y < 0.45, sky, ground), 0, 255).astype(np.uint8), "L")
+
+
 @pytest.mark.parametrize("size", [(300, 200), (517, 389)])
-def test_the_shipped_model_colors_and_keeps_lightness(shipped, size):
+def test_the_shipped_model_keeps_lightness(shipped, size):
     gray = synthetic_photo(31, size).convert("L")
     png = io.BytesIO()
     shipped(gray).save(png, "PNG")
     with Image.open(png) as result:
         lab = rgb_to_lab_np(np.asarray(result))
     expected = rgb_to_lab_np(np.asarray(gray.convert("RGB")))[..., 0]
-    l_psnr = 10 * np.log10(100**2 / np.mean((lab[..., 0] - expected) ** 2))
-    assert l_psnr >= 40
-    # A synthetic picture, not a photo: the model is unsure of it and colours it lightly (mean chroma 2.7 and 3+
-    # with earlier models); a gray result measures under 0.01.
-    assert np.hypot(lab[..., 1], lab[..., 2]).mean() > 1.5, "the result is (nearly) gray"
+    assert 10 * np.log10(100**2 / np.mean((lab[..., 0] - expected) ** 2)) >= 40
+
+
+def test_the_shipped_model_paints_a_sky_blue(shipped):
+    """Recognition, not just any tint: a gray result, or a random one, fails."""
+    lab = rgb_to_lab_np(np.asarray(shipped(landscape())))
+    sky = lab[:90, :, 1:].mean(axis=(0, 1))
+    assert sky[1] < -5 and abs(sky[0]) < abs(sky[1]), f"sky ab {sky}"
+
+
+def test_the_shipped_model_follows_a_colour_point(shipped):
+    """A point pulls the colour at its place to its own: the distance to it at least halved, the hue the point's."""
+    from model.hints import color_to_ab
+    photo = landscape(seed=1)
+    automatic = rgb_to_lab_np(np.asarray(shipped(photo)))[177:184, 77:84, 1:].mean(axis=(0, 1))
+    for color in ("#c0392b", "#2e8b57", "#2e59c6"):
+        target = np.array(color_to_ab(color))
+        lab = rgb_to_lab_np(np.asarray(shipped(photo, hints=[{"x": 80, "y": 180, "color": color}])))
+        ab = lab[177:184, 77:84, 1:].mean(axis=(0, 1))
+        assert np.linalg.norm(ab - target) < np.linalg.norm(automatic - target) / 2, color
+        assert ab @ target / (np.linalg.norm(ab) * np.linalg.norm(target)) > 0.98, color  # the same hue
 
 
 def test_bfloat16_matches_float32_on_the_shipped_model():
@@ -48,4 +73,6 @@ def test_bfloat16_matches_float32_on_the_shipped_model():
     exact = np.asarray(Colorizer.load(DEFAULT_WEIGHTS, precision="float32")(photo), dtype=int)
     fast = np.asarray(Colorizer.load(DEFAULT_WEIGHTS, precision="bfloat16")(photo), dtype=int)
     difference = np.abs(exact - fast)
-    assert difference.max() <= 3 and difference.mean() < 0.3
+    # The README's promise: within 2 levels of 255. On average under half a level (0.36 with this model, which is
+    # more colourful than the previous one, 0.2 to 0.3).
+    assert difference.max() <= 2 and difference.mean() < 0.5
