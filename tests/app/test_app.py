@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import app as app_package
 from app import StartupError, create_app
 from model.colorizer import Colorizer
 from tests.app.conftest import image_bytes, post

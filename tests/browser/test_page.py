@@ -8,7 +8,6 @@ the screenshot's colour points go).
 import io
 import json
 import os
-import re
 import shutil
 import threading
 from pathlib import Path

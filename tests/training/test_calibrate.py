@@ -1,8 +1,5 @@
-import pytest
-import torch
-
 from tests.conftest import bins_checkpoint
-from training.calibrate import calibrate, main, suggest
+from training.calibrate import calibrate, main, shortfalls, suggest
 
 
 def test_suggest_takes_the_most_colourful_setting_that_keeps_the_psnr_gain():
@@ -15,7 +12,6 @@ def test_suggest_takes_the_most_colourful_setting_that_keeps_the_psnr_gain():
 
 
 def test_suggest_keeps_every_source_above_gray_the_hints_gain_and_no_more_colour_than_the_originals():
-    from training.calibrate import shortfalls
     base = {"psnr": 26.0, "psnr_gray": 24.0, "worst_source": "pets", "hinted_psnr": 27.5}
     rows = [base | {"colorfulness": 10.0, "ratio": 0.3, "worst_source_gain": 0.4},
             base | {"colorfulness": 20.0, "ratio": 0.6, "worst_source_gain": -0.1},  # pets below gray

@@ -2,7 +2,6 @@ import warnings
 
 import pytest
 import torch
-from PIL import Image
 
 from tests.conftest import synthetic_photo
 from training.data import PhotoCrops, list_images, scan_photos, split_paths, to_model_inputs
