@@ -128,7 +128,6 @@ def test_a_browser_form_post_gets_the_page_with_the_error_in_words(client):
 
 @pytest.mark.parametrize("filename,download", [
     ('../../etc/"evil".jpg', "etc-color.jpg"),  # the form's own quoting ends the name at the second quote
-    ("C:\\photos\\old.jpg", "C__photos_old-color.jpg"),
     ("a;b c'd.png", "a_b_c_d-color.jpg"),
     ("x" * 5000 + ".jpg", "x" * 80 + "-color.jpg"),
     ("....", "photo-color.jpg"),
@@ -136,6 +135,14 @@ def test_a_browser_form_post_gets_the_page_with_the_error_in_words(client):
 def test_the_download_name_never_carries_a_path_quotes_or_separators(client, filename, download):
     response = post(client, image_bytes(), filename=filename)
     assert response.headers["Content-Disposition"] == f'inline; filename="{download}"'
+
+
+def test_a_windows_path_in_a_name_is_kept_as_letters_not_folders():
+    # Sent in a form, backslashes are a matter of the form parser's escaping (werkzeug 3.1.8 and 3.1.9 differ):
+    # what matters is that safe_stem turns any of them into a plain name.
+    from app.views import safe_stem
+    assert safe_stem("C:\\photos\\old.jpg") == "C__photos_old"
+    assert safe_stem("C:photosold.jpg") == "C_photosold"
 
 
 @pytest.mark.parametrize("filename,fallback,encoded", [
