@@ -110,7 +110,7 @@ def test_any_file_name_gets_200_and_a_valid_header_under_gunicorn(gunicorn):
             assert shown.endswith("-color.jpg") and shown[0] == name[0]
 
 
-def test_a_hinted_avif_request_under_gunicorn(gunicorn):
+def test_a_hinted_avif_request_and_a_heic_under_gunicorn(gunicorn):
     import io
     import json
     from PIL import Image
@@ -128,3 +128,9 @@ def test_a_hinted_avif_request_under_gunicorn(gunicorn):
         assert result.format == "PNG" and result.size == (96, 72)
     bad, _, message = post_raw(port, *form({"hints": "[{"}, {"image": (buffer.getvalue(), "scan.avif")}))
     assert bad == 422 and b"not valid JSON" in message
+    heic = io.BytesIO()
+    synthetic_photo(41, (80, 60)).save(heic, "HEIF")  # an iPhone's format, through pillow-heif
+    status, disposition, data = post_raw(port, *form({}, {"image": (heic.getvalue(), "IMG_0042.HEIC")}))
+    assert status == 200 and disposition == 'inline; filename="IMG_0042-color.jpg"'
+    with Image.open(io.BytesIO(data)) as result:
+        assert result.size == (80, 60)
