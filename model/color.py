@@ -175,12 +175,10 @@ _L_OF_GRAY_8BIT = 116 * _f(_LINEAR_OF_8BIT) - 16
 _Y_OF_LINEAR = _XYZ_FROM_RGB[1].float()  # luminance Y from linear RGB; Lab L depends on Y alone
 
 
-def lightness_of_uint8(pixels: torch.Tensor) -> torch.Tensor:
-    """(H, W) gray or (H, W, 3) RGB uint8 -> (H, W) float32 Lab L, the same as rgb_to_lab's L."""
-    if pixels.ndim == 2:
-        return _L_OF_GRAY_8BIT[pixels.long()]
-    luminance = _LINEAR_OF_8BIT[pixels.long()] @ _Y_OF_LINEAR  # (H, W)
-    return 116 * _f(luminance) - 16
+def lightness_of_uint8(gray: torch.Tensor) -> torch.Tensor:
+    """(H, W) 8-bit gray -> (H, W) float32 Lab L, the same as rgb_to_lab's L. (A colour photo first becomes its
+    gray of the same luminance: gray8_of_rgb8.)"""
+    return _L_OF_GRAY_8BIT[gray.long()]
 
 
 _Y_OF_8BIT = [(_LINEAR_OF_8BIT * weight).numpy() for weight in _Y_OF_LINEAR]  # each channel's share of Y
