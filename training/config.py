@@ -26,6 +26,9 @@ class TrainConfig:
     image_size: int = _field(176, "side of the square training crop, in pixels")
     scale_size: int = _field(192, "photos are resized so their short side is this before cropping; "
                                   "it is also the working size the exported model is meant to run at")
+    zoom: float = _field(1.0, "training crops come from the photo enlarged by a random factor from 1 to this, so "
+                              "they show things at more scales (1: off); helps against memorizing when a run "
+                              "sees each photo many times")
     num_workers: int = _field(2, "data-loading processes (0 loads in the training process)")
     # model: the defaults are model.generator.Generator's, the shipped architecture
     init: str = _field("", "start from the generator of this weights file or run checkpoint (its architecture, "
@@ -104,6 +107,8 @@ class TrainConfig:
             raise ValueError(f"--image-size must be a multiple of {stride} for {self.levels} levels, got {self.image_size}")
         if self.scale_size < self.image_size:
             raise ValueError(f"--scale-size ({self.scale_size}) must be at least --image-size ({self.image_size})")
+        if not 1 <= self.zoom <= 4:
+            raise ValueError(f"--zoom must be from 1 to 4, got {self.zoom}")
         if not 0 < self.val_fraction < 1:
             raise ValueError(f"--val-fraction must be between 0 and 1, got {self.val_fraction}")
 

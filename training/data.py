@@ -1,7 +1,9 @@
 """A folder of color photos -> batches of normalized (L, ab) crops, with a held-out validation split."""
 import hashlib
+import os
 import random
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -57,10 +59,12 @@ def usable_photo(path: Path) -> str:
 
 
 def scan_photos(paths: list[Path]) -> list[Path]:
-    """Keeps the color photos; warns once per skipped file, saying why."""
+    """Keeps the color photos; warns once per skipped file, saying why. Decoding runs on threads (Pillow lets go
+    of the GIL while it decodes), so a large folder is read on every core."""
     kept = []
-    for path in paths:
-        reason = usable_photo(path)
+    with ThreadPoolExecutor(min(32, os.cpu_count() or 1)) as pool:
+        reasons = list(pool.map(usable_photo, paths))
+    for path, reason in zip(paths, reasons):
         if reason:
             warnings.warn(f"skipping {path}: {reason}", stacklevel=2)
         else:
@@ -69,17 +73,21 @@ def scan_photos(paths: list[Path]) -> list[Path]:
 
 
 class PhotoCrops(Dataset):
-    """(3, size, size) RGB crops in [0, 1] from photos resized so their short side is scale_size.
+    """(3, size, size) uint8 RGB crops from photos resized so their short side is scale_size (uint8: a quarter of
+    the bytes that float would move from the loading processes; to_model_inputs takes either).
 
-    Training crops are random and randomly mirrored; validation crops are centred, so they are the same each time.
+    Training crops are random and randomly mirrored, and with zoom > 1 the photo is first enlarged by a random
+    factor from 1 to zoom, so the crop shows a smaller part of it; validation crops are centred, so they are the
+    same each time.
     """
 
-    def __init__(self, paths: list[Path], image_size: int, scale_size: int, train: bool):
+    def __init__(self, paths: list[Path], image_size: int, scale_size: int, train: bool, zoom: float = 1.0):
         assert paths, "no photos to train on: the folder has no readable color photos"
         self.paths = list(paths)
         self.image_size = image_size
         self.scale_size = scale_size
         self.train = train
+        self.zoom = zoom
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -90,7 +98,10 @@ class PhotoCrops(Dataset):
         except Exception as error:  # a file that broke after the scan: use a neighbour rather than stop the run
             warnings.warn(f"skipping {self.paths[index]}: {error}")
             return self[(index + 1) % len(self)]
-        image = resize_short_side(image, self.scale_size)
+        scale_size = self.scale_size
+        if self.train and self.zoom > 1:
+            scale_size = round(scale_size * random.uniform(1, self.zoom))
+        image = resize_short_side(image, scale_size)
         width, height = image.size
         size = self.image_size
         if self.train:
@@ -100,7 +111,7 @@ class PhotoCrops(Dataset):
         image = image.crop((left, top, left + size, top + size))
         if self.train and random.random() < 0.5:
             image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-        return torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1).float() / 255
+        return torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1)
 
 
 def resize_short_side(image: Image.Image, short_side: int) -> Image.Image:
@@ -113,6 +124,8 @@ def resize_short_side(image: Image.Image, short_side: int) -> Image.Image:
 
 
 def to_model_inputs(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(B, 3, H, W) RGB in [0, 1] -> (B, 1, H, W) normalized L and (B, 2, H, W) normalized ab."""
+    """(B, 3, H, W) RGB, uint8 or float in [0, 1] -> (B, 1, H, W) normalized L and (B, 2, H, W) normalized ab."""
+    if rgb.dtype == torch.uint8:
+        rgb = rgb.float() / 255
     lab = rgb_to_lab(rgb)
     return normalize_l(lab[:, :1]), normalize_ab(lab[:, 1:])

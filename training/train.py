@@ -87,8 +87,7 @@ def learning_rate(config: TrainConfig, step: int) -> float:
 @torch.no_grad()
 def update_ema(ema: torch.nn.Module, model: torch.nn.Module, decay: float, step: int) -> None:
     decay = min(decay, (1 + step) / (10 + step))  # follow closely at first, when the weights move fast
-    for averaged, live in zip(ema.parameters(), model.parameters()):
-        averaged.lerp_(live, 1 - decay)
+    torch._foreach_lerp_(list(ema.parameters()), list(model.parameters()), 1 - decay)  # one launch, not one each
     for averaged, live in zip(ema.buffers(), model.buffers()):
         averaged.copy_(live)  # batch-norm statistics are already averages
 
@@ -227,7 +226,7 @@ class Trainer:
     def evaluate(self, val_rgb: torch.Tensor) -> dict:
         """Scores of the averaged generator on the fixed validation crops, without hints and with VAL_HINTS each
         (the same hints every time); a sheet of gray | ours | ours with hints | original."""
-        val_rgb = val_rgb.to(self.device)
+        val_rgb = val_rgb.to(self.device).float() / 255
         l, ab = to_model_inputs(val_rgb)
         hints = patch_hints(ab, [VAL_HINTS] * len(ab), random.Random(0))  # the same hints at every evaluation
         ab_fake = torch.cat([self.ema(chunk) for chunk in l.split(16)]).float()
@@ -325,7 +324,7 @@ def prepare_data(config: TrainConfig, rank: int = 0, world: int = 1) -> tuple[Da
     if not train_paths or not val_paths:
         raise SystemExit(f"{config.data}: need color photos for both training and validation, "
                          f"found {len(train_paths)} and {len(val_paths)}; add photos or change --val-fraction")
-    train_set = PhotoCrops(train_paths, config.image_size, config.scale_size, train=True)
+    train_set = PhotoCrops(train_paths, config.image_size, config.scale_size, train=True, zoom=config.zoom)
     spread = val_paths[::max(1, len(val_paths) // VAL_BATCH)][:VAL_BATCH]  # across the folder, not its first files
     val_set = PhotoCrops(spread, config.image_size, config.scale_size, train=False)
     # Under torchrun each process takes its own share of every epoch; --batch-size is per process.
@@ -405,6 +404,7 @@ def main(argv: list | None = None) -> None:
     torch.manual_seed(config.seed + rank)
     if config.threads:
         torch.set_num_threads(config.threads)
+    torch.backends.cudnn.benchmark = True  # fixed crop size: let cuDNN pick its fastest convolutions once
     loader, val_rgb, facts = prepare_data(config, rank, world)  # before the run folder: bad data leaves none
     if rank == 0:
         (run_dir / "samples").mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from tests.conftest import synthetic_photo
+from training import data
 from training.data import PhotoCrops, list_images, scan_photos, split_paths, to_model_inputs
 
 
@@ -44,11 +45,26 @@ def test_crops_have_the_training_size_and_values_in_range(photo_folder):
     train = PhotoCrops(paths, image_size=32, scale_size=48, train=True)
     val = PhotoCrops(paths, image_size=32, scale_size=48, train=False)
     crop = train[0]
-    assert crop.shape == (3, 32, 32) and 0 <= crop.min() and crop.max() <= 1
+    assert crop.shape == (3, 32, 32) and crop.dtype == torch.uint8 and crop.max() > crop.min()
     # validation crops are the same every time, from any instance; training crops move and mirror
     assert torch.equal(val[1], PhotoCrops(paths, image_size=32, scale_size=48, train=False)[1])
     draws = [train[1] for _ in range(8)]
     assert any(not torch.equal(draws[0], other) for other in draws[1:])
+
+
+def test_zoom_enlarges_training_photos_by_a_random_factor_and_leaves_validation_alone(photo_folder, monkeypatch):
+    asked = []
+    real = data.resize_short_side
+    monkeypatch.setattr(data, "resize_short_side", lambda image, side: asked.append(side) or real(image, side))
+    paths = list_images(photo_folder)
+    zoomed = PhotoCrops(paths, image_size=32, scale_size=48, train=True, zoom=1.5)
+    for _ in range(40):
+        assert zoomed[0].shape == (3, 32, 32)
+    assert min(asked) >= 48 and max(asked) <= 72 and len(set(asked)) > 5
+    asked.clear()
+    PhotoCrops(paths, image_size=32, scale_size=48, train=False, zoom=1.5)[0]
+    PhotoCrops(paths, image_size=32, scale_size=48, train=True)[0]
+    assert asked == [48, 48]
 
 
 def test_model_inputs_are_normalized(photo_folder):

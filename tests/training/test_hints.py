@@ -60,3 +60,28 @@ def test_the_sweep_reveals_count_patches_with_their_mean_colour_and_is_repeatabl
         assert (hint.a, hint.b) == pytest.approx(tuple(patch.reshape(-1, 2).mean(axis=0)), abs=1e-4)
     again, _ = sweep_hints(lab, 10, random.Random("photo.jpg:10"))
     assert again == hints
+
+
+def painted_one_by_one(ab: torch.Tensor, counts: list[int], rng: random.Random) -> torch.Tensor:
+    """The hint layer painted patch by patch, as the plain reading of Zhang et al.'s sampler: the reference."""
+    batch, _, height, width = ab.shape
+    layer = torch.zeros(batch, 3, height, width)
+    for i, count in enumerate(counts):
+        for _ in range(count):
+            side = rng.choice(range(1, 10))
+            top, left = gaussian_patch(height, width, side, rng)
+            rows, columns = slice(top, top + side), slice(left, left + side)
+            layer[i, :2, rows, columns] = ab[i, :, rows, columns].double().mean(dim=(1, 2)).float()[:, None, None]
+            layer[i, 2, rows, columns] = 1
+    return layer
+
+
+def test_painting_all_patches_at_once_equals_painting_them_one_by_one_overlaps_included():
+    torch.manual_seed(5)
+    ab = torch.rand(8, 2, 20, 24) * 2 - 1
+    counts = [0, 1, 3, 12, 40, 0, 7, 25]  # many patches on a small crop: they overlap, the later one wins
+    fast = patch_hints(ab, counts, random.Random(6))
+    reference = painted_one_by_one(ab, counts, random.Random(6))
+    assert torch.equal(fast[:, 2], reference[:, 2])
+    assert torch.allclose(fast, reference, atol=1e-6)
+    assert fast[0].abs().max() == 0 and fast[3, 2].sum() > 9
