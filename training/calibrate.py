@@ -11,8 +11,10 @@ sharpens each pixel's distribution before its mean is taken (see training.export
 
 Each setting is measured on the network as it is served: the checkpoint is exported to a temporary weights file
 and loaded the way the app loads it (frozen TorchScript, in the precision this machine serves). The photos come
-from the run's *training* split (the run's own --val-fraction, read from the checkpoint), so that the validation
-split stays unseen for the final report. It suggests the most colourful setting that keeps PSNR at least --min-gain
+from the *training* split of --images (the run's own --val-fraction, read from the checkpoint), so that the
+validation split stays unseen for the final report. Photos the run trained on flatter it, the more so the more
+often it saw them; a folder of photos it did not train on (and that are not the validation split) gives an
+operating point that holds on new photos. It suggests the most colourful setting that keeps PSNR at least --min-gain
 dB above the gray image's, no source (file-name prefix) below gray, PSNR at least --min-hint-gain dB above gray
 with --hints hints, and no more colour than the originals; or, when none does, the most accurate one; and prints
 the export command.
@@ -99,7 +101,8 @@ def export_flags(row: dict) -> str:
 def main(argv: list | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.calibrate", description=__doc__.split("\n\n")[0])
     parser.add_argument("checkpoint", type=Path, help="a run's checkpoint.pt")
-    parser.add_argument("--images", type=Path, required=True, help="the run's training folder")
+    parser.add_argument("--images", type=Path, required=True, help="folder of photos to score (its validation share is left out): the run's training folder, or better, "
+                             "photos the run did not train on")
     parser.add_argument("--working-size", type=int, default=None,
                         help="the working size you will export with (default: the run's --scale-size)")
     parser.add_argument("--photos", type=int, default=800,
