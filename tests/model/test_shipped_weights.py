@@ -3,7 +3,7 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from model.color import rgb_to_lab_np
 from model.colorizer import Colorizer
@@ -29,11 +29,13 @@ def test_the_shipped_model_is_small_and_documented(shipped):
 
 
 def landscape(width: int = 320, height: int = 240, seed: int = 0) -> Image.Image:
-    """A gray landscape-like picture: a smooth bright sky over a darker textured ground."""
+    """A gray landscape-like picture: a smooth sky, darker at the top and lighter towards the horizon as a clear
+    sky is, over darker ground with a blurred texture like grass or gravel."""
     rng = np.random.default_rng(seed)
     y = np.linspace(0, 1, height)[:, None]
-    sky = 200 - 50 * y / 0.45 + rng.normal(0, 2, (height, width))
-    ground = 90 + 25 * rng.normal(size=(height, width))
+    sky = 150 + 50 * np.clip(y / 0.45, 0, 1) + rng.normal(0, 1.5, (height, width))
+    texture = Image.fromarray(np.clip(128 + 60 * rng.normal(size=(height, width)), 0, 255).astype(np.uint8))
+    ground = 0.8 * np.asarray(texture.filter(ImageFilter.GaussianBlur(2)), dtype=float)
     return Image.fromarray(np.clip(np.where(y < 0.45, sky, ground), 0, 255).astype(np.uint8), "L")
 
 
