@@ -15,6 +15,9 @@ def _field(default, help: str):
 
 _ARCHITECTURE = generator_defaults()  # the generator's own defaults: the one place the architecture is written
 ARCHITECTURE_FIELDS = tuple(_ARCHITECTURE)
+# Settings added after runs had been saved, with the value that reproduces what training did before they existed:
+# a saved config without one is completed with it. Anything else missing is refused (TrainConfig.from_dict).
+ADDED_LATER = {"zoom": 1.0}
 
 
 @dataclass
@@ -117,9 +120,11 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":
-        """A saved config -> TrainConfig. Every field must be there: a run saved by another version of this code
-        is refused rather than completed with today's defaults, which could rebuild another network."""
+        """A saved config -> TrainConfig. Every field must be there, except those in ADDED_LATER, which take the
+        value that means "as before they existed": a run saved by another version of this code is refused rather
+        than completed with today's defaults, which could rebuild another network."""
         known = [f.name for f in dataclasses.fields(cls)]
+        values = {**ADDED_LATER, **values}
         missing = [name for name in known if name not in values]
         if missing:
             raise ValueError(f"the saved training config lacks {', '.join(missing)}: it was written by another "

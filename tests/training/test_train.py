@@ -135,6 +135,14 @@ def test_a_saved_config_with_missing_fields_is_refused_not_completed():
         TrainConfig.from_dict(saved)
 
 
+def test_a_run_saved_before_a_setting_existed_loads_with_the_setting_as_it_was_then():
+    saved = json.loads(TrainConfig(zoom=1.5).to_json())
+    del saved["zoom"]  # saved before --zoom existed: no zoom is what that run did
+    assert TrainConfig.from_dict(saved).zoom == 1.0
+    saved["zoom"] = 1.5
+    assert TrainConfig.from_dict(saved).zoom == 1.5
+
+
 def test_the_architecture_defaults_are_the_generators():
     from model.generator import generator_defaults
     assert TrainConfig().spec() == generator_defaults()
