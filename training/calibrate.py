@@ -101,8 +101,9 @@ def export_flags(row: dict) -> str:
 def main(argv: list | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.calibrate", description=__doc__.split("\n\n")[0])
     parser.add_argument("checkpoint", type=Path, help="a run's checkpoint.pt")
-    parser.add_argument("--images", type=Path, required=True, help="folder of photos to score (its validation share is left out): the run's training folder, or better, "
-                             "photos the run did not train on")
+    parser.add_argument("--images", type=Path, required=True,
+                        help="folder of photos to score (its validation share is left out): the run's training "
+                             "folder, or better, photos the run did not train on")
     parser.add_argument("--working-size", type=int, default=None,
                         help="the working size you will export with (default: the run's --scale-size)")
     parser.add_argument("--photos", type=int, default=800,

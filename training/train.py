@@ -87,7 +87,8 @@ def learning_rate(config: TrainConfig, step: int) -> float:
 @torch.no_grad()
 def update_ema(ema: torch.nn.Module, model: torch.nn.Module, decay: float, step: int) -> None:
     decay = min(decay, (1 + step) / (10 + step))  # follow closely at first, when the weights move fast
-    torch._foreach_lerp_(list(ema.parameters()), list(model.parameters()), 1 - decay)  # one launch, not one each
+    # The multi-tensor op that torch's optimizers use: one launch for all the weights, not one each.
+    torch._foreach_lerp_(list(ema.parameters()), list(model.parameters()), 1 - decay)
     for averaged, live in zip(ema.buffers(), model.buffers()):
         averaged.copy_(live)  # batch-norm statistics are already averages
 
