@@ -421,6 +421,7 @@ def main(argv: list | None = None) -> None:
     trainer.train(loader, val_rgb)
     trainer.check_in_sync()
     if world > 1:
+        dist.barrier()  # no collective still in flight when the group is torn down: gloo can abort the process
         dist.destroy_process_group()
     if rank == 0:
         print(f"done: {run_dir / CHECKPOINT} at step {trainer.step}", flush=True)
