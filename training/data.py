@@ -123,9 +123,12 @@ def resize_short_side(image: Image.Image, short_side: int) -> Image.Image:
     return image.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0)
 
 
+def as_unit_float(rgb: torch.Tensor) -> torch.Tensor:
+    """RGB as PhotoCrops gives it (uint8) or already float in [0, 1] -> float in [0, 1]."""
+    return rgb.float() / 255 if rgb.dtype == torch.uint8 else rgb
+
+
 def to_model_inputs(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(B, 3, H, W) RGB, uint8 or float in [0, 1] -> (B, 1, H, W) normalized L and (B, 2, H, W) normalized ab."""
-    if rgb.dtype == torch.uint8:
-        rgb = rgb.float() / 255
-    lab = rgb_to_lab(rgb)
+    lab = rgb_to_lab(as_unit_float(rgb))
     return normalize_l(lab[:, :1]), normalize_ab(lab[:, 1:])

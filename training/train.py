@@ -35,7 +35,7 @@ from model.files import atomic_write
 from model.generator import Generator, count_parameters, load_compatible
 from model.weights import WeightsError, is_torchscript, read_state
 from training.config import ARCHITECTURE_FIELDS, TrainConfig, load_run_config, parse_args
-from training.data import PhotoCrops, list_images, scan_photos, split_paths, to_model_inputs
+from training.data import PhotoCrops, as_unit_float, list_images, scan_photos, split_paths, to_model_inputs
 from training.hints import patch_hints, simulate_hints
 from training.losses import bins_loss, critic_loss, downsample_ab, generator_loss
 from training.sheets import contact_sheet
@@ -227,7 +227,7 @@ class Trainer:
     def evaluate(self, val_rgb: torch.Tensor) -> dict:
         """Scores of the averaged generator on the fixed validation crops, without hints and with VAL_HINTS each
         (the same hints every time); a sheet of gray | ours | ours with hints | original."""
-        val_rgb = val_rgb.to(self.device).float() / 255
+        val_rgb = as_unit_float(val_rgb.to(self.device))  # the targets and the sheet need it as float too
         l, ab = to_model_inputs(val_rgb)
         hints = patch_hints(ab, [VAL_HINTS] * len(ab), random.Random(0))  # the same hints at every evaluation
         ab_fake = torch.cat([self.ema(chunk) for chunk in l.split(16)]).float()
