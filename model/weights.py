@@ -87,10 +87,7 @@ def load_network(path: Path, device: str | torch.device = "cpu",
             network = network.to(getattr(torch, precision))  # stored as float16 to halve the file
             network = torch.jit.freeze(network.eval())  # folds batch norm into the convolutions
     except Exception as error:  # torch raises RuntimeError, ValueError and others for broken files
-        raise WeightsError(f"cannot read the weights file {path} ({type(error).__name__}): it is truncated, "
-                           f"corrupt or not TorchScript, or was written by a newer torch than this one "
-                           f"({torch.__version__}; requirements.txt names the one this project uses); "
-                           f"re-download it, export it again or install that torch") from None
+        raise unreadable(path, error) from None
     try:
         info = json.loads(extra[INFO_FILE])
         stride = int(info["stride"])
@@ -139,9 +136,16 @@ def read_state(path: Path) -> tuple[dict, dict]:
             state = torch.jit.load(str(path), map_location="cpu", _extra_files=extra).state_dict()
         info = json.loads(extra[INFO_FILE])
     except Exception as error:
-        raise WeightsError(f"cannot read {path} as a colorizer weights file ({type(error).__name__}; a file written "
-                           f"by a newer torch than this one, {torch.__version__}, cannot be read)") from None
+        raise unreadable(path, error) from None
     return info, dict(state)
+
+
+def unreadable(path: Path, error: Exception) -> WeightsError:
+    """The error for a file that torch.jit.load (or its colorizer.json) could not read, saying the likely causes."""
+    return WeightsError(f"cannot read the weights file {path} ({type(error).__name__}): it is truncated, corrupt or "
+                        f"not TorchScript, or was written by a newer torch than this one ({torch.__version__}; "
+                        f"requirements.txt names the one this project uses); re-download it, export it again or "
+                        f"install that torch")
 
 
 def is_torchscript(path: Path) -> bool:
