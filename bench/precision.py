@@ -15,7 +15,7 @@ from PIL import Image
 
 from model.colorizer import Colorizer
 from model.weights import DEFAULT_WEIGHTS
-from training.data import list_images
+from training.data import list_images, spread
 
 
 def differences(weights: Path, paths: list[Path]) -> list[tuple[str, float, float]]:
@@ -43,7 +43,7 @@ def main(argv: list | None = None) -> int:
     paths = list_images(args.images)
     if not paths:
         parser.error(f"no photos in {args.images}")
-    paths = [paths[i] for i in np.linspace(0, len(paths) - 1, min(args.photos, len(paths))).astype(int)]
+    paths = [paths[i] for i in spread(len(paths), args.photos)]
     print(f"{len(paths)} photos from {args.images}, gray versions; difference between bfloat16 and float32 results "
           f"in levels of 255")
     print("| weights | median photo | mean | photos over 1 level | worst photo | pixels over 2 levels |")

@@ -25,13 +25,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from model.colorizer import Colorizer
 from model.weights import PRECISIONS
 from training.config import TrainConfig
-from training.data import list_images, split_paths
+from training.data import list_images, split_paths, spread
 from training.evaluate import evaluate
 from training.export import export
 
@@ -145,9 +144,9 @@ def main(argv: list | None = None) -> int:
     train_paths = split_paths(list_images(args.images), config.val_fraction)[0]
     if not train_paths:
         parser.error(f"no training photos in {args.images}")
-    picks = np.linspace(0, len(train_paths) - 1, min(args.photos, len(train_paths))).astype(int)
+    picks = [train_paths[i] for i in spread(len(train_paths), args.photos)]
     try:
-        rows = calibrate(args.checkpoint, [train_paths[i] for i in picks], args.working_size,
+        rows = calibrate(args.checkpoint, picks, args.working_size,
                          precision=args.precision, hints=args.hints, **knobs)
     except ValueError as error:
         raise SystemExit(str(error)) from None

@@ -36,6 +36,11 @@ def split_paths(paths: list[Path], fraction: float) -> tuple[list[Path], list[Pa
     return train, val
 
 
+def spread(count: int, n: int) -> list[int]:
+    """n indices (all of them when n >= count) evenly spread over range(count), first and last included."""
+    return np.linspace(0, count - 1, min(n, count)).round().astype(int).tolist() if count and n > 0 else []
+
+
 def open_rgb(path: Path) -> Image.Image:
     with Image.open(path) as image:
         image = ImageOps.exif_transpose(image)

@@ -35,7 +35,7 @@ from tqdm import tqdm
 from model.color import lab_to_rgb, rgb_to_lab_np
 from model.colorizer import Colorizer, lightness
 from model.weights import DEFAULT_WEIGHTS, PRECISIONS, WeightsError
-from training.data import list_images, open_rgb, split_paths
+from training.data import list_images, open_rgb, split_paths, spread
 from training.hints import SWEEP_SIDE, sweep_hints
 from training.sheets import contact_sheet
 
@@ -145,7 +145,7 @@ def evaluate(colorizer: Colorizer, paths: list[Path], size: int | None = None, h
     sheet_count = SHEET_HINTS if SHEET_HINTS in counts else max(counts)
     per_photo = []  # one dict per photo: source, gray, original, and the scores of every (gain, count)
     rows, keep_ours, keep_originals = [], [], []
-    sheet_rows = set(np.linspace(0, len(paths) - 1, min(SHEET_ROWS, len(paths))).round().astype(int))  # spread out
+    sheet_rows = set(spread(len(paths), SHEET_ROWS))  # spread out
     for index, path in enumerate(tqdm(paths, unit="image", disable=None)):
         original = open_rgb(path)
         target = np.asarray(original)
@@ -293,7 +293,7 @@ def main(argv: list | None = None) -> int:
                          f"use --split all on photos it never saw")
         paths = split_paths(paths, fraction)[1]
     if args.limit and len(paths) > args.limit:
-        paths = [paths[i] for i in np.linspace(0, len(paths) - 1, args.limit).round().astype(int)]
+        paths = [paths[i] for i in spread(len(paths), args.limit)]
     if not paths:
         parser.error(f"no photos to score in {args.images} (split {args.split})")
     report = evaluate(colorizer, paths, args.size, args.hints, args.sheet, args.inception)

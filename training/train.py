@@ -35,7 +35,7 @@ from model.files import atomic_write
 from model.generator import Generator, count_parameters, load_compatible
 from model.weights import WeightsError, is_torchscript, read_state
 from training.config import ARCHITECTURE_FIELDS, TrainConfig, load_run_config, parse_args
-from training.data import PhotoCrops, as_unit_float, list_images, scan_photos, split_paths, to_model_inputs
+from training.data import PhotoCrops, as_unit_float, list_images, scan_photos, split_paths, spread, to_model_inputs
 from training.hints import patch_hints, simulate_hints
 from training.losses import bins_loss, critic_loss, downsample_ab, generator_loss
 from training.sheets import contact_sheet
@@ -234,7 +234,7 @@ class Trainer:
         ab_hinted = torch.cat([self.ema(chunk, h) for chunk, h in zip(l.split(16), hints.split(16))]).float()
         ours, hinted = to_rgb(l, ab_fake), to_rgb(l, ab_hinted)
         gray = to_rgb(l, torch.zeros_like(ab))
-        picked = torch.linspace(0, len(val_rgb) - 1, min(SAMPLE_ROWS, len(val_rgb))).round().long().tolist()
+        picked = spread(len(val_rgb), SAMPLE_ROWS)
         rows = [[gray[i], ours[i], hinted[i], val_rgb[i]] for i in picked]  # spread over the crops and the folder
         sheet = contact_sheet([[tensor_to_pil(t) for t in row] for row in rows], height=val_rgb.shape[-1],
                               titles=("gray", "ours", f"{VAL_HINTS} hints", "original"))

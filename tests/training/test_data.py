@@ -5,7 +5,7 @@ import torch
 
 from tests.conftest import synthetic_photo
 from training import data
-from training.data import PhotoCrops, list_images, scan_photos, split_paths, to_model_inputs
+from training.data import PhotoCrops, list_images, scan_photos, split_paths, spread, to_model_inputs
 
 
 def test_the_split_is_disjoint_stable_and_near_its_fraction(tmp_path):
@@ -18,6 +18,16 @@ def test_the_split_is_disjoint_stable_and_near_its_fraction(tmp_path):
     assert set(val_subset) == set(val) & set(paths[::-1][:500])
     _, moved = split_paths([tmp_path / "elsewhere" / p.name for p in paths], 0.1)
     assert [p.name for p in moved] == [p.name for p in val]
+
+
+def test_spread_takes_evenly_spaced_indices_from_first_to_last_and_never_repeats():
+    assert spread(9, 3) == [0, 4, 8]
+    assert spread(10, 4) == [0, 3, 6, 9]
+    assert spread(6, 4) == [0, 2, 3, 5]  # 0, 1.67, 3.33, 5 rounded to the nearest
+    assert spread(7, 4) == [0, 2, 4, 6]
+    assert spread(5, 1) == [0]
+    assert spread(3, 10) == [0, 1, 2]  # more asked for than there are: each once
+    assert spread(0, 5) == [] and spread(5, 0) == []
 
 
 def test_scan_skips_gray_and_broken_files_with_a_warning(tmp_path):
