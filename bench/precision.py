@@ -18,8 +18,9 @@ from model.weights import DEFAULT_WEIGHTS
 from training.data import list_images, spread
 
 
-def differences(weights: Path, paths: list[Path]) -> list[tuple[str, float, float]]:
-    """(file name, mean difference, share of pixels more than 2 levels off in some channel) per photo."""
+def differences(weights: Path, paths: list[Path]) -> tuple[str, list[tuple[str, float, float]]]:
+    """The weights' SHA-256, and (file name, mean difference, share of pixels more than 2 levels off in some
+    channel) per photo."""
     exact = Colorizer.load(weights, precision="float32")
     fast = Colorizer.load(weights, precision="bfloat16")
     rows = []
@@ -28,7 +29,7 @@ def differences(weights: Path, paths: list[Path]) -> list[tuple[str, float, floa
             gray = image.convert("L")
         difference = np.abs(np.asarray(exact(gray), dtype=int) - np.asarray(fast(gray), dtype=int))
         rows.append((path.name, float(difference.mean()), float((difference.max(axis=-1) > 2).mean())))
-    return rows
+    return exact.sha256, rows
 
 
 def main(argv: list | None = None) -> int:
@@ -49,12 +50,12 @@ def main(argv: list | None = None) -> int:
     print("| weights | median photo | mean | photos over 1 level | worst photo | pixels over 2 levels |")
     print("|---|---:|---:|---:|---|---:|")
     for weights in [args.weights] + ([args.baseline] if args.baseline else []):
-        rows = differences(weights, paths)
+        sha256, rows = differences(weights, paths)
         means = np.array([mean for _, mean, _ in rows])
         name, worst, _ = max(rows, key=lambda row: row[1])
         over = np.mean([share for _, _, share in rows])
-        print(f"| {weights.name} | {np.median(means):.2f} | {means.mean():.2f} | {(means > 1).sum()} | "
-              f"{name} ({worst:.2f}) | {over:.2%} |")
+        print(f"| {weights.name} ({sha256[:8]}) | {np.median(means):.2f} | {means.mean():.2f} | "
+              f"{(means > 1).sum()} | {name} ({worst:.2f}) | {over:.2%} |")
     return 0
 
 

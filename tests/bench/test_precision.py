@@ -1,4 +1,6 @@
 """bench.precision: the bfloat16-against-float32 table on a folder of photos."""
+import hashlib
+
 import pytest
 
 from bench import precision
@@ -13,7 +15,8 @@ def test_prints_one_row_per_weights_from_photos_spread_over_the_folder(tmp_path,
     assert precision.main(["--images", str(tmp_path), "--photos", "2", "--baseline", str(DEFAULT_WEIGHTS)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("2 photos from")
-    rows = [line for line in lines if line.startswith(f"| {DEFAULT_WEIGHTS.name} |")]
+    sha256 = hashlib.sha256(DEFAULT_WEIGHTS.read_bytes()).hexdigest()
+    rows = [line for line in lines if line.startswith(f"| {DEFAULT_WEIGHTS.name} ({sha256[:8]}) |")]  # by hash
     assert len(rows) == 2 and rows[0] == rows[1]  # the same weights twice: the same numbers
     assert "photo_0.png" in rows[0] or "photo_2.png" in rows[0]
 
