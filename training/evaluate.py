@@ -292,7 +292,7 @@ def main(argv: list | None = None) -> int:
             parser.error(f"{args.weights} does not say which share of its training folder it held out; "
                          f"use --split all on photos it never saw")
         paths = split_paths(paths, fraction)[1]
-    if args.limit and len(paths) > args.limit:
+    if args.limit:  # spread() keeps every photo when there are no more than --limit
         paths = [paths[i] for i in spread(len(paths), args.limit)]
     if not paths:
         parser.error(f"no photos to score in {args.images} (split {args.split})")
