@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Optional
 
 from model.generator import HEADS, generator_defaults
+from training.losses import RECONSTRUCTION
 
 
 def _field(default, help: str):
@@ -17,7 +18,7 @@ _ARCHITECTURE = generator_defaults()  # the generator's own defaults: the one pl
 ARCHITECTURE_FIELDS = tuple(_ARCHITECTURE)
 # Settings added after runs had been saved, with the value that reproduces what training did before they existed:
 # a saved config without one is completed with it. Anything else missing is refused (TrainConfig.from_dict).
-ADDED_LATER = {"zoom": 1.0}
+ADDED_LATER = {"zoom": 1.0, "loss": "l1"}
 
 
 @dataclass
@@ -50,6 +51,9 @@ class TrainConfig:
     temperature: float = _field(_ARCHITECTURE["temperature"], "bins head: softmax temperature of the annealed mean in "
                                                               "the exported model (1: the mean, muted; lower: more "
                                                               "vivid); see training.calibrate")
+    loss: str = _field("l1", "ab head: l1 (the mean absolute ab error over every pixel) or log_l1 (the mean over "
+                             "photos of the log of each one's mean absolute error: as PSNR, which scores each photo "
+                             "in dB, a nearly gray photo kept nearly gray counts as much as a colourful one)")
     # colour hints (Zhang et al. 2017)
     no_hint_share: float = _field(0.5, "share of training samples shown without hints, so that the automatic "
                                        "colorizer keeps learning")
@@ -97,6 +101,8 @@ class TrainConfig:
             raise ValueError(f"--head must be ab or bins, got {self.head!r}")
         if self.head == "bins" and self.adversarial:
             raise ValueError("--adversarial applies to the ab head; a bins head trains without a critic")
+        if self.loss not in RECONSTRUCTION:
+            raise ValueError(f"--loss must be one of {', '.join(RECONSTRUCTION)}, got {self.loss!r}")
         if not 0 <= self.rebalance <= 1:
             raise ValueError(f"--rebalance must be between 0 and 1, got {self.rebalance}")
         if self.temperature <= 0:

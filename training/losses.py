@@ -1,4 +1,4 @@
-"""WGAN-GP losses for a conditional critic, and the generator's L1 + adversarial loss.
+"""WGAN-GP losses for a conditional critic, and the generator's reconstruction (L1) + adversarial loss.
 
 All tensors are normalized: l (B, 1, H, W) and ab (B, 2, H, W).
 """
@@ -7,6 +7,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from model.bins import soft_encode
+from model.color import AB_SCALE
+
+RECONSTRUCTION = ("l1", "log_l1")
+LOG_FLOOR = 1 / AB_SCALE  # one ab unit, normalized: log_l1 does not chase errors far below what the eye sees
 
 
 def interpolate(ab_real: torch.Tensor, ab_fake: torch.Tensor) -> torch.Tensor:
@@ -45,12 +49,27 @@ def critic_loss(critic: nn.Module, l: torch.Tensor, ab_real: torch.Tensor, ab_fa
     return loss, {"critic": loss.item(), "wasserstein": (real.mean() - fake.mean()).item(), "gp": gp.item()}
 
 
+def reconstruction_loss(ab_fake: torch.Tensor, ab_real: torch.Tensor, kind: str = "l1") -> torch.Tensor:
+    """l1: the mean absolute ab error over every pixel of the batch. log_l1: the mean over the photos of the log of
+    each one's mean absolute error (plus LOG_FLOOR). PSNR scores each photo in dB, a log of its error, and the
+    evaluation averages those: a nearly gray photo kept nearly gray gains as many dB from halving a small error as
+    a colourful one from halving a large error. log_l1 weighs them the same way; l1 weighs every pixel alike."""
+    per_photo = (ab_fake.float() - ab_real.float()).abs().flatten(1).mean(dim=1)
+    if kind == "l1":
+        return per_photo.mean()
+    if kind == "log_l1":
+        return torch.log(per_photo + LOG_FLOOR).mean()
+    raise ValueError(f"reconstruction loss must be one of {', '.join(RECONSTRUCTION)}, got {kind!r}")
+
+
 def generator_loss(critic: nn.Module | None, l: torch.Tensor, ab_real: torch.Tensor, ab_fake: torch.Tensor,
-                   l1_weight: float) -> tuple[torch.Tensor, dict]:
-    """l1_weight * L1(ab) - critic score; without a critic (the warm-up) the L1 term alone."""
-    l1 = F.l1_loss(ab_fake.float(), ab_real.float())
-    loss = l1_weight * l1
-    logs = {"l1": l1.item()}
+                   l1_weight: float, kind: str = "l1") -> tuple[torch.Tensor, dict]:
+    """l1_weight * reconstruction loss - critic score; without a critic (the warm-up) the first term alone."""
+    reconstruction = reconstruction_loss(ab_fake, ab_real, kind)
+    loss = l1_weight * reconstruction
+    logs = {"l1": F.l1_loss(ab_fake.float(), ab_real.float()).item()}  # comparable across kinds
+    if kind != "l1":
+        logs[kind] = reconstruction.item()
     if critic is not None:
         adversarial = -critic(l, ab_fake).float().mean()
         loss = loss + adversarial

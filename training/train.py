@@ -216,7 +216,8 @@ class Trainer:
             return logs
         with self.autocast():
             ab_fake = self.generator_train(l, hints)
-            loss, logs = generator_loss(self.critic if adversarial else None, l, ab, ab_fake, self.config.l1_weight)
+            loss, logs = generator_loss(self.critic if adversarial else None, l, ab, ab_fake, self.config.l1_weight,
+                                        self.config.loss)
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_g.step()

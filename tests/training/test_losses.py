@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from training.losses import critic_loss, generator_loss, gradient_penalty
+from training.losses import LOG_FLOOR, critic_loss, generator_loss, gradient_penalty, reconstruction_loss
 
 
 class LinearCritic(nn.Module):
@@ -54,6 +54,34 @@ def test_generator_loss_is_weighted_l1_during_warm_up_and_adds_the_critic_after(
     critic = linear_critic(1.0)
     loss, logs = generator_loss(critic, torch.zeros(2, 1, 4, 4), real, fake, l1_weight=100.0)
     assert loss.item() == pytest.approx(50.0 - critic(torch.zeros(2, 1, 4, 4), fake).mean().item(), abs=1e-4)
+
+
+def per_photo_pull(kind: str) -> torch.Tensor:
+    """How hard the loss pulls on each pixel of two photos, one nearly right (error 0.01), one far off (0.2)."""
+    real = torch.zeros(2, 2, 4, 4)
+    fake = torch.stack([torch.full((2, 4, 4), 0.01), torch.full((2, 4, 4), 0.2)]).requires_grad_(True)
+    reconstruction_loss(fake, real, kind).backward()
+    return fake.grad.abs().flatten(1).mean(dim=1)
+
+
+def test_l1_pulls_every_pixel_alike_and_log_l1_pulls_each_photo_by_its_own_error():
+    l1 = per_photo_pull("l1")
+    assert l1[0].item() == pytest.approx(l1[1].item())
+    log_l1 = per_photo_pull("log_l1")
+    # d log(e + floor) / de = 1 / (e + floor): the nearly right photo pulls (0.2 + floor) / (0.01 + floor) as hard
+    assert (log_l1[0] / log_l1[1]).item() == pytest.approx((0.2 + LOG_FLOOR) / (0.01 + LOG_FLOOR), rel=1e-4)
+
+
+def test_reconstruction_losses_values_and_an_unknown_kind():
+    real, fake = torch.zeros(2, 2, 4, 4), torch.stack([torch.full((2, 4, 4), 0.1), torch.full((2, 4, 4), 0.3)])
+    assert reconstruction_loss(fake, real, "l1").item() == pytest.approx(0.2)
+    expected = (torch.log(torch.tensor(0.1 + LOG_FLOOR)) + torch.log(torch.tensor(0.3 + LOG_FLOOR))) / 2
+    assert reconstruction_loss(fake, real, "log_l1").item() == pytest.approx(expected.item())
+    loss, logs = generator_loss(None, torch.zeros(2, 1, 4, 4), real, fake, l1_weight=100.0, kind="log_l1")
+    assert loss.item() == pytest.approx(100 * expected.item(), rel=1e-5)
+    assert logs["l1"] == pytest.approx(0.2) and "log_l1" in logs  # plain L1 logged too: comparable across runs
+    with pytest.raises(ValueError, match="l1, log_l1"):
+        reconstruction_loss(fake, real, "l2")
 
 
 def test_bins_loss_is_lowest_for_the_right_colour_and_weights_rare_colours_more():

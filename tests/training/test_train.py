@@ -141,6 +141,14 @@ def test_a_run_saved_before_a_setting_existed_loads_with_the_setting_as_it_was_t
     assert TrainConfig.from_dict(saved).zoom == 1.0
     saved["zoom"] = 1.5
     assert TrainConfig.from_dict(saved).zoom == 1.5
+    saved = json.loads(TrainConfig(loss="log_l1").to_json())
+    del saved["loss"]  # saved before --loss existed: those runs trained on L1
+    assert TrainConfig.from_dict(saved).loss == "l1"
+
+
+def test_an_unknown_reconstruction_loss_is_refused_before_training():
+    with pytest.raises(ValueError, match="--loss must be one of l1, log_l1"):
+        TrainConfig(loss="l2").validate()
 
 
 def test_the_architecture_defaults_are_the_generators():
