@@ -51,6 +51,14 @@ def test_the_adversarial_phase_is_an_option_after_the_warm_up(photo_folder, tmp_
     assert "adversarial" not in rows[0] and "gp" in rows[1] and "adversarial" in rows[1]  # warm-up, then GAN
 
 
+def test_the_log_l1_loss_is_what_a_run_minimizes_when_asked_for(photo_folder, tmp_path):
+    run(photo_folder, tmp_path / "l1", "--max-steps", "1")
+    run(photo_folder, tmp_path / "log", "--max-steps", "1", "--loss", "log_l1")
+    (l1,), (log,) = read_metrics(tmp_path / "l1"), read_metrics(tmp_path / "log")
+    assert "log_l1" not in l1 and l1["generator"] == pytest.approx(100 * l1["l1"], rel=1e-4)
+    assert log["generator"] == pytest.approx(100 * log["log_l1"], rel=1e-4) and log["log_l1"] < 0  # log of errors < 1
+
+
 def test_a_missing_data_folder_is_one_line_and_leaves_no_run_folder(tmp_path):
     with pytest.raises(SystemExit, match="no such folder of photos") as stop:
         main(["--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "run")])
