@@ -103,6 +103,8 @@ class TrainConfig:
             raise ValueError("--adversarial applies to the ab head; a bins head trains without a critic")
         if self.loss not in RECONSTRUCTION:
             raise ValueError(f"--loss must be one of {', '.join(RECONSTRUCTION)}, got {self.loss!r}")
+        if self.head == "bins" and self.loss != "l1":
+            raise ValueError("--loss applies to the ab head; a bins head trains on its cross-entropy")
         if not 0 <= self.rebalance <= 1:
             raise ValueError(f"--rebalance must be between 0 and 1, got {self.rebalance}")
         if self.temperature <= 0:

@@ -157,6 +157,8 @@ def test_a_run_saved_before_a_setting_existed_loads_with_the_setting_as_it_was_t
 def test_an_unknown_reconstruction_loss_is_refused_before_training():
     with pytest.raises(ValueError, match="--loss must be one of l1, log_l1"):
         TrainConfig(loss="l2").validate()
+    with pytest.raises(ValueError, match="--loss applies to the ab head"):
+        TrainConfig(loss="log_l1", head="bins").validate()
 
 
 def test_the_architecture_defaults_are_the_generators():
