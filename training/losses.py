@@ -49,25 +49,30 @@ def critic_loss(critic: nn.Module, l: torch.Tensor, ab_real: torch.Tensor, ab_fa
     return loss, {"critic": loss.item(), "wasserstein": (real.mean() - fake.mean()).item(), "gp": gp.item()}
 
 
-def reconstruction_loss(ab_fake: torch.Tensor, ab_real: torch.Tensor, kind: str = "l1") -> torch.Tensor:
-    """l1: the mean absolute ab error over every pixel of the batch. log_l1: the mean over the photos of the log of
-    each one's mean absolute error (plus LOG_FLOOR). PSNR scores each photo in dB, a log of its error, and the
-    evaluation averages those: a nearly gray photo kept nearly gray gains as many dB from halving a small error as
-    a colourful one from halving a large error. log_l1 weighs them the same way; l1 weighs every pixel alike."""
-    per_photo = (ab_fake.float() - ab_real.float()).abs().flatten(1).mean(dim=1)
+def photo_errors(ab_fake: torch.Tensor, ab_real: torch.Tensor) -> torch.Tensor:
+    """(B,) each photo's mean absolute ab error. Their mean is L1 over the batch (every photo has as many pixels)."""
+    return (ab_fake.float() - ab_real.float()).abs().flatten(1).mean(dim=1)
+
+
+def reconstruction_loss(errors: torch.Tensor, kind: str = "l1") -> torch.Tensor:
+    """photo_errors -> l1: their mean, the mean absolute ab error over every pixel of the batch. log_l1: the mean of
+    their logs (plus LOG_FLOOR). PSNR scores each photo in dB, a log of its error, and the evaluation averages
+    those: a nearly gray photo kept nearly gray gains as many dB from halving a small error as a colourful one from
+    halving a large error. log_l1 weighs them the same way; l1 weighs every pixel alike."""
     if kind == "l1":
-        return per_photo.mean()
+        return errors.mean()
     if kind == "log_l1":
-        return torch.log(per_photo + LOG_FLOOR).mean()
+        return torch.log(errors + LOG_FLOOR).mean()
     raise ValueError(f"reconstruction loss must be one of {', '.join(RECONSTRUCTION)}, got {kind!r}")
 
 
 def generator_loss(critic: nn.Module | None, l: torch.Tensor, ab_real: torch.Tensor, ab_fake: torch.Tensor,
                    l1_weight: float, kind: str = "l1") -> tuple[torch.Tensor, dict]:
     """l1_weight * reconstruction loss - critic score; without a critic (the warm-up) the first term alone."""
-    reconstruction = reconstruction_loss(ab_fake, ab_real, kind)
+    errors = photo_errors(ab_fake, ab_real)
+    reconstruction = reconstruction_loss(errors, kind)
     loss = l1_weight * reconstruction
-    logs = {"l1": F.l1_loss(ab_fake.float(), ab_real.float()).item()}  # comparable across kinds
+    logs = {"l1": errors.mean().item()}  # plain L1 whatever the kind: comparable across runs
     if kind != "l1":
         logs[kind] = reconstruction.item()
     if critic is not None:

@@ -2,7 +2,8 @@ import pytest
 import torch
 from torch import nn
 
-from training.losses import LOG_FLOOR, critic_loss, generator_loss, gradient_penalty, reconstruction_loss
+from training.losses import (LOG_FLOOR, critic_loss, generator_loss, gradient_penalty, photo_errors,
+                             reconstruction_loss)
 
 
 class LinearCritic(nn.Module):
@@ -60,7 +61,7 @@ def per_photo_pull(kind: str) -> torch.Tensor:
     """How hard the loss pulls on each pixel of two photos, one nearly right (error 0.01), one far off (0.2)."""
     real = torch.zeros(2, 2, 4, 4)
     fake = torch.stack([torch.full((2, 4, 4), 0.01), torch.full((2, 4, 4), 0.2)]).requires_grad_(True)
-    reconstruction_loss(fake, real, kind).backward()
+    reconstruction_loss(photo_errors(fake, real), kind).backward()
     return fake.grad.abs().flatten(1).mean(dim=1)
 
 
@@ -74,14 +75,16 @@ def test_l1_pulls_every_pixel_alike_and_log_l1_pulls_each_photo_by_its_own_error
 
 def test_reconstruction_losses_values_and_an_unknown_kind():
     real, fake = torch.zeros(2, 2, 4, 4), torch.stack([torch.full((2, 4, 4), 0.1), torch.full((2, 4, 4), 0.3)])
-    assert reconstruction_loss(fake, real, "l1").item() == pytest.approx(0.2)
+    errors = photo_errors(fake, real)
+    assert errors.tolist() == pytest.approx([0.1, 0.3])
+    assert reconstruction_loss(errors, "l1").item() == pytest.approx(0.2)
     expected = (torch.log(torch.tensor(0.1 + LOG_FLOOR)) + torch.log(torch.tensor(0.3 + LOG_FLOOR))) / 2
-    assert reconstruction_loss(fake, real, "log_l1").item() == pytest.approx(expected.item())
+    assert reconstruction_loss(errors, "log_l1").item() == pytest.approx(expected.item())
     loss, logs = generator_loss(None, torch.zeros(2, 1, 4, 4), real, fake, l1_weight=100.0, kind="log_l1")
     assert loss.item() == pytest.approx(100 * expected.item(), rel=1e-5)
     assert logs["l1"] == pytest.approx(0.2) and "log_l1" in logs  # plain L1 logged too: comparable across runs
     with pytest.raises(ValueError, match="l1, log_l1"):
-        reconstruction_loss(fake, real, "l2")
+        reconstruction_loss(errors, "l2")
 
 
 def test_bins_loss_is_lowest_for_the_right_colour_and_weights_rare_colours_more():
