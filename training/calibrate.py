@@ -17,7 +17,11 @@ often it saw them; a folder of photos it did not train on (and that are not the 
 operating point that holds on new photos. It suggests the most colourful setting that keeps PSNR at least --min-gain
 dB above the gray image's, no source (file-name prefix) below gray, PSNR at least --min-hint-gain dB above gray
 with --hints hints, and no more colour than the originals; or, when none does, the most accurate one; and prints
-the export command.
+the export command, to a new file beside the checkpoint (runs/name/colorizer.pt): never the shipped model.
+
+It prints a progress line (photos scored, time left) after the first photo and then every 30 s. The network runs
+once per photo and hint count whatever the number of chroma gains (they apply after it); a bins head's prior
+corrections and temperatures change the network, so each of those settings is exported and scored on its own.
 """
 import argparse
 import itertools
@@ -33,6 +37,7 @@ from training.config import TrainConfig
 from training.data import list_images, split_paths, spread
 from training.evaluate import evaluate
 from training.export import export
+from training.progress import Progress
 
 GAINS = (1.0, 1.25, 1.5, 1.75, 2.0, 2.25, 2.5)  # the default sweep for a regression head
 TEMPERATURES = (1.0, 0.7, 0.5)  # and for a bins head, at gain 1
@@ -45,15 +50,18 @@ def calibrate(checkpoint_path: Path, paths: list[Path], working_size: int | None
               hints: int = 0) -> list[dict]:
     """One row per setting (prior correction, temperature, chroma gain): PSNR, gray PSNR, colorfulness and its
     ratio to the originals', the worst source's PSNR against its gray, and with hints > 0 the PSNR and fidelity
-    with that many hints. Corrections and temperatures apply to a bins head only; None keeps the run's."""
+    with that many hints. Corrections and temperatures apply to a bins head only; None keeps the run's.
+    Prints progress lines to stderr."""
     rows = []
+    networks = list(itertools.product(corrections, temperatures))  # each a network of its own; gains are not
+    progress = Progress(len(networks) * len(paths), "photo")
     with tempfile.TemporaryDirectory() as folder:
         weights = Path(folder) / "calibrate.pt"
-        for correction, temperature in itertools.product(corrections, temperatures):
+        for correction, temperature in networks:
             export(checkpoint_path, weights, temperature=temperature, prior_correction=correction,
                    working_size=working_size)
             report = evaluate(Colorizer.load(weights, precision=precision), paths, gains=gains,
-                              hint_counts=(0, hints) if hints else (0,))
+                              hint_counts=(0, hints) if hints else (0,), progress=progress)
             for gain, at_gain in report["gains"].items():
                 ours = at_gain["ours"]
                 row = {"prior_correction": correction, "temperature": temperature, "chroma_gain": float(gain),
@@ -88,6 +96,14 @@ def suggest(rows: list[dict], min_gain: float, min_hint_gain: float = 0.0, sourc
     """The most colourful row that meets every condition of shortfalls(); None if no row does."""
     fine = [row for row in rows if not shortfalls(row, min_gain, min_hint_gain, source_floor)]
     return max(fine, key=lambda row: row["colorfulness"]) if fine else None
+
+
+def weights_beside(checkpoint: Path) -> Path:
+    """Where to export a run's checkpoint: a new file in its run folder (checkpoint.pt -> colorizer.pt,
+    checkpoint_000500.pt -> colorizer_000500.pt), so that the shipped model is never the suggestion."""
+    name = checkpoint.name.replace("checkpoint", "colorizer", 1) if "checkpoint" in checkpoint.name \
+        else f"{checkpoint.stem}_colorizer.pt"
+    return checkpoint.parent / name
 
 
 def export_flags(row: dict) -> str:
@@ -145,6 +161,12 @@ def main(argv: list | None = None) -> int:
     if not train_paths:
         parser.error(f"no training photos in {args.images}")
     picks = [train_paths[i] for i in spread(len(train_paths), args.photos)]
+    what = [f"{len(knobs['gains'])} chroma gain(s)"]
+    if bins:
+        what.append(f"{len(args.corrections) * len(args.temperatures)} prior corrections x temperatures")
+    if args.hints:
+        what.append(f"without and with {args.hints} hints")
+    print(f"scoring {len(picks)} training photos of {args.images}: {', '.join(what)}", flush=True)
     try:
         rows = calibrate(args.checkpoint, picks, args.working_size,
                          precision=args.precision, hints=args.hints, **knobs)
@@ -176,7 +198,8 @@ def main(argv: list | None = None) -> int:
         print(f"suggested: {export_flags(best)} ({best['ratio']:.0%} of the originals' colorfulness, "
               f"{best['psnr'] - best['psnr_gray']:+.2f} dB over gray):")
         status = 0
-    print(f"  python -m training.export {args.checkpoint} weights/colorizer.pt{size} {export_flags(best)}")
+    print(f"  python -m training.export {args.checkpoint} {weights_beside(args.checkpoint)}{size} "
+          f"{export_flags(best)}")
     return status
 
 

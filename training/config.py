@@ -8,10 +8,24 @@ from typing import Optional
 
 from model.generator import HEADS, generator_defaults
 from training.losses import RECONSTRUCTION
+from training.recipes import recipe_class
 
 
-def _field(default, help: str):
-    return field(default=default, metadata={"help": help})
+def _field(default, help: str, parse=None):
+    """A config field: its default, its --help text and, when the type alone does not say, its flag's parser."""
+    return field(default=default, metadata={"help": help, "parse": parse})
+
+
+AMP_SETTINGS = ("auto", "true", "false")
+
+
+def amp_setting(text: str) -> str:
+    """--amp's value -> auto, true or false (yes/no, on/off and 1/0 too). Raises ValueError for anything else."""
+    value = {"yes": "true", "on": "true", "1": "true", "no": "false", "off": "false", "0": "false"}.get(
+        str(text).lower(), str(text).lower())
+    if value not in AMP_SETTINGS:
+        raise ValueError(f"--amp must be auto, true or false, got {text!r}")
+    return value
 
 
 _ARCHITECTURE = generator_defaults()  # the generator's own defaults: the one place the architecture is written
@@ -19,6 +33,10 @@ ARCHITECTURE_FIELDS = tuple(_ARCHITECTURE)
 # Settings added after runs had been saved, with the value that reproduces what training did before they existed:
 # a saved config without one is completed with it. Anything else missing is refused (TrainConfig.from_dict).
 ADDED_LATER = {"zoom": 1.0, "loss": "l1"}
+# Settings saved under another name before: the old name's value is the new one's.
+RENAMED = {"l1_weight": "reconstruction_weight"}
+# Old flags that still work, as other names of today's.
+FLAG_ALIASES = {"reconstruction_weight": ("--l1-weight",)}
 
 
 @dataclass
@@ -44,7 +62,7 @@ class TrainConfig:
     blocks_per_level: int = _field(_ARCHITECTURE["blocks_per_level"], "residual blocks at each generator level")
     stem_stride: int = _field(_ARCHITECTURE["stem_stride"], "2 starts the generator at half resolution (about 4x "
                                                             "cheaper); 1 at full resolution")
-    head: str = _field(_ARCHITECTURE["head"], "ab: regress ab (L1 loss, optional critic); bins: classify over ab bins "
+    head: str = _field(_ARCHITECTURE["head"], "ab: regress ab (--loss; optional critic); bins: classify over ab bins "
                                               "with a rebalanced cross-entropy (Zhang et al. 2016), without a critic")
     rebalance: float = _field(0.5, "bins head: mix of the uniform into the colour prior when weighting rare colours "
                                    "(1: no rebalancing; 0: every bin carries the same total weight)")
@@ -68,7 +86,12 @@ class TrainConfig:
     critic_channels: int = _field(32, "critic width of its first layer")
     critic_layers: int = _field(4, "critic convolution layers before its score map")
     critic_steps: int = _field(1, "critic updates per generator update in the adversarial phase")
-    l1_weight: float = _field(100.0, "adversarial phase: weight of the L1 loss against the critic's score (weight 1)")
+    reconstruction_weight: float = _field(
+        100.0, "weight of the reconstruction loss (--loss: l1 or log_l1) against the critic's score (weight 1); it "
+               "matters only with --adversarial true, as Adam's steps do not depend on the scale of a loss alone. "
+               "The two losses have different scales: log_l1 pulls on a photo 1 / (its L1 + 0.009) times as hard as "
+               "l1 does (10x for a photo off by 0.09, 10 ab units), so a balance found with l1 needs a smaller weight "
+               "with log_l1. (--l1-weight is this flag's former name.)")
     gp_weight: float = _field(10.0, "weight of the gradient penalty in the critic loss")
     # optimization
     batch_size: int = _field(16, "photos per step")
@@ -78,10 +101,13 @@ class TrainConfig:
     ema_decay: float = _field(0.999, "decay of the moving average of generator weights that is exported (0: off)")
     # machinery
     device: str = _field("auto", "auto (cuda when present), cpu or cuda")
-    amp: bool = _field(True, "bfloat16 autocast: about 2.5x faster on CPUs with bf16 units and on GPUs")
+    amp: str = _field("auto", "bfloat16 autocast: auto uses it where it is native (CPUs with AVX512-BF16 or AMX, "
+                              "GPUs that support it), where it is about 2x faster; elsewhere emulated bfloat16 is "
+                              "several times slower than float32 (true forces it, false turns it off)",
+                      parse=amp_setting)
     threads: int = _field(0, "torch CPU threads (0: torch's default)")
     seed: int = _field(0, "random seed")
-    log_every: int = _field(50, "steps between metric log lines")
+    log_every: int = _field(50, "steps between metric log lines, each the mean over those steps")
     eval_every: int = _field(500, "steps between validation scores and sample sheets")
     checkpoint_every: int = _field(250, "steps between checkpoints")
     keep_every: int = _field(0, "steps between checkpoints also kept as checkpoint_STEP.pt, for comparing stages "
@@ -99,12 +125,10 @@ class TrainConfig:
             raise ValueError(f"--stem-stride must be 1 or 2, got {self.stem_stride}")
         if self.head not in HEADS:
             raise ValueError(f"--head must be ab or bins, got {self.head!r}")
-        if self.head == "bins" and self.adversarial:
-            raise ValueError("--adversarial applies to the ab head; a bins head trains without a critic")
         if self.loss not in RECONSTRUCTION:
             raise ValueError(f"--loss must be one of {', '.join(RECONSTRUCTION)}, got {self.loss!r}")
-        if self.head == "bins" and self.loss != "l1":
-            raise ValueError("--loss applies to the ab head; a bins head trains on its cross-entropy")
+        recipe_class(self)  # refuses combinations that no recipe trains
+        amp_setting(self.amp)
         if not 0 <= self.rebalance <= 1:
             raise ValueError(f"--rebalance must be between 0 and 1, got {self.rebalance}")
         if self.temperature <= 0:
@@ -129,10 +153,15 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":
         """A saved config -> TrainConfig. Every field must be there, except those in ADDED_LATER, which take the
-        value that means "as before they existed": a run saved by another version of this code is refused rather
-        than completed with today's defaults, which could rebuild another network."""
+        value that means "as before they existed", and those saved under a name in RENAMED: a run saved by another
+        version of this code is refused rather than completed with today's defaults, which could rebuild another
+        network."""
         known = [f.name for f in dataclasses.fields(cls)]
-        values = {**ADDED_LATER, **values}
+        values = {**ADDED_LATER, **{RENAMED.get(name, name): value for name, value in values.items()}}
+        if isinstance(values.get("amp"), bool):
+            # Saved when --amp was a switch, true by default and meant to make training faster: true is what auto
+            # now does where bfloat16 is native, and it no longer slows down a CPU that only emulates it.
+            values["amp"] = "auto" if values["amp"] else "false"
         missing = [name for name in known if name not in values]
         if missing:
             raise ValueError(f"the saved training config lacks {', '.join(missing)}: it was written by another "
@@ -152,11 +181,13 @@ def parse_args(argv: Optional[list] = None) -> tuple[TrainConfig, argparse.Names
     The explicit fields matter on --resume: they override the saved config; everything else comes from the run.
     """
     parser = argparse.ArgumentParser(prog="python -m training.train",
-                                     description="Train the colorizer: L1 on ab, with simulated colour hints; "
-                                                 "optionally a WGAN-GP critic after an L1 warm-up.")
+                                     description="Train the colorizer on a folder of color photos, with simulated "
+                                                 "colour hints: L1 or log-L1 on ab (optionally a WGAN-GP critic "
+                                                 "after a warm-up), or a cross-entropy over ab bins.")
     for f in dataclasses.fields(TrainConfig):
-        parser.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=_flag_type(f.type),
-                            default=argparse.SUPPRESS, help=f"{f.metadata['help']} (default: {f.default})")
+        parser.add_argument("--" + f.name.replace("_", "-"), *FLAG_ALIASES.get(f.name, ()), dest=f.name,
+                            type=f.metadata["parse"] or _flag_type(f.type), default=argparse.SUPPRESS,
+                            help=f"{f.metadata['help']} (default: {f.default})")
     parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
     args = parser.parse_args(argv)
     explicit = {k: v for k, v in vars(args).items() if k != "resume"}

@@ -30,13 +30,13 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
-from tqdm import tqdm
 
 from model.color import lab_to_rgb, rgb_to_lab_np
 from model.colorizer import Colorizer, lightness
 from model.weights import DEFAULT_WEIGHTS, PRECISIONS, WeightsError
 from training.data import list_images, open_rgb, split_paths, spread
 from training.hints import SWEEP_SIDE, sweep_hints
+from training.progress import Progress
 from training.sheets import contact_sheet
 
 SHEET_ROWS = 16
@@ -135,18 +135,46 @@ def mean_scores(scores: list[dict]) -> dict:
     return {key: float(np.mean([s[key] for s in scores if key in s])) for key in sorted(keys)}
 
 
+class ReuseLastOutput:
+    """A network that, called again with the inputs of its last call, returns that call's output without running.
+
+    The chroma gain is applied after the network (model.colorizer.expand_chroma), so the Colorizers of a gain sweep
+    ask it the same question once per gain: it answers once per photo and hint count, not once per gain.
+    """
+
+    def __init__(self, network):
+        self.network = network
+        self.last: tuple[tuple, torch.Tensor] | None = None
+
+    def __call__(self, *inputs: torch.Tensor) -> torch.Tensor:
+        if self.last is not None and len(inputs) == len(self.last[0]) and all(
+                a.shape == b.shape and torch.equal(a, b) for a, b in zip(inputs, self.last[0])):
+            return self.last[1]
+        output = self.network(*inputs)
+        self.last = (inputs, output)
+        return output
+
+
 def evaluate(colorizer: Colorizer, paths: list[Path], size: int | None = None, hint_counts: tuple[int, ...] = (0,),
-             sheet: Path | None = None, inception: Path | None = None, gains: tuple[float, ...] | None = None) -> dict:
+             sheet: Path | None = None, inception: Path | None = None, gains: tuple[float, ...] | None = None,
+             progress: Progress | None = None) -> dict:
     """Scores of the colorizer on the photos: gray, each hint count of the sweep, the originals; overall and per
     source. gains (for training.calibrate): the same at each of these chroma gains, as report["gains"][f"{gain:g}"],
-    each a report of its own; the photos are read, and gray scored, once for all of them."""
+    each a report of its own; the photos are read, gray scored and the network run once for all of them.
+    progress: counts the photos (default: a Progress of its own, printing to stderr)."""
     counts = sorted(set(hint_counts) | {0})
-    variants = {None: colorizer} if gains is None else {gain: colorizer.at_operating_point(gain) for gain in gains}
+    if gains is None:
+        variants = {None: colorizer}
+    else:
+        shared = Colorizer(ReuseLastOutput(colorizer.network), colorizer.info, colorizer.device, colorizer.sha256,
+                           colorizer.precision)
+        variants = {gain: shared.at_operating_point(gain) for gain in gains}
+    progress = progress or Progress(len(paths), "photo")
     sheet_count = SHEET_HINTS if SHEET_HINTS in counts else max(counts)
     per_photo = []  # one dict per photo: source, gray, original, and the scores of every (gain, count)
     rows, keep_ours, keep_originals = [], [], []
     sheet_rows = set(spread(len(paths), SHEET_ROWS))  # spread out
-    for index, path in enumerate(tqdm(paths, unit="image", disable=None)):
+    for index, path in enumerate(paths):
         original = open_rgb(path)
         target = np.asarray(original)
         gray = gray_version(original)
@@ -173,6 +201,7 @@ def evaluate(colorizer: Colorizer, paths: list[Path], size: int | None = None, h
         if shown:
             rows.append([gray, shown[0]] + ([shown[sheet_count]] if sheet_count else []) + [original])
         per_photo.append(photo)
+        progress.update()
 
     if gains is None:
         report = summarize(per_photo, counts, None)
@@ -303,6 +332,11 @@ def main(argv: list | None = None) -> int:
     print(format_table(report))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
+    if args.weights.resolve() == DEFAULT_WEIGHTS.resolve():
+        print("next, train your own and compare: python -m training.train --data PHOTOS --out runs/mine")
+    else:
+        print(f"next, colorize with it: colorize PHOTOS --output colorized/ --weights {args.weights}\n"
+              f"  or serve it: COLORIZER_WEIGHTS={args.weights} gunicorn wsgi:app")
     return 0
 
 

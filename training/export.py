@@ -1,12 +1,15 @@
 """Export a training checkpoint as the TorchScript weights file that the app and the CLI load.
 
-    python -m training.export runs/name/checkpoint.pt weights/colorizer.pt [--raw] [--working-size N]
+    python -m training.export runs/name/checkpoint.pt runs/name/colorizer.pt [--raw] [--working-size N]
                               [--chroma-gain S]                          # see training.calibrate
                               [--temperature T --prior-correction A]     # a bins head's operating point
+                              [--force]                                  # may replace the shipped model
 
 The file is written beside its destination, reloaded the way the Colorizer loads it, compared with the
 eager network on a test input, and only then renamed over the destination: a failed or interrupted export
-leaves the old file as it was.
+leaves the old file as it was. The shipped model (model.weights.DEFAULT_WEIGHTS, weights/colorizer.pt in a
+checkout) is replaced only with --force. The file records the run's settings without any path of the machine
+that trained it: folders and files by name, the --init file also by hash.
 """
 import argparse
 import json
@@ -17,12 +20,31 @@ import torch
 
 from model.files import atomic_write
 from model.generator import BinsHead, Generator, count_parameters
-from model.weights import MAX_CHROMA_GAIN, MAX_SIZE, MIN_SIZE, load_network, save_network, valid_chroma_gain
+from model.weights import (DEFAULT_WEIGHTS, MAX_CHROMA_GAIN, MAX_SIZE, MIN_SIZE, load_network, save_network,
+                           valid_chroma_gain)
 from training.config import TrainConfig
 
 # Largest difference allowed between the eager network and the reloaded file, on tanh outputs in [-1, 1].
 # The file stores float16 weights: about 3e-4 at most (0.03 ab units), so 2e-3 leaves room yet catches a wrong net.
 TOLERANCE = 2e-3
+PATH_FIELDS = ("data", "out", "init")  # the config's paths: a weights file keeps their last part only
+
+
+class ShippedWeights(ValueError):
+    """The destination is the shipped model and --force was not given."""
+
+
+def is_shipped(path: Path) -> bool:
+    """Whether path is the shipped weights file (model.weights.DEFAULT_WEIGHTS), under any name or link."""
+    path, shipped = Path(path), Path(DEFAULT_WEIGHTS)
+    if path.resolve() == shipped.resolve():
+        return True
+    return path.exists() and shipped.exists() and path.samefile(shipped)
+
+
+def without_paths(config: dict) -> dict:
+    """A run's config with its paths cut to their last part: /home/someone/photos -> photos."""
+    return config | {name: Path(config[name]).name for name in PATH_FIELDS if config.get(name)}
 
 
 def build_generator(checkpoint: dict, use_ema: bool = True) -> tuple[Generator, TrainConfig]:
@@ -62,7 +84,14 @@ def set_operating_point(generator: Generator, checkpoint: dict, temperature: flo
 
 
 def export(checkpoint_path: Path, output: Path, use_ema: bool = True, temperature: float | None = None,
-           prior_correction: float = 0.0, working_size: int | None = None, chroma_gain: float = 1.0) -> dict:
+           prior_correction: float = 0.0, working_size: int | None = None, chroma_gain: float = 1.0,
+           force: bool = False) -> dict:
+    """Writes the weights file; returns its info. Raises ValueError for bad settings, ShippedWeights (a ValueError)
+    when output is the shipped model and not force."""
+    if not force and is_shipped(output):
+        raise ShippedWeights(f"{output} is the shipped model; write your model to another file (such as "
+                             f"{Path(checkpoint_path).parent / 'colorizer.pt'}) and use it with --weights or "
+                             f"COLORIZER_WEIGHTS, or add --force to replace the shipped one")
     checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
     generator, config = build_generator(checkpoint, use_ema)
     working_size = working_size or config.scale_size
@@ -83,8 +112,8 @@ def export(checkpoint_path: Path, output: Path, use_ema: bool = True, temperatur
             "step": checkpoint["step"],
             "seconds": round(checkpoint["seconds"]),
             "data": Path(config.data).name,  # the folder's name only: no paths of the training machine
-            **(json.loads(data_facts.read_text()) if data_facts.exists() else {}),
-            "config": checkpoint["config"] | {"data": Path(config.data).name, "out": Path(config.out).name},
+            **(json.loads(data_facts.read_text()) if data_facts.exists() else {}),  # counts; --init's name and hash
+            "config": without_paths(checkpoint["config"]),
         },
         "exported": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
@@ -109,7 +138,7 @@ def export(checkpoint_path: Path, output: Path, use_ema: bool = True, temperatur
 def main(argv: list | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m training.export", description=__doc__.split("\n\n")[0])
     parser.add_argument("checkpoint", type=Path, help="a run's checkpoint.pt")
-    parser.add_argument("output", type=Path, help="the weights file to write, e.g. weights/colorizer.pt")
+    parser.add_argument("output", type=Path, help="the weights file to write, such as runs/name/colorizer.pt")
     parser.add_argument("--raw", action="store_true", help="export the live generator, not its moving average")
     parser.add_argument("--temperature", type=float, default=None,
                         help="bins head: annealed-mean temperature (default: the run's; see training.calibrate)")
@@ -122,18 +151,25 @@ def main(argv: list | None = None) -> None:
     parser.add_argument("--prior-correction", type=float, default=0.0,
                         help="bins head: share of the training's colour rebalancing to undo, 0 to 1 (default 0; "
                              "see training.calibrate)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace the shipped model (weights/colorizer.pt) if OUTPUT is it; refused without")
     args = parser.parse_args(argv)
     if not args.checkpoint.is_file():
         raise SystemExit(f"no checkpoint at {args.checkpoint}")
     try:
         info = export(args.checkpoint, args.output, use_ema=not args.raw, temperature=args.temperature,
                       prior_correction=args.prior_correction, working_size=args.working_size,
-                      chroma_gain=args.chroma_gain)
+                      chroma_gain=args.chroma_gain, force=args.force)
     except ValueError as error:
         raise SystemExit(str(error))
     size = args.output.stat().st_size / 1e6
     print(f"wrote {args.output} ({size:.1f} MB, {info['parameters']:,} parameters, step {info['training']['step']}, "
           f"working size {info['working_size']}, chroma gain {info['chroma_gain']:g})")
+    run_config = args.checkpoint.parent / "config.json"  # the run's own, with the photo folder's path
+    photos = (json.loads(run_config.read_text()).get("data") if run_config.exists() else None) or "PHOTOS"
+    print(f"next, measure it on the photos the run held out (or on photos it never saw):\n"
+          f"  python -m training.evaluate --images {photos} --split validation --weights {args.output} "
+          f"--hints 0,1,2,5,10,20")
 
 
 if __name__ == "__main__":

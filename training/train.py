@@ -1,15 +1,18 @@
-"""Train the colorizer: L1 on ab (the ab head) or a rebalanced cross-entropy over ab bins (the bins head), with
-simulated colour hints (training.hints) on about half of the samples; optionally, for the ab head, a conditional
-WGAN-GP critic after an L1 warm-up (--adversarial true).
+"""Train the colorizer, with simulated colour hints (training.hints) on about half of the samples. The recipe
+(training.recipes) follows from the config: L1 or log-L1 on ab (the ab head), optionally with a conditional
+WGAN-GP critic after a warm-up (--adversarial true), or a rebalanced cross-entropy over ab bins (the bins head).
 
     python -m training.train --data PHOTOS --out runs/name [--max-steps N ...]
     python -m training.train --data PHOTOS --out runs/name --init weights/colorizer.pt   # fine-tune a model
     python -m training.train --out runs/name --resume [--max-steps N]
     torchrun --nproc-per-node N -m training.train ...    # data parallel: N processes (GPUs, or CPU with gloo)
 
-The run folder gets config.json, checkpoint.pt (written atomically every --checkpoint-every steps),
-metrics.jsonl (one JSON object per log line) and samples/step_N.png (gray | ours | ours with 10 simulated hints |
-original, on validation crops).
+The run folder gets config.json, data.json (photo counts; what --init started from, by name and hash),
+checkpoint.pt (written atomically every --checkpoint-every steps), metrics.jsonl (one JSON object per log line:
+the means over the --log-every steps before it) and samples/step_N.png (gray | ours | ours with 10 simulated
+hints | original, on validation crops). It prints a line before the photo scan, one when training starts, one
+after the first step (its time and the time left), then a log line every --log-every steps and a progress line
+whenever a minute has passed without one.
 """
 import copy
 import dataclasses
@@ -20,31 +23,30 @@ import sys
 import time
 import warnings
 from pathlib import Path
+from typing import Iterator
 
 import torch
 import torch.distributed as dist
 from PIL import Image
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
-from tqdm import tqdm
 
-from model.bins import nearest_bin, rebalancing_weights
 from model.color import denormalize_ab, denormalize_l, lab_to_rgb
-from model.critic import Critic
 from model.files import atomic_write
 from model.generator import Generator, count_parameters, load_compatible
-from model.weights import WeightsError, is_torchscript, read_state
+from model.weights import WeightsError, default_precision, file_sha256, is_torchscript, read_state
 from training.config import ARCHITECTURE_FIELDS, TrainConfig, load_run_config, parse_args
 from training.data import PhotoCrops, as_unit_float, list_images, scan_photos, split_paths, spread, to_model_inputs
 from training.hints import patch_hints, simulate_hints
-from training.losses import bins_loss, critic_loss, downsample_ab, generator_loss
+from training.progress import Meter, Progress, duration
+from training.recipes import recipe_class
 from training.sheets import contact_sheet
 
 CHECKPOINT = "checkpoint.pt"
 VAL_BATCH = 64  # validation crops scored at each evaluation
-PRIOR_BATCHES = 64  # training batches counted for the colour prior of the bins head
 SAMPLE_ROWS = 8
 VAL_HINTS = 10  # validation also scores the crops with this many simulated hints each
+PROGRESS_EVERY = 60.0  # seconds without a line after which a progress line is printed
 
 
 def pick_device(name: str) -> torch.device:
@@ -67,7 +69,7 @@ def setup_distributed(config: TrainConfig) -> tuple[int, int, torch.device]:
     return dist.get_rank(), world, device
 
 
-def forever(loader: DataLoader):
+def forever(loader: DataLoader) -> Iterator[torch.Tensor]:
     epoch = 0
     while True:
         if isinstance(loader.sampler, DistributedSampler):
@@ -104,6 +106,25 @@ def psnr(rgb: torch.Tensor, target: torch.Tensor) -> float:
     return float((10 * torch.log10(1 / mse)).mean())
 
 
+def bfloat16_native(device: torch.device) -> bool:
+    """Whether device computes bfloat16 natively: a CPU with AVX512-BF16 or AMX (model.weights.default_precision
+    reads that), or a CUDA GPU that supports it."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return device.type == "cpu" and default_precision(device) == "bfloat16"
+
+
+def autocast_dtype(amp: str, device: torch.device) -> torch.dtype | None:
+    """--amp (auto, true or false) -> bfloat16 for autocast, or None for float32 throughout.
+
+    auto takes bfloat16 only where it is native: elsewhere torch emulates it, and a training step took about 80 s
+    instead of 12 to 15 s in float32 on a 2-core CPU without it.
+    """
+    if amp == "auto":
+        return torch.bfloat16 if bfloat16_native(device) else None
+    return torch.bfloat16 if amp == "true" else None
+
+
 class Trainer:
     def __init__(self, config: TrainConfig, run_dir: Path, resume: bool, rank: int = 0, world: int = 1,
                  device: torch.device | None = None):
@@ -111,49 +132,47 @@ class Trainer:
         self.run_dir = run_dir
         self.rank, self.world = rank, world
         self.device = device or pick_device(config.device)
-        self.amp_dtype = torch.bfloat16
+        self.amp_dtype = autocast_dtype(config.amp, self.device)
 
         self.generator = Generator(**config.spec())
         if config.init and not resume:
             load_compatible(self.generator, read_generator(Path(config.init))[1])
         self.generator.to(self.device, memory_format=torch.channels_last)
-        self.critic = Critic(**config.critic_kwargs()).to(self.device, memory_format=torch.channels_last)
         self.ema = copy.deepcopy(self.generator).eval().requires_grad_(False)
+        self.recipe = recipe_class(config)(config, self.generator, self.device, self.amp_dtype)
         self.hint_rng = random.Random(config.seed * 1000 + rank)  # the simulated hints' own stream
-        # WGAN-GP's usual choice is less momentum than Adam's default; the bins head has no critic to chase.
-        betas = (0.5, 0.9) if config.head == "ab" else (0.9, 0.99)
-        # The hint layer starts at zero and learns faster: each parameter group carries its scale of the rate.
-        hint_layer = list(self.generator.hint_stem.parameters())
-        rest = [p for name, p in self.generator.named_parameters() if not name.startswith("hint_stem.")]
-        self.opt_g = torch.optim.Adam([{"params": rest, "scale": 1.0},
-                                       {"params": hint_layer, "scale": config.hint_lr_scale}], lr=config.lr, betas=betas)
-        self.opt_c = torch.optim.Adam([{"params": list(self.critic.parameters()), "scale": 1.0}], lr=config.lr,
-                                      betas=betas)
         self.step = 0
         self.seconds = 0.0  # training time over all sessions of this run
-        self.class_weights: torch.Tensor | None = None  # bins head: loss weight of each ab bin (see fit_prior)
         if resume:
             self.load_checkpoint()
-        # The networks that the updates run through: DDP wrappers averaging gradients over processes, or the
-        # networks themselves. self.generator and self.critic stay the plain modules (EMA, checkpoints, eval).
-        self.generator_train, self.critic_train = self.generator, self.critic
         if world > 1:
+            # The recipe's updates run through DDP wrappers that average gradients over processes; the plain
+            # networks stay what the EMA, checkpoints and evaluation use.
             ids = [self.device.index] if self.device.type == "cuda" else None
-            self.generator_train = DistributedDataParallel(self.generator, device_ids=ids)
-            self.critic_train = DistributedDataParallel(self.critic, device_ids=ids)
+            self.recipe.distribute(lambda module: DistributedDataParallel(module, device_ids=ids))
+        self.meter = Meter()  # the logged values of the current log interval
+        self.images = 0  # training images drawn since the last log line
+
+    def describe(self) -> str:
+        """What this run trains, and how: for its first line."""
+        parameters = ", ".join(f"{type(net).__name__.lower()} {count_parameters(net):,} parameters"
+                               for net in self.recipe.networks())
+        native = "native" if bfloat16_native(self.device) else "not native"
+        precision = "bfloat16 autocast" if self.amp_dtype else "float32"
+        return (f"{self.recipe.description}; {parameters}; device {self.device}, {precision} (--amp "
+                f"{self.config.amp}: bfloat16 is {native} here); step {self.step} of {self.config.max_steps}")
 
     # ----- checkpoints: a plain dict, written atomically
     def save_checkpoint(self) -> None:
         if self.rank != 0:
             return
+        self.seconds = self.seconds_before + time.time() - self.session_started
         state = {
-            "generator": self.generator.state_dict(), "critic": self.critic.state_dict(), "ema": self.ema.state_dict(),
-            "opt_g": self.opt_g.state_dict(), "opt_c": self.opt_c.state_dict(),
+            "generator": self.generator.state_dict(), "ema": self.ema.state_dict(),
             "step": self.step, "seconds": self.seconds, "config": json.loads(self.config.to_json()),
             "spec": self.generator.spec,  # the architecture, verbatim: export and calibrate rebuild exactly this
+            **self.recipe.state_dict(),  # optimizers, and the critic or the colour prior
         }
-        if self.class_weights is not None:
-            state["class_weights"] = self.class_weights
         atomic_write(self.run_dir / CHECKPOINT, lambda tmp: torch.save(state, tmp))
         if self.config.keep_every and self.step % self.config.keep_every == 0:
             atomic_write(self.run_dir / f"checkpoint_{self.step:06d}.pt", lambda tmp: torch.save(state, tmp))
@@ -167,67 +186,17 @@ class Trainer:
             raise SystemExit(f"--resume: {path} holds a generator of architecture {state.get('spec')}, the run's "
                              f"config says {self.generator.spec}; the architecture cannot change in a run")
         self.generator.load_state_dict(state["generator"])
-        self.critic.load_state_dict(state["critic"])
         self.ema.load_state_dict(state["ema"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_c.load_state_dict(state["opt_c"])
+        self.recipe.load_state_dict(state)
         self.step, self.seconds = state["step"], state["seconds"]
-        self.class_weights = state.get("class_weights")
-
-    @torch.no_grad()
-    def fit_prior(self, loader: DataLoader) -> None:
-        """Bins head: counts the ab bins of some training batches and turns them into rebalancing weights.
-
-        Every process counts its own batches and the counts are summed, so all processes use the same weights.
-        """
-        centers = self.generator.head.centers
-        counts = torch.zeros(len(centers), device=self.device)
-        for _, rgb in zip(range(PRIOR_BATCHES), loader):
-            _, ab = to_model_inputs(rgb.to(self.device))
-            bins = nearest_bin(downsample_ab(ab, self.config.stem_stride), centers)  # at the logits' resolution
-            counts += torch.bincount(bins.flatten(), minlength=len(centers)).float()
-        if self.world > 1:
-            dist.all_reduce(counts)
-        self.class_weights = rebalancing_weights(counts, centers, mix=self.config.rebalance)
-    # ----- the two updates
-    def autocast(self):
-        return torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.config.amp)
-
-    def critic_step(self, l: torch.Tensor, ab: torch.Tensor, hints: torch.Tensor) -> dict:
-        self.critic.requires_grad_(True)
-        with torch.no_grad(), self.autocast():
-            ab_fake = self.generator(l, hints)
-        with self.autocast():
-            loss, logs = critic_loss(self.critic_train, l, ab, ab_fake, self.config.gp_weight)
-        self.opt_c.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_c.step()
-        return logs
-
-    def generator_step(self, l: torch.Tensor, ab: torch.Tensor, hints: torch.Tensor, adversarial: bool) -> dict:
-        self.critic.requires_grad_(False)  # frozen: the generator's loss must not train the critic
-        if self.config.head == "bins":
-            with self.autocast():
-                logits = self.generator_train(l, hints, True)
-            loss, logs = bins_loss(logits, ab, self.generator.head.centers, self.class_weights)
-            self.opt_g.zero_grad(set_to_none=True)
-            loss.backward()
-            self.opt_g.step()
-            return logs
-        with self.autocast():
-            ab_fake = self.generator_train(l, hints)
-            loss, logs = generator_loss(self.critic if adversarial else None, l, ab, ab_fake, self.config.l1_weight,
-                                        self.config.loss)
-        self.opt_g.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_g.step()
-        return logs
 
     # ----- validation: scores of the averaged generator on fixed crops, and a sample sheet
     @torch.no_grad()
     def evaluate(self, val_rgb: torch.Tensor) -> dict:
         """Scores of the averaged generator on the fixed validation crops, without hints and with VAL_HINTS each
-        (the same hints every time); a sheet of gray | ours | ours with hints | original."""
+        (the same hints every time); a sheet of gray | ours | ours with hints | original. Rank 0 only: {} elsewhere."""
+        if self.rank != 0:
+            return {}
         val_rgb = as_unit_float(val_rgb.to(self.device))  # the targets and the sheet need it as float too
         l, ab = to_model_inputs(val_rgb)
         hints = patch_hints(ab, [VAL_HINTS] * len(ab), random.Random(0))  # the same hints at every evaluation
@@ -243,59 +212,55 @@ class Trainer:
         return {"val_psnr": psnr(ours, val_rgb), "val_psnr_gray": psnr(gray, val_rgb),
                 "val_l1": float((ab_fake - ab).abs().mean()), f"val_psnr_hints{VAL_HINTS}": psnr(hinted, val_rgb)}
 
-    def train(self, train_loader: DataLoader, val_rgb: torch.Tensor) -> None:
-        config = self.config
-        batches = forever(train_loader)
-        main_process = self.rank == 0  # only it writes metrics, samples and checkpoints, and reports
-        metrics = open(self.run_dir / "metrics.jsonl", "a") if main_process else None
-        bar = tqdm(total=config.max_steps, initial=self.step, desc="train", dynamic_ncols=True,
-                   disable=None if main_process else True)  # None: no bar when the output is not a terminal
-        started, images, logs = time.time(), 0, {}
+    # ----- the loop
+    def train(self, loader: DataLoader, val_rgb: torch.Tensor) -> None:
+        """Steps up to --max-steps. Each: this step's learning rate, the recipe's update, the moving average; at
+        their intervals, a log line of the interval's means (with validation scores), and a checkpoint."""
+        config, batches = self.config, forever(loader)
+        self.begin_session()
         while self.step < config.max_steps:
             lr = learning_rate(config, self.step)
-            for opt in (self.opt_g, self.opt_c):
-                for group in opt.param_groups:
-                    group["lr"] = lr * group["scale"]
-            adversarial = config.adversarial and self.step >= config.warmup_steps
-            if adversarial:
-                for _ in range(config.critic_steps):
-                    l, ab, hints = self.batch(next(batches))
-                    logs.update(self.critic_step(l, ab, hints))
-                    images += len(l)
-            l, ab, hints = self.batch(next(batches))
-            logs.update(self.generator_step(l, ab, hints, adversarial))
-            images += len(l)
+            self.recipe.set_learning_rate(lr)
+            logs = self.recipe.step(self.step, lambda: self.batch(next(batches)))
             update_ema(self.ema, self.generator, config.ema_decay, self.step)
             self.step += 1
-            bar.update(1)
-
+            self.meter.add(logs)
             last = self.step == config.max_steps
-            evaluate = self.step % config.eval_every == 0 or last
-            if main_process and (self.step % config.log_every == 0 or evaluate):
-                elapsed = time.time() - started
-                row = {"step": self.step, "lr": lr, "images_per_s": images * self.world / max(elapsed, 1e-9),
-                       "seconds": self.seconds + elapsed, **logs}
-                if evaluate:
-                    row.update(self.evaluate(val_rgb))
-                bar.set_postfix({k: f"{v:.3g}" for k, v in row.items()
-                                 if k in ("l1", "cross_entropy", "wasserstein", "gp", "val_psnr")})
-                metrics.write(json.dumps(row) + "\n")
-                metrics.flush()
-                if bar.disable:  # no bar (output is not a terminal): print the line instead
-                    print(json.dumps(row), flush=True)
+            scores = self.evaluate(val_rgb) if self.step % config.eval_every == 0 or last else {}
+            if self.step % config.log_every == 0 or scores:
+                self.log({"step": self.step, "lr": lr, **self.meter.means(), **scores})
             if self.step % config.checkpoint_every == 0 or last:
-                self.seconds += time.time() - started
-                started, images = time.time(), 0
                 self.save_checkpoint()
-        bar.close()
-        if metrics:
-            metrics.close()
+            self.progress.update(self.step)
+
+    def begin_session(self) -> None:
+        """Starts the clocks of this session: the training time, the pace and time left, images a second."""
+        self.session_started = self.logged_at = time.time()
+        self.seconds_before = self.seconds
+        self.progress = Progress(self.config.max_steps, "step", done=self.step, every=PROGRESS_EVERY,
+                                 enabled=self.rank == 0, stream=sys.stdout)
+
+    def log(self, row: dict) -> None:
+        """Rank 0: appends row, with the pace, to metrics.jsonl and prints it with the time left."""
+        if self.rank != 0:
+            return
+        now = time.time()
+        row |= {"images_per_s": self.images * self.world / max(now - self.logged_at, 1e-9),
+                "seconds": self.seconds_before + now - self.session_started}
+        self.images, self.logged_at = 0, now
+        with open(self.run_dir / "metrics.jsonl", "a") as metrics:
+            metrics.write(json.dumps(row) + "\n")
+        self.progress.advance(row["step"])
+        values = ", ".join(f"{key} {value:.4g}" for key, value in row.items()
+                           if key not in ("step", "images_per_s", "seconds"))
+        self.progress.say(f"step {row['step']}/{self.config.max_steps}: {values}; "
+                          f"{row['images_per_s']:.3g} images/s, {self.progress.pace()}")
 
     def check_in_sync(self) -> None:
         """Every process must end with rank 0's weights: a cheap guard against silent divergence."""
         if self.world == 1:
             return
-        parameters = [*self.generator.parameters(), *self.critic.parameters()]
+        parameters = [p for network in self.recipe.networks() for p in network.parameters()]
         total = torch.stack([p.detach().double().sum() for p in parameters]).sum().reshape(1)
         totals = [torch.zeros_like(total) for _ in range(self.world)]
         dist.all_gather(totals, total)
@@ -304,6 +269,7 @@ class Trainer:
 
     def batch(self, rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(B, 3, H, W) RGB -> normalized L, ab and a simulated hint layer, channels-last on the device."""
+        self.images += len(rgb)
         rgb = rgb.to(self.device, non_blocking=True)
         l, ab = to_model_inputs(rgb)
         hints = simulate_hints(ab, self.config.no_hint_share, self.config.hint_stop, self.hint_rng)
@@ -317,6 +283,8 @@ def tensor_to_pil(rgb: torch.Tensor) -> Image.Image:
 
 def prepare_data(config: TrainConfig, rank: int = 0, world: int = 1) -> tuple[DataLoader, torch.Tensor, dict]:
     paths = list_images(Path(config.data))
+    if rank == 0:  # the scan reads every file: on a large folder and 2 cores, about a minute
+        print(f"{config.data}: {len(paths):,} image files; checking that they are color photos", flush=True)
     train_paths, val_paths = split_paths(paths, config.val_fraction)
     with warnings.catch_warnings(record=True) as skipped:
         warnings.simplefilter("always")
@@ -397,6 +365,20 @@ def settle_config(config: TrainConfig, args, explicit: dict) -> TrainConfig:
     return config
 
 
+def started_from(config: TrainConfig, run_dir: Path, resume: bool) -> dict:
+    """What --init started the run from, by file name and SHA-256, never by path; a resumed run keeps what its
+    first session recorded."""
+    if not config.init:
+        return {}
+    earlier = run_dir / "data.json"
+    if resume and earlier.exists():
+        saved = json.loads(earlier.read_text())
+        if "init_sha256" in saved:
+            return {"init": saved["init"], "init_sha256": saved["init_sha256"]}
+    path = Path(config.init)
+    return {"init": path.name, **({"init_sha256": file_sha256(path)} if path.is_file() else {})}
+
+
 def main(argv: list | None = None) -> None:
     config, args, explicit = parse_args(argv)
     config = settle_config(config, args, explicit)
@@ -408,24 +390,26 @@ def main(argv: list | None = None) -> None:
         torch.set_num_threads(config.threads)
     torch.backends.cudnn.benchmark = True  # fixed crop size: let cuDNN pick its fastest convolutions once
     loader, val_rgb, facts = prepare_data(config, rank, world)  # before the run folder: bad data leaves none
+    facts |= {"processes": world, **started_from(config, run_dir, args.resume)}
     if rank == 0:
         (run_dir / "samples").mkdir(parents=True, exist_ok=True)
         atomic_write(run_dir / "config.json", lambda tmp: tmp.write_text(config.to_json()))
+        atomic_write(run_dir / "data.json", lambda tmp: tmp.write_text(json.dumps(facts, indent=2)))
     trainer = Trainer(config, run_dir, resume=args.resume, rank=rank, world=world, device=device)
-    if config.head == "bins" and trainer.class_weights is None:
-        trainer.fit_prior(loader)
     if rank == 0:
-        atomic_write(run_dir / "data.json", lambda tmp: tmp.write_text(json.dumps(facts | {"processes": world}, indent=2)))
-        print(f"generator {count_parameters(trainer.generator):,} parameters, critic {count_parameters(trainer.critic):,}; "
-              f"{facts['train_images']} training and {facts['val_images']} validation photos; device {trainer.device}; "
-              f"step {trainer.step} of {config.max_steps}; {world} process(es)", flush=True)
+        print(f"{trainer.describe()}; {facts['train_images']:,} training and {facts['val_images']:,} validation "
+              f"photos; {world} process(es)", flush=True)
+    trainer.recipe.prepare(loader)
     trainer.train(loader, val_rgb)
     trainer.check_in_sync()
     if world > 1:
         dist.barrier()  # no collective still in flight when the group is torn down: gloo can abort the process
         dist.destroy_process_group()
     if rank == 0:
-        print(f"done: {run_dir / CHECKPOINT} at step {trainer.step}", flush=True)
+        checkpoint = run_dir / CHECKPOINT
+        print(f"done: {checkpoint} at step {trainer.step}, {duration(trainer.seconds)} of training in all\n"
+              f"next, choose its operating point (it prints the export command; photos the run did not train on "
+              f"are better):\n  python -m training.calibrate {checkpoint} --images {config.data}", flush=True)
 
 
 if __name__ == "__main__":

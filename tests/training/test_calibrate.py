@@ -1,5 +1,11 @@
+from pathlib import Path
+
+import torch
+
+from model.colorizer import Colorizer
 from tests.conftest import bins_checkpoint
-from training.calibrate import calibrate, main, shortfalls, suggest
+from training.calibrate import calibrate, main, shortfalls, suggest, weights_beside
+from training.evaluate import evaluate
 
 
 def test_suggest_takes_the_most_colourful_setting_that_keeps_the_psnr_gain():
@@ -44,11 +50,42 @@ def test_calibrate_sweeps_the_chroma_gain_of_a_regression_head(tiny_checkpoint, 
 def test_calibrate_prints_the_export_flags_it_suggests(tiny_checkpoint, photo_folder, capsys):
     assert main([str(tiny_checkpoint), "--images", str(photo_folder), "--photos", "3", "--hints", "0",
                  "--gains", "1,1.5", "--min-gain", "-100"]) == 0
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
     assert "suggested: --chroma-gain 1.5 " in out  # the more colourful, and nothing is below -100 dB
-    assert f"python -m training.export {tiny_checkpoint} weights/colorizer.pt --chroma-gain 1.5" in out
+    # to a new file in the run folder: never the shipped model
+    new = tiny_checkpoint.parent / "colorizer.pt"
+    assert f"python -m training.export {tiny_checkpoint} {new} --chroma-gain 1.5" in out
+    assert "weights/colorizer.pt" not in out
+    assert "photo 3/3: " in captured.err and " left" in captured.err  # progress, with the time left
     assert main([str(tiny_checkpoint), "--images", str(photo_folder), "--photos", "3", "--hints", "2",
                  "--gains", "1,1.5", "--min-gain", "100"]) == 1
     out = capsys.readouterr().out  # no setting meets it: it still says what to export, the most accurate
     assert "no setting meets every condition" in out and "PSNR under gray + 100 dB" in out
     assert "python -m training.export" in out
+
+
+def test_the_suggested_file_is_beside_the_checkpoint():
+    assert weights_beside(Path("runs/a/checkpoint.pt")) == Path("runs/a/colorizer.pt")
+    assert weights_beside(Path("runs/a/checkpoint_000500.pt")) == Path("runs/a/colorizer_000500.pt")
+    assert weights_beside(Path("runs/a/best.pt")) == Path("runs/a/best_colorizer.pt")
+
+
+def test_a_gain_sweep_runs_the_network_once_per_photo_and_hint_count(tiny_weights, photo_folder, capsys):
+    """The gains apply after the network: the sweep scores as each gain alone would, at the cost of one."""
+    paths = sorted(photo_folder.iterdir())[:2]
+    colorizer = Colorizer.load(tiny_weights)
+    calls = []
+    network = colorizer.network
+
+    def counting(*inputs):
+        calls.append(1)
+        return network(*inputs)
+    colorizer.network = counting
+    swept = evaluate(colorizer, paths, hint_counts=(0, 3), gains=(1.0, 1.5, 2.0))
+    assert len(calls) == 2 * 2  # photos x hint counts, not x 3 gains
+    alone = evaluate(Colorizer.load(tiny_weights).at_operating_point(2.0), paths, hint_counts=(0, 3))
+    assert swept["gains"]["2"]["ours"]["psnr"] == alone["ours"]["psnr"]
+    assert swept["gains"]["2"]["hints"]["3"] == alone["hints"]["3"]
+    assert swept["gains"]["1"]["ours"]["psnr"] != alone["ours"]["psnr"]  # and the gains do differ
+    assert "photo 2/2" in capsys.readouterr().err

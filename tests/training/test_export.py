@@ -60,12 +60,49 @@ def test_a_failed_export_leaves_the_existing_weights_untouched(tiny_checkpoint, 
     assert out.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["colorizer.pt"]
 
 
+def strings(value) -> list[str]:
+    """Every string inside a JSON value, keys included."""
+    if isinstance(value, dict):
+        return [*value] + [s for item in value.values() for s in strings(item)]
+    if isinstance(value, list):
+        return [s for item in value for s in strings(item)]
+    return [value] if isinstance(value, str) else []
+
+
 def test_export_embeds_no_paths_of_the_training_machine(tmp_path):
-    config = tiny_checkpoint_dict()["config"] | {"data": "/home/someone/photos", "out": "/home/someone/runs/a"}
+    config = tiny_checkpoint_dict()["config"] | {"data": "/home/someone/photos", "out": "/home/someone/runs/a",
+                                                 "init": "/home/someone/weights/base.pt"}
     state = tiny_checkpoint_dict() | {"config": config}
-    torch.save(state, tmp_path / "checkpoint.pt")
-    export(tmp_path / "checkpoint.pt", tmp_path / "w.pt")
-    assert "/home/someone" not in json.dumps(load_network(tmp_path / "w.pt")[1])
+    run = tmp_path / "run"
+    run.mkdir()
+    torch.save(state, run / "checkpoint.pt")
+    (run / "data.json").write_text(json.dumps({"train_images": 3, "init": "base.pt", "init_sha256": "ab" * 32}))
+    export(run / "checkpoint.pt", tmp_path / "w.pt")
+    info = load_network(tmp_path / "w.pt")[1]
+    assert not [s for s in strings(info) if "/" in s or "\\" in s], "a path in the weights file's info"
+    assert info["training"]["config"]["init"] == "base.pt" and info["training"]["init_sha256"] == "ab" * 32
+    assert info["training"]["config"]["data"] == "photos" and info["training"]["config"]["out"] == "a"
+
+
+def test_export_refuses_to_replace_the_shipped_model_without_force(tiny_checkpoint, tmp_path, monkeypatch, capsys):
+    from model.weights import DEFAULT_WEIGHTS
+    assert export_module.is_shipped(DEFAULT_WEIGHTS)  # the real one is guarded (and never written by this test)
+    assert not export_module.is_shipped(tmp_path / "colorizer.pt")
+    shipped = tmp_path / "weights" / "colorizer.pt"  # a stand-in for it
+    shipped.parent.mkdir()
+    shipped.write_bytes(b"the shipped model")
+    monkeypatch.setattr(export_module, "DEFAULT_WEIGHTS", shipped)
+    (tmp_path / "link.pt").symlink_to(shipped)
+    for target in (shipped, tmp_path / "weights" / ".." / "weights" / "colorizer.pt", tmp_path / "link.pt"):
+        with pytest.raises(ValueError, match="is the shipped model.*--force"):
+            export(tiny_checkpoint, target)
+    with pytest.raises(SystemExit, match="--force to replace the shipped one"):
+        export_module.main([str(tiny_checkpoint), str(shipped)])
+    assert shipped.read_bytes() == b"the shipped model"
+    export_module.main([str(tiny_checkpoint), str(shipped), "--force"])
+    assert load_network(shipped)[1]["working_size"] == 48
+    out = capsys.readouterr().out  # and says what to run next
+    assert f"python -m training.evaluate --images PHOTOS --split validation --weights {shipped}" in out
 
 
 @pytest.mark.slow
