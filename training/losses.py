@@ -1,4 +1,6 @@
-"""WGAN-GP losses for a conditional critic, and the generator's reconstruction (L1) + adversarial loss.
+"""The losses of the training recipes (training.recipes): the generator's reconstruction loss (L1 or log-L1) plus,
+with a critic, its adversarial term; the conditional WGAN-GP critic's loss and gradient penalty; and the bins
+head's rebalanced cross-entropy.
 
 All tensors are normalized: l (B, 1, H, W) and ab (B, 2, H, W).
 """
@@ -67,11 +69,12 @@ def reconstruction_loss(errors: torch.Tensor, kind: str = "l1") -> torch.Tensor:
 
 
 def generator_loss(critic: nn.Module | None, l: torch.Tensor, ab_real: torch.Tensor, ab_fake: torch.Tensor,
-                   l1_weight: float, kind: str = "l1") -> tuple[torch.Tensor, dict]:
-    """l1_weight * reconstruction loss - critic score; without a critic (the warm-up) the first term alone."""
+                   reconstruction_weight: float, kind: str = "l1") -> tuple[torch.Tensor, dict]:
+    """reconstruction_weight * reconstruction loss (kind: l1 or log_l1) - critic score; without a critic (the
+    warm-up, or no --adversarial) the first term alone."""
     errors = photo_errors(ab_fake, ab_real)
     reconstruction = reconstruction_loss(errors, kind)
-    loss = l1_weight * reconstruction
+    loss = reconstruction_weight * reconstruction
     logs = {"l1": errors.mean().item()}  # plain L1 whatever the kind: comparable across runs
     if kind != "l1":
         logs[kind] = reconstruction.item()

@@ -50,10 +50,10 @@ def test_critic_loss_rewards_scoring_reals_above_fakes():
 
 def test_generator_loss_is_weighted_l1_during_warm_up_and_adds_the_critic_after():
     real, fake = torch.zeros(2, 2, 4, 4), torch.full((2, 2, 4, 4), 0.5)
-    loss, logs = generator_loss(None, torch.zeros(2, 1, 4, 4), real, fake, l1_weight=100.0)
+    loss, logs = generator_loss(None, torch.zeros(2, 1, 4, 4), real, fake, reconstruction_weight=100.0)
     assert loss.item() == pytest.approx(50.0) and "adversarial" not in logs
     critic = linear_critic(1.0)
-    loss, logs = generator_loss(critic, torch.zeros(2, 1, 4, 4), real, fake, l1_weight=100.0)
+    loss, logs = generator_loss(critic, torch.zeros(2, 1, 4, 4), real, fake, reconstruction_weight=100.0)
     assert loss.item() == pytest.approx(50.0 - critic(torch.zeros(2, 1, 4, 4), fake).mean().item(), abs=1e-4)
 
 
@@ -80,7 +80,7 @@ def test_reconstruction_losses_values_and_an_unknown_kind():
     assert reconstruction_loss(errors, "l1").item() == pytest.approx(0.2)
     expected = (torch.log(torch.tensor(0.1 + LOG_FLOOR)) + torch.log(torch.tensor(0.3 + LOG_FLOOR))) / 2
     assert reconstruction_loss(errors, "log_l1").item() == pytest.approx(expected.item())
-    loss, logs = generator_loss(None, torch.zeros(2, 1, 4, 4), real, fake, l1_weight=100.0, kind="log_l1")
+    loss, logs = generator_loss(None, torch.zeros(2, 1, 4, 4), real, fake, reconstruction_weight=100.0, kind="log_l1")
     assert loss.item() == pytest.approx(100 * expected.item(), rel=1e-5)
     assert logs["l1"] == pytest.approx(0.2) and "log_l1" in logs  # plain L1 logged too: comparable across runs
     with pytest.raises(ValueError, match="l1, log_l1"):
