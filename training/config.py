@@ -28,6 +28,13 @@ def amp_setting(text: str) -> str:
     return value
 
 
+def _amp_flag(text: str) -> str:
+    try:
+        return amp_setting(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 _ARCHITECTURE = generator_defaults()  # the generator's own defaults: the one place the architecture is written
 ARCHITECTURE_FIELDS = tuple(_ARCHITECTURE)
 # Settings added after runs had been saved, with the value that reproduces what training did before they existed:
@@ -80,9 +87,10 @@ class TrainConfig:
     hint_lr_scale: float = _field(10.0, "learning rate of the hint layer's weights, as a multiple of --lr: they start "
                                         "at zero and have to catch up")
     # adversarial phase: an option, off by default
-    adversarial: bool = _field(False, "after --warmup-steps, add a conditional WGAN-GP critic to the L1 loss. "
+    adversarial: bool = _field(False, "after --warmup-steps, add a conditional WGAN-GP critic to the reconstruction "
+                                      "loss (--loss). "
                                       "Off by default: on 2 CPU cores it never settled (weights/README.md)")
-    warmup_steps: int = _field(1000, "with --adversarial true: steps trained with the L1 loss alone first")
+    warmup_steps: int = _field(1000, "with --adversarial true: steps trained with the reconstruction loss alone first")
     critic_channels: int = _field(32, "critic width of its first layer")
     critic_layers: int = _field(4, "critic convolution layers before its score map")
     critic_steps: int = _field(1, "critic updates per generator update in the adversarial phase")
@@ -104,7 +112,7 @@ class TrainConfig:
     amp: str = _field("auto", "bfloat16 autocast: auto uses it where it is native (CPUs with AVX512-BF16 or AMX, "
                               "GPUs that support it), where it is about 2x faster; elsewhere emulated bfloat16 is "
                               "several times slower than float32 (true forces it, false turns it off)",
-                      parse=amp_setting)
+                      parse=_amp_flag)
     threads: int = _field(0, "torch CPU threads (0: torch's default)")
     seed: int = _field(0, "random seed")
     log_every: int = _field(50, "steps between metric log lines, each the mean over those steps")
