@@ -96,7 +96,7 @@ class TrainConfig:
     critic_steps: int = _field(1, "critic updates per generator update in the adversarial phase")
     reconstruction_weight: float = _field(
         100.0, "weight of the reconstruction loss (--loss: l1 or log_l1) against the critic's score (weight 1); it "
-               "matters only with --adversarial true, as Adam's steps do not depend on the scale of a loss alone. "
+               "matters only with --adversarial true, as Adam's steps hardly depend on the scale of a loss alone. "
                "The two losses have different scales: log_l1 pulls on a photo 1 / (its L1 + 0.009) times as hard as "
                "l1 does (10x for a photo off by 0.09, 10 ab units), so a balance found with l1 needs a smaller weight "
                "with log_l1. (--l1-weight is this flag's former name.)")

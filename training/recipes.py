@@ -10,7 +10,7 @@ adds to the checkpoint, and one training step; training.train runs whichever the
 A step draws its batches from `batch()`: (l, ab, hints), normalized, channels-last, on the device; each draw is
 a new batch. All tensors are (B, 1, H, W) L, (B, 2, H, W) ab and (B, 3, H, W) hints.
 """
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import torch
 import torch.distributed as dist
@@ -23,11 +23,14 @@ from model.generator import Generator
 from training.data import to_model_inputs
 from training.losses import bins_loss, critic_loss, downsample_ab, generator_loss
 
+if TYPE_CHECKING:  # training.config imports this module
+    from training.config import TrainConfig
+
 PRIOR_BATCHES = 64  # training batches counted for the colour prior of the bins head
 Batch = Callable[[], tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
 
 
-def recipe_class(config) -> type["Recipe"]:
+def recipe_class(config: "TrainConfig") -> type["Recipe"]:
     """The recipe a TrainConfig asks for. Raises ValueError, naming the flag, for a combination none trains."""
     if config.head == "bins":
         if config.adversarial:
@@ -47,7 +50,8 @@ class Recipe:
     description = ""  # for the first lines a run prints
     betas = (0.9, 0.999)
 
-    def __init__(self, config, generator: Generator, device: torch.device, amp_dtype: torch.dtype | None = None):
+    def __init__(self, config: "TrainConfig", generator: Generator, device: torch.device,
+                 amp_dtype: torch.dtype | None = None):
         self.config, self.generator, self.device, self.amp_dtype = config, generator, device, amp_dtype
         self.generator_train: nn.Module = generator
         # The hint layer starts at zero and learns faster: each parameter group carries its scale of the rate.
@@ -102,7 +106,7 @@ class Recipe:
 class Regression(Recipe):
     """--head ab: reconstruction_weight * the L1 or log-L1 of the predicted ab (--loss; training.losses).
 
-    Alone, the weight only scales the loss, which Adam's steps do not depend on; it matters against a critic."""
+    Alone, the weight only scales the loss, which Adam's steps hardly depend on; it matters against a critic."""
     # Less momentum than Adam's default: WGAN-GP's usual choice. Every ab run so far, the shipped model's included,
     # trained with it with or without a critic (and a resumed run keeps its optimizer), so it stays.
     betas = (0.5, 0.9)
@@ -128,7 +132,8 @@ class Adversarial(Regression):
     critic --critic-steps times on new batches, then the generator on reconstruction_weight * reconstruction
     minus the critic's score, the critic frozen."""
 
-    def __init__(self, config, generator: Generator, device: torch.device, amp_dtype: torch.dtype | None = None):
+    def __init__(self, config: "TrainConfig", generator: Generator, device: torch.device,
+                 amp_dtype: torch.dtype | None = None):
         super().__init__(config, generator, device, amp_dtype)
         self.critic = Critic(**config.critic_kwargs()).to(device, memory_format=torch.channels_last)
         self.critic_train: nn.Module = self.critic
@@ -182,7 +187,8 @@ class Bins(Recipe):
     description = "rebalanced cross-entropy over ab bins"
     betas = (0.9, 0.99)  # no critic to chase
 
-    def __init__(self, config, generator: Generator, device: torch.device, amp_dtype: torch.dtype | None = None):
+    def __init__(self, config: "TrainConfig", generator: Generator, device: torch.device,
+                 amp_dtype: torch.dtype | None = None):
         super().__init__(config, generator, device, amp_dtype)
         self.class_weights: torch.Tensor | None = None  # (Q,) loss weight of each ab bin
 
