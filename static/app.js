@@ -4,15 +4,18 @@
 //   images.js        pixels in the browser: loading, the reduced copy, the gray stand-in, one pixel's colour
 //   upload.js        choosing or dropping a photo
 //   render.js        colorizing with fetch (one request at a time), the first result, the download
-//   compare.js       the comparison with the original
-//   points.js        colour points: markers and colour choice; points-input.js: placing, dragging, keys
+//   compare.js       the comparison with the original (its own control: the result is shown whole)
+//   points.js        colour points: markers and colour choice; points-input.js: placing, dragging, keys;
+//                    shown.js: the colour the result shows at a point, where it differs from the one chosen
 // The server keeps nothing: this page holds the photo and the points. For speed, edits send a reduced copy of the
 // photo (at most 1024 px on its long side); the download sends the full photo with the same points.
-// Without JavaScript the form posts normally (detail and vividness, no points) and the browser shows the image.
+// Without JavaScript the form posts normally (detail, vividness and repair, no points) and the browser shows the
+// image.
 import { wireCompare } from "./js/compare.js";
 import { wireColorChoice } from "./js/points.js";
 import { wirePointsInput } from "./js/points-input.js";
 import { render, wireRender } from "./js/render.js";
+import { wireShown } from "./js/shown.js";
 import { els, state } from "./js/state.js";
 import { showError } from "./js/status.js";
 import { chosen, wireUpload } from "./js/upload.js";
@@ -24,6 +27,7 @@ wireRender();
 wireCompare();
 wireColorChoice();
 wirePointsInput();
+wireShown();
 
 els.form.addEventListener("submit", (event) => {
   event.preventDefault();

@@ -1,7 +1,6 @@
 // Placing and moving colour points: a click (or tap) on the photo adds one; a point is dragged with pointer
 // capture and colorized again once dropped; right-click or Delete removes it; the arrow keys move it.
-import { addPoint, findPoint, placeMarker, removePoint, select } from "./points.js";
-import { scheduleRender } from "./render.js";
+import { addPoint, changed, findPoint, placeMarker, removePoint, select } from "./points.js";
 import { els, settings, state } from "./state.js";
 
 let drag = null;  // {id, x, y, moved}: the point being dragged and where the pointer went down
@@ -38,7 +37,7 @@ function moveDrag(event) {
 }
 
 function endDrag() {
-  if (drag && drag.moved) { select(drag.id, true); scheduleRender(0); }
+  if (drag && drag.moved) { select(drag.id, true); changed(); }
   drag = null;
 }
 
@@ -54,7 +53,7 @@ function onKey(event) {
     point.y = Math.min(full.h - 1, Math.max(0, point.y + moves[event.key][1]));
     placeMarker(point);
     select(point.id, true);
-    scheduleRender(300);
+    changed(300);
   } else if (event.key === "Delete" || event.key === "Backspace") {
     event.preventDefault();
     removePoint(point.id);

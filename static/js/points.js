@@ -1,7 +1,10 @@
 // Colour points, in the full photo's pixels: their markers on the photo and the colour choice of the selected one.
-// Each change is colorized again at once (render.js); points-input.js moves them with the pointer and the keys.
+// Each change is colorized again at once (render.js) and shown whole, comparison off, wherever the point is;
+// points-input.js moves them with the pointer and the keys; shown.js says where a colour cannot be shown.
+import { setComparing } from "./compare.js";
 import { colorAt } from "./images.js";
 import { scheduleRender } from "./render.js";
+import { showNote } from "./shown.js";
 import { els, settings, state } from "./state.js";
 import { showError } from "./status.js";
 
@@ -13,6 +16,12 @@ export const SWATCHES = [
 
 export function findPoint(id) {
   return state.points.find((p) => p.id === id);
+}
+
+// A point was added, moved, recoloured or removed: its effect on screen, soon.
+export function changed(delay = 0) {
+  setComparing(false);
+  scheduleRender(delay);
 }
 
 export function marker(id) {
@@ -29,7 +38,7 @@ export function addPoint(x, y) {
   state.points.push(point);
   drawPoints();
   select(point.id, true);
-  scheduleRender(0);
+  changed();
 }
 
 export function select(id, focus) {
@@ -43,6 +52,7 @@ export function select(id, focus) {
   for (const swatch of els.swatches.children) {
     swatch.setAttribute("aria-pressed", String(swatch.dataset.color === point.color));
   }
+  showNote(point);
   if (focus) marker(id).focus();
 }
 
@@ -54,7 +64,7 @@ export function removePoint(id) {
   drawPoints();
   select(next ? next.id : null, false);
   (next ? marker(next.id) : els.addPoint).focus();
-  scheduleRender(0);
+  changed();
 }
 
 // Every point gone: with render, after "Clear points"; without, for a new photo.
@@ -62,7 +72,7 @@ export function clearPoints(rerender) {
   state.points = [];
   drawPoints();
   select(null, false);
-  if (rerender) scheduleRender(0);
+  if (rerender) changed();
 }
 
 function setColor(value) {
@@ -71,7 +81,7 @@ function setColor(value) {
   point.color = value.toLowerCase();
   placeMarker(point);
   select(point.id, false);
-  scheduleRender(0);
+  changed();
 }
 
 function drawPoints() {  // after a point was added or removed; a move or a new colour only updates its marker
@@ -111,7 +121,7 @@ export function wireColorChoice() {
   els.swatches.replaceChildren(...SWATCHES.map(swatchButton));
   els.color.addEventListener("input", () => {  // the marker follows the picker; the render waits for the choice
     const point = findPoint(state.selected);
-    if (point) { point.color = els.color.value; placeMarker(point); }
+    if (point) { point.color = els.color.value; placeMarker(point); showNote(point); }
   });
   els.color.addEventListener("change", () => setColor(els.color.value));
   els.removePoint.addEventListener("click", () => removePoint(state.selected));

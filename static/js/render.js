@@ -1,6 +1,6 @@
 // Colorizing: one request at a time; a change made during a request is colorized right after it. Edits send the
 // reduced copy of the photo; the download sends the photo itself with the same points and settings.
-import { resetComparison } from "./compare.js";
+import { setComparing } from "./compare.js";
 import { grayOf, loadImage } from "./images.js";
 import { els, settings, state } from "./state.js";
 import { busy, errorMessage, settled, showError } from "./status.js";
@@ -19,6 +19,7 @@ function request(full) {
   body.append("size", els.size.value);
   body.append("format", "jpeg");
   body.append("vividness", els.vividness.value);
+  body.append("restore", els.form.elements.restore.value);
   const target = useFile ? photo.full : photo.previewSize;
   if (points.length && photo.full && target) {
     body.append("hints", JSON.stringify(points.map((p) => ({
@@ -40,6 +41,7 @@ export async function render() {
   const current = state.photo;
   busy(true, state.hasResult ? "Updating…" : "Colorizing…");
   try {
+    const sent = state.points.map((point) => ({ ...point }));  // what this request sends: its hints, in order
     const response = await request(false);
     if (state.photo !== current) return;
     if (!response.ok) { failed(current, await errorMessage(response)); return; }
@@ -50,6 +52,10 @@ export async function render() {
     state.resultUrl = url;
     showError("");
     if (!state.hasResult) await firstResult(current);
+    // what the result shows at each point (shown.js); the header is absent when no points were sent
+    els.compare.dispatchEvent(new CustomEvent("colorized", {
+      detail: { sent, header: response.headers.get("X-Colorizer-Points") },
+    }));
   } catch (failure) {
     if (state.photo === current) failed(current, "The photo could not be sent: check your connection and try again.");
   } finally {
@@ -84,7 +90,7 @@ async function firstResult(current) {
   }
   state.hasResult = true;
   els.compare.classList.remove("pending");
-  resetComparison();
+  setComparing(false);
   els.legend.hidden = els.actions.hidden = false;
   els.editor.hidden = !settings.takesHints;
   els.download.download = current.name.replace(/\.[^.]*$/, "") + "-color.jpg";
@@ -120,6 +126,9 @@ async function download(event) {
 
 export function wireRender() {
   els.download.addEventListener("click", download);
+  for (const choice of [els.size, els.restore]) {  // a new detail or repair choice (radios): colorized again
+    choice.addEventListener("change", () => { if (state.hasResult) scheduleRender(0); });
+  }
   els.vividness.addEventListener("input", () => {
     els.vividnessValue.textContent = Number(els.vividness.value).toFixed(2);
     if (state.hasResult) scheduleRender(250);

@@ -7,14 +7,15 @@ const $ = (id) => document.getElementById(id);
 
 export const els = {
   form: $("upload"), input: $("image"), drop: $("drop"), fileName: $("file-name"), submit: $("submit"),
-  size: $("size"), vividness: $("vividness"), vividnessValue: $("vividness-value"),
+  size: $("size"), vividness: $("vividness"), vividnessValue: $("vividness-value"), restore: $("restore"),
   status: $("status"), statusText: $("status-text"), error: $("error"), notice: $("notice"),
   result: $("result"), figure: $("figure"), compare: $("compare"), before: $("before"), after: $("after"),
-  noPreview: $("no-preview"), legend: $("legend"), slider: $("slider"), actions: $("actions"),
+  noPreview: $("no-preview"), legend: $("legend"), compareToggle: $("compare-toggle"), scale: $("scale"),
+  slider: $("slider"), actions: $("actions"),
   download: $("download"), again: $("again"),
   editor: $("editor"), pointsLayer: $("points"), addPoint: $("add-point"), clearPoints: $("clear-points"),
   picker: $("picker"), pickerTitle: $("picker-title"), swatches: $("swatches"), color: $("color"),
-  removePoint: $("remove-point"),
+  removePoint: $("remove-point"), pointNote: $("point-note"),
 };
 
 export const settings = {
@@ -27,7 +28,7 @@ export const settings = {
 // Everything about the current photo; reset when another is chosen.
 export const state = {
   photo: null,  // {file, name, full: {w, h} | null, preview: Blob | null, previewSize, beforeUrl}
-  points: [],  // {id, x, y, color}, x and y in the full photo's pixels
+  points: [],  // {id, x, y, color, shown}, x and y in the full photo's pixels; shown: see shown.js
   selected: null,  // the id of the point whose colour choice is open
   nextId: 1,
   resultUrl: null,  // the shown result (an object URL)

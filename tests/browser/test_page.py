@@ -182,6 +182,7 @@ def test_upload_colorize_compare_and_download(browser, server, photo, tmp_path):
     page.goto(server)
     assert page.title().startswith("Colorizer")
     assert page.is_hidden("#legend") and page.is_hidden("#actions")  # nothing to compare or download yet
+    assert "Drop a photo here" in page.inner_text("#drop")  # a mouse: words for a mouse (the phone test: touch)
 
     page.set_input_files("#image", str(photo))
     page.wait_for_selector("#before[src]")
@@ -198,8 +199,14 @@ def test_upload_colorize_compare_and_download(browser, server, photo, tmp_path):
     shown = page.locator("#after").bounding_box()
     assert shown["width"] > 2.5 * size[0]  # a small photo fills the column rather than sitting tiny in it
 
-    page.fill("#slider", "20")  # the slider moves the dividing line
+    assert page.eval_on_selector("#after", "img => getComputedStyle(img).clipPath") == "none"  # shown whole
+    assert page.is_hidden("#slider")
+    page.click("#compare-toggle")  # the comparison is asked for: a dividing line, moved by the slider
+    assert page.get_attribute("#compare-toggle", "aria-pressed") == "true"
+    page.fill("#slider", "20")
     assert "80%" in page.eval_on_selector("#after", "img => img.style.clipPath")
+    page.click("#compare-toggle")
+    assert page.eval_on_selector("#after", "img => getComputedStyle(img).clipPath") == "none"
 
     with page.expect_download() as download_info:
         page.click("#download")
@@ -215,7 +222,6 @@ def test_a_colour_point_pulls_the_colour_there_towards_the_chosen_one(browser, s
     page = new_page(browser)
     problems, sent = watched(page), posts(page)
     colorize(page, server, photo)
-    page.fill("#slider", "100")  # all colorized: the screenshot shows the points' effect
     (spot, first), (second_spot, second) = POINTS
     target = np.array(color_to_ab(SWATCH[first]))
     before = np.linalg.norm(result_ab(page, *spot) - target)
@@ -278,7 +284,6 @@ def test_dragging_and_removing_points_re_render(browser, server, photo):
 def test_vividness_zero_is_gray_and_two_more_colourful(browser, server, photo):
     page = new_page(browser)
     colorize(page, server, photo)
-    page.fill("#slider", "100")
     click_photo(page, 0.3, 0.75)  # a point, so that even the stand-in net has colour to scale
     page.click(".swatch[aria-label=beige]")  # a soft colour: twice as vivid still fits in sRGB
     settle(page)
@@ -407,21 +412,40 @@ def test_a_colour_photo_is_said_to_be_recoloured(browser, server, tmp_path):
     assert "colors will be replaced" in page.inner_text("#notice")
 
 
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True,
+         "reduced_motion": "reduce"}
+
+
+def phone_screenshot(page, path: Path) -> None:
+    """The whole page on the phone. Playwright's full_page capture of a page taller than the screen turns the
+    touch emulation off while it captures (the page then shows its mouse words): a screen as tall as the page."""
+    width = page.viewport_size["width"]
+    page.set_viewport_size({"width": width, "height": page.evaluate("document.documentElement.scrollHeight")})
+    assert page.evaluate("matchMedia('(pointer: coarse)').matches")
+    page.screenshot(path=path)
+
+
 def test_the_page_fits_a_phone_and_a_tap_places_a_point(browser, server, photo, tmp_path):
-    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
-                                  has_touch=True, reduced_motion="reduce")
+    context = browser.new_context(**PHONE)
     page = context.new_page()
+    page.goto(server)
+    words = page.inner_text("body")
+    assert "Choose a photo" in words and "tap the photo" in words
     colorize(page, server, photo)
     box = page.locator("#after").bounding_box()
     page.tap("#compare", position={"x": 0.3 * box["width"], "y": 0.7 * box["height"]})
     page.wait_for_selector("#picker:not([hidden])")
     page.tap(".swatch[aria-label=blue]")
     settle(page)
+    words = page.inner_text("body")  # everything on screen, the points' help and colour choice included
+    assert "Tap the photo" in words and "Remove point" in words
+    for mouse_words in ("click", "drop", "right-click"):
+        assert mouse_words not in words.lower(), f"'{mouse_words}' on a touch screen"
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"the page is {overflow}px wider than the phone's screen"
     button = page.eval_on_selector("#submit", "b => b.getBoundingClientRect().width")
     assert button > 300  # full width on a phone: an easy target
-    page.screenshot(path=tmp_path / "phone.png", full_page=True)
+    phone_screenshot(page, tmp_path / "phone.png")
     keep(tmp_path / "phone.png", "screenshot-phone.png")
     context.close()
 
@@ -430,11 +454,17 @@ def test_the_form_works_without_javascript(browser, server, photo):
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
     page.goto(server)
+    assert "Choose a photo" in page.inner_text("#drop")  # no script, no dropping: not offered
     page.set_input_files("#image", str(photo))
+    page.check("#restore input[value=off]")
+    bodies = []
+    page.route("**/colorize", lambda route: bodies.append(route.request.post_data_buffer) or route.continue_())
     with page.expect_response(lambda response: response.url.endswith("/colorize")) as response_info:
         page.click("#submit")
     response = response_info.value
+    assert b'name="restore"\r\n\r\noff\r\n' in bodies[0]
     assert response.status == 200 and response.headers["content-type"] == "image/jpeg"
     with Image.open(io.BytesIO(response.body())) as result, Image.open(photo) as original:
         assert result.size == original.size
     context.close()
+
