@@ -8,6 +8,7 @@ the screenshot's colour points go).
 import io
 import json
 import os
+import re
 import shutil
 import threading
 from pathlib import Path
@@ -25,7 +26,8 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]
 BLUE = "#2e59c6"  # the page's "blue" swatch
-SWATCH = {"blue": BLUE, "red": "#c0392b", "green": "#2e8b57", "orange": "#e67e22"}
+SWATCH = {"blue": BLUE, "red": "#c0392b", "green": "#2e8b57", "orange": "#e67e22", "navy": "#1f3a6e",
+          "yellow": "#f1c40f"}
 # Where the screenshot test puts its two points (fractions of the photo's width and height) and their swatches;
 # BROWSER_TEST_POINTS="0.5,0.6,blue;0.47,0.1,red" places them on a photo of your own (BROWSER_TEST_PHOTO).
 POINTS = [((float(x), float(y)), name) for x, y, name in
@@ -468,3 +470,133 @@ def test_the_form_works_without_javascript(browser, server, photo):
         assert result.size == original.size
     context.close()
 
+
+def shown_pixels(page) -> np.ndarray:
+    """The photo as the page shows it, the points' markers left out: (H, W, 3) screen pixels."""
+    page.evaluate("document.getElementById('points').style.visibility = 'hidden'")
+    png = page.locator("#compare").screenshot()
+    page.evaluate("document.getElementById('points').style.visibility = ''")
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.float32)
+
+
+def farthest_swatch(page, fx: float, fy: float) -> str:
+    """The swatch farthest from the colour the result has at (fx, fy): a point of that colour must show there."""
+    shown = result_ab(page, fx, fy)
+    return max(("red", "blue", "green"), key=lambda name: np.linalg.norm(np.array(color_to_ab(SWATCH[name])) - shown))
+
+
+@pytest.mark.parametrize("fx, comparing", [(0.25, False), (0.75, False), (0.75, True)],
+                         ids=["left half", "right half", "right half while comparing"])
+def test_a_point_anywhere_changes_what_is_shown_at_once(browser, server, photo, fx, comparing):
+    page = new_page(browser)
+    colorize(page, server, photo)
+    if comparing:  # the original is on the right of the line: a new point there ends the comparison
+        page.click("#compare-toggle")
+    before, swatch = shown_pixels(page), farthest_swatch(page, fx, 0.5)
+    click_photo(page, fx, 0.5)
+    page.click(f".swatch[aria-label={swatch}]")
+    settle(page)
+    after = shown_pixels(page)
+    height, width = before.shape[:2]
+    around = (slice(int(0.4 * height), int(0.6 * height)), slice(int((fx - 0.08) * width), int((fx + 0.08) * width)))
+    change = np.abs(after[around] - before[around]).mean()
+    assert change > 10, f"a {swatch} point at {fx:.0%} of the width changed the shown photo by {change:.1f} levels"
+    assert page.get_attribute("#compare-toggle", "aria-pressed") == "false"
+
+
+def test_changing_detail_or_repair_colorizes_again(browser, server, photo):
+    page = new_page(browser)
+    sent = posts(page)
+    colorize(page, server, photo)
+    count, first = len(sent), sent[-1]
+    assert first["restore"] == "auto"
+    smallest = page.eval_on_selector("#size option", "option => option.value")
+    assert smallest != first["size"]
+    page.select_option("#size", smallest)
+    settle(page)
+    assert len(sent) == count + 1 and sent[-1]["size"] == smallest
+    page.check("#restore input[value=on]")
+    settle(page)
+    assert len(sent) == count + 2 and sent[-1]["restore"] == "on" and sent[-1]["size"] == smallest
+
+
+def test_a_colour_the_photo_cannot_show_at_a_point_is_said_with_the_colour_shown(browser, server, photo):
+    """The server's X-Colorizer-Points header says, per point sent, which colour the result shows there. Here the
+    test answers /colorize itself (the photo as the result, and the header it chooses): the page alone is tested.
+    (Playwright's route.fetch would drop the upload, a Blob; the form's text fields do reach the route.)"""
+    page = new_page(browser)
+    says = {"navy": ("#7f8fb8", False), "yellow": ("#5a4a10", False), "red": ("#c0392b", True)}
+    header = {"on": True}
+    result = io.BytesIO()
+    with Image.open(photo) as original:
+        original.convert("RGB").save(result, "JPEG")
+
+    def answer(route):
+        headers = {"Cache-Control": "no-store"}
+        hints = re.search(rb'name="hints"\r\n\r\n(.*?)\r\n--', route.request.post_data_buffer or b"", re.S)
+        if hints and header["on"]:
+            names = {color: name for name, color in SWATCH.items()}  # other colours: shown as asked
+            entries = [dict(zip(("shown", "exact"), says.get(names.get(h["color"]), (h["color"], True))),
+                            asked=h["color"]) for h in json.loads(hints.group(1))]
+            headers["X-Colorizer-Points"] = json.dumps(entries)
+        route.fulfill(status=200, content_type="image/jpeg", body=result.getvalue(), headers=headers)
+    page.route("**/colorize", answer)
+    colorize(page, server, photo)
+    click_photo(page, 0.3, 0.75)
+    note = page.locator("#point-note")
+    for name, words in (("navy", "too light"), ("yellow", "too dark")):
+        page.click(f".swatch[aria-label={name}]")
+        settle(page)
+        assert note.is_visible() and f"This photo is {words} here for that color; shown" in note.inner_text()
+        swatch = page.locator("#point-note .note-swatch")
+        assert swatch.get_attribute("aria-label") == says[name][0]
+        r, g, b = (int(says[name][0][i:i + 2], 16) for i in (1, 3, 5))
+        assert swatch.evaluate("e => getComputedStyle(e).backgroundColor") == f"rgb({r}, {g}, {b})"
+    page.click(".swatch[aria-label=red]")  # a colour the result shows: no note
+    settle(page)
+    assert note.is_hidden()
+    header["on"] = False  # no header (a server that does not say): no note, no error
+    page.click(".swatch[aria-label=navy]")
+    settle(page)
+    assert note.is_hidden()
+
+
+CONTRAST = """() => {
+    const parse = (text) => { const [r, g, b, a = 1] = text.match(/[\\d.]+/g).map(Number); return { r, g, b, a }; };
+    const luminance = ({ r, g, b }) => {
+        const [R, G, B] = [r, g, b].map((v) => { v /= 255; return v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+        return 0.2126 * R + 0.7152 * G + 0.0722 * B;
+    };
+    const background = (element) => {
+        for (; element; element = element.parentElement) {
+            const color = parse(getComputedStyle(element).backgroundColor);
+            if (color.a > 0) return color;
+        }
+        return parse(getComputedStyle(document.documentElement).backgroundColor);
+    };
+    const texts = [];
+    for (const element of document.body.querySelectorAll("*")) {
+        const own = [...element.childNodes].some((node) => node.nodeType === Node.TEXT_NODE && node.textContent.trim());
+        if (!(own || element.tagName === "SELECT") || element.tagName === "OPTION" || element.closest(":disabled")) continue;
+        if (!element.checkVisibility({ opacityProperty: true, visibilityProperty: true })) continue;
+        const [a, b] = [luminance(parse(getComputedStyle(element).color)), luminance(background(element))];
+        const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+        texts.push([element.tagName.toLowerCase() + (element.id ? "#" + element.id : "") + ": " +
+                    (element.innerText || element.value || "").trim().slice(0, 30), ratio]);
+    }
+    return { texts, paper: luminance(background(document.body)) };
+}"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_page_follows_the_systems_colour_scheme_and_stays_legible(browser, server, photo, scheme):
+    page = new_page(browser, color_scheme=scheme)
+    colorize(page, server, photo)
+    click_photo(page, 0.3, 0.75)  # the colour choice on screen too
+    settle(page)
+    page.click("#compare-toggle")
+    measured = page.evaluate(CONTRAST)
+    assert measured["paper"] < 0.03 if scheme == "dark" else measured["paper"] > 0.85
+    assert len(measured["texts"]) > 15  # headings, labels, buttons, help, the colour choice
+    faint = [(text, round(ratio, 2)) for text, ratio in measured["texts"] if ratio < 4.5]
+    assert not faint, f"text below 4.5:1 contrast in the {scheme} scheme: {faint}"
