@@ -30,6 +30,7 @@ SWATCH = {"blue": BLUE, "red": "#c0392b", "green": "#2e8b57", "orange": "#e67e22
           "yellow": "#f1c40f"}
 # Where the screenshot test puts its two points (fractions of the photo's width and height) and their swatches;
 # BROWSER_TEST_POINTS="0.5,0.6,blue;0.47,0.1,red" places them on a photo of your own (BROWSER_TEST_PHOTO).
+# The phone test places the first of them.
 POINTS = [((float(x), float(y)), name) for x, y, name in
           (point.split(",") for point in os.environ.get("BROWSER_TEST_POINTS", "0.3,0.75,blue;0.75,0.2,red").split(";"))]
 
@@ -84,10 +85,13 @@ def new_page(browser, **options):
 
 
 def keep(path: Path, name: str) -> None:
+    """A screenshot into SCREENSHOT_DIR, as a 256-colour PNG (dithered): a third of the size, for docs/."""
     if os.environ.get("SCREENSHOT_DIR"):
-        target = Path(os.environ["SCREENSHOT_DIR"])
-        target.mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, target / name)
+        from model.files import atomic_write
+        with Image.open(path) as shot:
+            rgb = shot.convert("RGB")
+        small = rgb.quantize(palette=rgb.quantize(256, kmeans=3), dither=Image.Dither.FLOYDSTEINBERG)
+        atomic_write(Path(os.environ["SCREENSHOT_DIR"]) / name, lambda tmp: small.save(tmp, "PNG", optimize=True))
 
 
 def watched(page) -> list:
@@ -232,6 +236,9 @@ def test_a_colour_point_pulls_the_colour_there_towards_the_chosen_one(browser, s
     assert page.locator(".point").count() == 1 and page.evaluate("document.activeElement.className").startswith("point")
     page.click(f".swatch[aria-label={first}]")
     settle(page)
+    r, g, b = (int(SWATCH[first][i:i + 2], 16) for i in (1, 3, 5))  # the chosen swatch shows its colour, marked
+    assert page.eval_on_selector(".swatch[aria-pressed=true]", "e => getComputedStyle(e).backgroundColor") == \
+        f"rgb({r}, {g}, {b})"
     after = np.linalg.norm(result_ab(page, *spot) - target)
     assert after <= before / 2, f"ab distance to the chosen colour: {before:.1f} before, {after:.1f} after"
     (hint,) = json.loads(sent[-1]["hints"])
@@ -435,9 +442,10 @@ def test_the_page_fits_a_phone_and_a_tap_places_a_point(browser, server, photo, 
     assert "Choose a photo" in words and "tap the photo" in words
     colorize(page, server, photo)
     box = page.locator("#after").bounding_box()
-    page.tap("#compare", position={"x": 0.3 * box["width"], "y": 0.7 * box["height"]})
+    (fx, fy), name = POINTS[0]
+    page.tap("#compare", position={"x": fx * box["width"], "y": fy * box["height"]})
     page.wait_for_selector("#picker:not([hidden])")
-    page.tap(".swatch[aria-label=blue]")
+    page.tap(f".swatch[aria-label='{name}']")
     settle(page)
     words = page.inner_text("body")  # everything on screen, the points' help and colour choice included
     assert "Tap the photo" in words and "Remove point" in words
