@@ -8,6 +8,7 @@ the screenshot's colour points go).
 import io
 import json
 import os
+import re
 import shutil
 import threading
 from pathlib import Path
@@ -25,9 +26,11 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]
 BLUE = "#2e59c6"  # the page's "blue" swatch
-SWATCH = {"blue": BLUE, "red": "#c0392b", "green": "#2e8b57", "orange": "#e67e22"}
+SWATCH = {"blue": BLUE, "red": "#c0392b", "green": "#2e8b57", "orange": "#e67e22", "navy": "#1f3a6e",
+          "yellow": "#f1c40f"}
 # Where the screenshot test puts its two points (fractions of the photo's width and height) and their swatches;
 # BROWSER_TEST_POINTS="0.5,0.6,blue;0.47,0.1,red" places them on a photo of your own (BROWSER_TEST_PHOTO).
+# The phone test places the first of them.
 POINTS = [((float(x), float(y)), name) for x, y, name in
           (point.split(",") for point in os.environ.get("BROWSER_TEST_POINTS", "0.3,0.75,blue;0.75,0.2,red").split(";"))]
 
@@ -82,10 +85,13 @@ def new_page(browser, **options):
 
 
 def keep(path: Path, name: str) -> None:
+    """A screenshot into SCREENSHOT_DIR, as a 256-colour PNG (dithered): a third of the size, for docs/."""
     if os.environ.get("SCREENSHOT_DIR"):
-        target = Path(os.environ["SCREENSHOT_DIR"])
-        target.mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, target / name)
+        from model.files import atomic_write
+        with Image.open(path) as shot:
+            rgb = shot.convert("RGB")
+        small = rgb.quantize(palette=rgb.quantize(256, kmeans=3), dither=Image.Dither.FLOYDSTEINBERG)
+        atomic_write(Path(os.environ["SCREENSHOT_DIR"]) / name, lambda tmp: small.save(tmp, "PNG", optimize=True))
 
 
 def watched(page) -> list:
@@ -182,6 +188,7 @@ def test_upload_colorize_compare_and_download(browser, server, photo, tmp_path):
     page.goto(server)
     assert page.title().startswith("Colorizer")
     assert page.is_hidden("#legend") and page.is_hidden("#actions")  # nothing to compare or download yet
+    assert "Drop a photo here" in page.inner_text("#drop")  # a mouse: words for a mouse (the phone test: touch)
 
     page.set_input_files("#image", str(photo))
     page.wait_for_selector("#before[src]")
@@ -198,8 +205,14 @@ def test_upload_colorize_compare_and_download(browser, server, photo, tmp_path):
     shown = page.locator("#after").bounding_box()
     assert shown["width"] > 2.5 * size[0]  # a small photo fills the column rather than sitting tiny in it
 
-    page.fill("#slider", "20")  # the slider moves the dividing line
+    assert page.eval_on_selector("#after", "img => getComputedStyle(img).clipPath") == "none"  # shown whole
+    assert page.is_hidden("#slider")
+    page.click("#compare-toggle")  # the comparison is asked for: a dividing line, moved by the slider
+    assert page.get_attribute("#compare-toggle", "aria-pressed") == "true"
+    page.fill("#slider", "20")
     assert "80%" in page.eval_on_selector("#after", "img => img.style.clipPath")
+    page.click("#compare-toggle")
+    assert page.eval_on_selector("#after", "img => getComputedStyle(img).clipPath") == "none"
 
     with page.expect_download() as download_info:
         page.click("#download")
@@ -215,7 +228,6 @@ def test_a_colour_point_pulls_the_colour_there_towards_the_chosen_one(browser, s
     page = new_page(browser)
     problems, sent = watched(page), posts(page)
     colorize(page, server, photo)
-    page.fill("#slider", "100")  # all colorized: the screenshot shows the points' effect
     (spot, first), (second_spot, second) = POINTS
     target = np.array(color_to_ab(SWATCH[first]))
     before = np.linalg.norm(result_ab(page, *spot) - target)
@@ -224,6 +236,9 @@ def test_a_colour_point_pulls_the_colour_there_towards_the_chosen_one(browser, s
     assert page.locator(".point").count() == 1 and page.evaluate("document.activeElement.className").startswith("point")
     page.click(f".swatch[aria-label={first}]")
     settle(page)
+    r, g, b = (int(SWATCH[first][i:i + 2], 16) for i in (1, 3, 5))  # the chosen swatch shows its colour, marked
+    assert page.eval_on_selector(".swatch[aria-pressed=true]", "e => getComputedStyle(e).backgroundColor") == \
+        f"rgb({r}, {g}, {b})"
     after = np.linalg.norm(result_ab(page, *spot) - target)
     assert after <= before / 2, f"ab distance to the chosen colour: {before:.1f} before, {after:.1f} after"
     (hint,) = json.loads(sent[-1]["hints"])
@@ -278,7 +293,6 @@ def test_dragging_and_removing_points_re_render(browser, server, photo):
 def test_vividness_zero_is_gray_and_two_more_colourful(browser, server, photo):
     page = new_page(browser)
     colorize(page, server, photo)
-    page.fill("#slider", "100")
     click_photo(page, 0.3, 0.75)  # a point, so that even the stand-in net has colour to scale
     page.click(".swatch[aria-label=beige]")  # a soft colour: twice as vivid still fits in sRGB
     settle(page)
@@ -407,21 +421,41 @@ def test_a_colour_photo_is_said_to_be_recoloured(browser, server, tmp_path):
     assert "colors will be replaced" in page.inner_text("#notice")
 
 
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True,
+         "reduced_motion": "reduce"}
+
+
+def phone_screenshot(page, path: Path) -> None:
+    """The whole page on the phone. Playwright's full_page capture of a page taller than the screen turns the
+    touch emulation off while it captures (the page then shows its mouse words): a screen as tall as the page."""
+    width = page.viewport_size["width"]
+    page.set_viewport_size({"width": width, "height": page.evaluate("document.documentElement.scrollHeight")})
+    assert page.evaluate("matchMedia('(pointer: coarse)').matches")
+    page.screenshot(path=path)
+
+
 def test_the_page_fits_a_phone_and_a_tap_places_a_point(browser, server, photo, tmp_path):
-    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
-                                  has_touch=True, reduced_motion="reduce")
+    context = browser.new_context(**PHONE)
     page = context.new_page()
+    page.goto(server)
+    words = page.inner_text("body")
+    assert "Choose a photo" in words and "tap the photo" in words
     colorize(page, server, photo)
     box = page.locator("#after").bounding_box()
-    page.tap("#compare", position={"x": 0.3 * box["width"], "y": 0.7 * box["height"]})
+    (fx, fy), name = POINTS[0]
+    page.tap("#compare", position={"x": fx * box["width"], "y": fy * box["height"]})
     page.wait_for_selector("#picker:not([hidden])")
-    page.tap(".swatch[aria-label=blue]")
+    page.tap(f".swatch[aria-label='{name}']")
     settle(page)
+    words = page.inner_text("body")  # everything on screen, the points' help and colour choice included
+    assert "Tap the photo" in words and "Remove point" in words
+    for mouse_words in ("click", "drop", "right-click"):
+        assert mouse_words not in words.lower(), f"'{mouse_words}' on a touch screen"
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"the page is {overflow}px wider than the phone's screen"
     button = page.eval_on_selector("#submit", "b => b.getBoundingClientRect().width")
     assert button > 300  # full width on a phone: an easy target
-    page.screenshot(path=tmp_path / "phone.png", full_page=True)
+    phone_screenshot(page, tmp_path / "phone.png")
     keep(tmp_path / "phone.png", "screenshot-phone.png")
     context.close()
 
@@ -430,11 +464,147 @@ def test_the_form_works_without_javascript(browser, server, photo):
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
     page.goto(server)
+    assert "Choose a photo" in page.inner_text("#drop")  # no script, no dropping: not offered
     page.set_input_files("#image", str(photo))
+    page.check("#restore input[value=off]")
+    bodies = []
+    page.route("**/colorize", lambda route: bodies.append(route.request.post_data_buffer) or route.continue_())
     with page.expect_response(lambda response: response.url.endswith("/colorize")) as response_info:
         page.click("#submit")
     response = response_info.value
+    assert b'name="restore"\r\n\r\noff\r\n' in bodies[0]
     assert response.status == 200 and response.headers["content-type"] == "image/jpeg"
     with Image.open(io.BytesIO(response.body())) as result, Image.open(photo) as original:
         assert result.size == original.size
     context.close()
+
+
+def shown_pixels(page) -> np.ndarray:
+    """The photo as the page shows it, the points' markers left out: (H, W, 3) screen pixels."""
+    page.evaluate("document.getElementById('points').style.visibility = 'hidden'")
+    png = page.locator("#compare").screenshot()
+    page.evaluate("document.getElementById('points').style.visibility = ''")
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.float32)
+
+
+def farthest_swatch(page, fx: float, fy: float) -> str:
+    """The swatch farthest from the colour the result has at (fx, fy): a point of that colour must show there."""
+    shown = result_ab(page, fx, fy)
+    return max(("red", "blue", "green"), key=lambda name: np.linalg.norm(np.array(color_to_ab(SWATCH[name])) - shown))
+
+
+@pytest.mark.parametrize("fx, comparing", [(0.25, False), (0.75, False), (0.75, True)],
+                         ids=["left half", "right half", "right half while comparing"])
+def test_a_point_anywhere_changes_what_is_shown_at_once(browser, server, photo, fx, comparing):
+    page = new_page(browser)
+    colorize(page, server, photo)
+    if comparing:  # the original is on the right of the line: a new point there ends the comparison
+        page.click("#compare-toggle")
+    before, swatch = shown_pixels(page), farthest_swatch(page, fx, 0.5)
+    click_photo(page, fx, 0.5)
+    page.click(f".swatch[aria-label={swatch}]")
+    settle(page)
+    after = shown_pixels(page)
+    height, width = before.shape[:2]
+    around = (slice(int(0.4 * height), int(0.6 * height)), slice(int((fx - 0.08) * width), int((fx + 0.08) * width)))
+    change = np.abs(after[around] - before[around]).mean()
+    assert change > 10, f"a {swatch} point at {fx:.0%} of the width changed the shown photo by {change:.1f} levels"
+    assert page.get_attribute("#compare-toggle", "aria-pressed") == "false"
+
+
+def test_changing_detail_or_repair_colorizes_again(browser, server, photo):
+    page = new_page(browser)
+    sent = posts(page)
+    colorize(page, server, photo)
+    count, first = len(sent), sent[-1]
+    assert first["restore"] == "auto"
+    smallest = page.eval_on_selector("#size option", "option => option.value")
+    assert smallest != first["size"]
+    page.select_option("#size", smallest)
+    settle(page)
+    assert len(sent) == count + 1 and sent[-1]["size"] == smallest
+    page.check("#restore input[value=on]")
+    settle(page)
+    assert len(sent) == count + 2 and sent[-1]["restore"] == "on" and sent[-1]["size"] == smallest
+
+
+def test_a_colour_the_photo_cannot_show_at_a_point_is_said_with_the_colour_shown(browser, server, photo):
+    """The server's X-Colorizer-Points header says, per point sent, which colour the result shows there. Here the
+    test answers /colorize itself (the photo as the result, and the header it chooses): the page alone is tested.
+    (Playwright's route.fetch would drop the upload, a Blob; the form's text fields do reach the route.)"""
+    page = new_page(browser)
+    says = {"navy": ("#7f8fb8", False), "yellow": ("#5a4a10", False), "red": ("#c0392b", True)}
+    header = {"on": True}
+    result = io.BytesIO()
+    with Image.open(photo) as original:
+        original.convert("RGB").save(result, "JPEG")
+
+    def answer(route):
+        headers = {"Cache-Control": "no-store"}
+        hints = re.search(rb'name="hints"\r\n\r\n(.*?)\r\n--', route.request.post_data_buffer or b"", re.S)
+        if hints and header["on"]:
+            names = {color: name for name, color in SWATCH.items()}  # other colours: shown as asked
+            entries = [dict(zip(("shown", "exact"), says.get(names.get(h["color"]), (h["color"], True))),
+                            asked=h["color"]) for h in json.loads(hints.group(1))]
+            headers["X-Colorizer-Points"] = json.dumps(entries)
+        route.fulfill(status=200, content_type="image/jpeg", body=result.getvalue(), headers=headers)
+    page.route("**/colorize", answer)
+    colorize(page, server, photo)
+    click_photo(page, 0.3, 0.75)
+    note = page.locator("#point-note")
+    for name, words in (("navy", "too light"), ("yellow", "too dark")):
+        page.click(f".swatch[aria-label={name}]")
+        settle(page)
+        assert note.is_visible() and f"This photo is {words} here for that color; shown" in note.inner_text()
+        swatch = page.locator("#point-note .note-swatch")
+        assert swatch.get_attribute("aria-label") == says[name][0]
+        r, g, b = (int(says[name][0][i:i + 2], 16) for i in (1, 3, 5))
+        assert swatch.evaluate("e => getComputedStyle(e).backgroundColor") == f"rgb({r}, {g}, {b})"
+    page.click(".swatch[aria-label=red]")  # a colour the result shows: no note
+    settle(page)
+    assert note.is_hidden()
+    header["on"] = False  # no header (a server that does not say): no note, no error
+    page.click(".swatch[aria-label=navy]")
+    settle(page)
+    assert note.is_hidden()
+
+
+CONTRAST = """() => {
+    const parse = (text) => { const [r, g, b, a = 1] = text.match(/[\\d.]+/g).map(Number); return { r, g, b, a }; };
+    const luminance = ({ r, g, b }) => {
+        const [R, G, B] = [r, g, b].map((v) => { v /= 255; return v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+        return 0.2126 * R + 0.7152 * G + 0.0722 * B;
+    };
+    const background = (element) => {
+        for (; element; element = element.parentElement) {
+            const color = parse(getComputedStyle(element).backgroundColor);
+            if (color.a > 0) return color;
+        }
+        return parse(getComputedStyle(document.documentElement).backgroundColor);
+    };
+    const texts = [];
+    for (const element of document.body.querySelectorAll("*")) {
+        const own = [...element.childNodes].some((node) => node.nodeType === Node.TEXT_NODE && node.textContent.trim());
+        if (!(own || element.tagName === "SELECT") || element.tagName === "OPTION" || element.closest(":disabled")) continue;
+        if (!element.checkVisibility({ opacityProperty: true, visibilityProperty: true })) continue;
+        const [a, b] = [luminance(parse(getComputedStyle(element).color)), luminance(background(element))];
+        const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+        texts.push([element.tagName.toLowerCase() + (element.id ? "#" + element.id : "") + ": " +
+                    (element.innerText || element.value || "").trim().slice(0, 30), ratio]);
+    }
+    return { texts, paper: luminance(background(document.body)) };
+}"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_page_follows_the_systems_colour_scheme_and_stays_legible(browser, server, photo, scheme):
+    page = new_page(browser, color_scheme=scheme)
+    colorize(page, server, photo)
+    click_photo(page, 0.3, 0.75)  # the colour choice on screen too
+    settle(page)
+    page.click("#compare-toggle")
+    measured = page.evaluate(CONTRAST)
+    assert measured["paper"] < 0.03 if scheme == "dark" else measured["paper"] > 0.85
+    assert len(measured["texts"]) > 15  # headings, labels, buttons, help, the colour choice
+    faint = [(text, round(ratio, 2)) for text, ratio in measured["texts"] if ratio < 4.5]
+    assert not faint, f"text below 4.5:1 contrast in the {scheme} scheme: {faint}"

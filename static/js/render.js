@@ -1,0 +1,136 @@
+// Colorizing: one request at a time; a change made during a request is colorized right after it. Edits send the
+// reduced copy of the photo; the download sends the photo itself with the same points and settings.
+import { setComparing } from "./compare.js";
+import { grayOf, loadImage } from "./images.js";
+import { els, settings, state } from "./state.js";
+import { busy, errorMessage, settled, showError } from "./status.js";
+
+let inFlight = false, again = false, debounce = null;
+
+export function setAspect(full) {
+  els.figure.style.setProperty("--aspect", String(full.w / full.h));
+}
+
+function request(full) {
+  const { photo, points } = state;
+  const body = new FormData();
+  const useFile = full || !photo.preview;
+  body.append("image", useFile ? photo.file : photo.preview, photo.name);
+  body.append("size", els.size.value);
+  body.append("format", "jpeg");
+  body.append("vividness", els.vividness.value);
+  body.append("restore", els.form.elements.restore.value);
+  const target = useFile ? photo.full : photo.previewSize;
+  if (points.length && photo.full && target) {
+    body.append("hints", JSON.stringify(points.map((p) => ({
+      x: Math.min(target.w - 1, Math.round(p.x * target.w / photo.full.w)),
+      y: Math.min(target.h - 1, Math.round(p.y * target.h / photo.full.h)),
+      color: p.color,
+    }))));
+  }
+  return fetch(els.form.action, { method: "POST", body, headers: { Accept: "application/json" } });
+}
+
+export async function render() {
+  clearTimeout(debounce);  // this render sends the latest state: a change waiting to be sent is in it
+  debounce = null;
+  if (!state.photo) { settled(true); return; }
+  settled(false);
+  if (inFlight) { again = true; return; }
+  inFlight = true;
+  const current = state.photo;
+  busy(true, state.hasResult ? "Updating…" : "Colorizing…");
+  try {
+    const sent = state.points.map((point) => ({ ...point }));  // what this request sends: its hints, in order
+    const response = await request(false);
+    if (state.photo !== current) return;
+    if (!response.ok) { failed(current, await errorMessage(response)); return; }
+    const url = URL.createObjectURL(await response.blob());
+    await loadImage(els.after, url);
+    if (state.photo !== current) { URL.revokeObjectURL(url); return; }
+    if (state.resultUrl) URL.revokeObjectURL(state.resultUrl);
+    state.resultUrl = url;
+    showError("");
+    if (!state.hasResult) await firstResult(current);
+    // what the result shows at each point (shown.js); the header is absent when no points were sent
+    els.compare.dispatchEvent(new CustomEvent("colorized", {
+      detail: { sent, header: response.headers.get("X-Colorizer-Points") },
+    }));
+  } catch (failure) {
+    if (state.photo === current) failed(current, "The photo could not be sent: check your connection and try again.");
+  } finally {
+    busy(false);
+    inFlight = false;
+    if (again) { again = false; render(); } else if (debounce === null) settled(true);
+  }
+}
+
+export function scheduleRender(delay = 150) {
+  settled(false);
+  clearTimeout(debounce);
+  debounce = setTimeout(render, delay);
+}
+
+// A request that failed: its message; and before any result, nothing that looks like one. A photo the browser
+// could not show has nothing to keep on screen at all.
+function failed(current, message) {
+  showError(message);
+  if (!state.hasResult && !current.full) els.result.hidden = true;
+}
+
+async function firstResult(current) {
+  const { after, before } = els;
+  if (!current.full) {  // the browser could not show the photo: the result has its size, and its lightness
+    current.full = { w: after.naturalWidth, h: after.naturalHeight };
+    current.previewSize = current.full;
+    setAspect(current.full);
+    current.beforeUrl = URL.createObjectURL(await grayOf(after));
+    await loadImage(before, current.beforeUrl);
+    els.noPreview.hidden = true;
+  }
+  state.hasResult = true;
+  els.compare.classList.remove("pending");
+  setComparing(false);
+  els.legend.hidden = els.actions.hidden = false;
+  els.editor.hidden = !settings.takesHints;
+  els.download.download = current.name.replace(/\.[^.]*$/, "") + "-color.jpg";
+  const still = matchMedia("(prefers-reduced-motion: reduce)").matches;
+  els.result.scrollIntoView({ behavior: still ? "auto" : "smooth", block: "nearest" });
+}
+
+// The download: the full photo with the same points and settings (colorized again if the page shows a copy).
+async function download(event) {
+  const link = els.download;
+  if (link.dataset.ready === "yes") { delete link.dataset.ready; return; }  // our own second click
+  event.preventDefault();
+  if (!state.resultUrl) return;
+  let url = state.resultUrl;
+  if (state.photo.preview) {
+    busy(true, "Preparing the full-size photo…");
+    try {
+      const response = await request(true);
+      if (!response.ok) { showError(await errorMessage(response)); return; }
+      url = URL.createObjectURL(await response.blob());
+    } catch (_) {
+      showError("The photo could not be sent: check your connection and try again.");
+      return;
+    } finally {
+      busy(false);
+    }
+  }
+  link.href = url;
+  link.dataset.ready = "yes";
+  link.click();
+  if (url !== state.resultUrl) setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
+export function wireRender() {
+  els.download.addEventListener("click", download);
+  for (const choice of [els.size, els.restore]) {  // a new detail or repair choice (radios): colorized again
+    choice.addEventListener("change", () => { if (state.hasResult) scheduleRender(0); });
+  }
+  els.vividness.addEventListener("input", () => {
+    els.vividnessValue.textContent = Number(els.vividness.value).toFixed(2);
+    if (state.hasResult) scheduleRender(250);
+  });
+}

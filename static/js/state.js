@@ -1,0 +1,36 @@
+// What the page's modules share: its elements, its settings (from the form's data- attributes) and the state of
+// the current photo. One object each, so that every module sees the same values.
+
+export const PREVIEW_SIDE = 1024;  // edits send a copy of at most this many pixels on its long side
+
+const $ = (id) => document.getElementById(id);
+
+export const els = {
+  form: $("upload"), input: $("image"), drop: $("drop"), fileName: $("file-name"), submit: $("submit"),
+  size: $("size"), vividness: $("vividness"), vividnessValue: $("vividness-value"), restore: $("restore"),
+  status: $("status"), statusText: $("status-text"), error: $("error"), notice: $("notice"),
+  result: $("result"), figure: $("figure"), compare: $("compare"), before: $("before"), after: $("after"),
+  noPreview: $("no-preview"), legend: $("legend"), compareToggle: $("compare-toggle"), scale: $("scale"),
+  slider: $("slider"), actions: $("actions"),
+  download: $("download"), again: $("again"),
+  editor: $("editor"), pointsLayer: $("points"), addPoint: $("add-point"), clearPoints: $("clear-points"),
+  picker: $("picker"), pickerTitle: $("picker-title"), swatches: $("swatches"), color: $("color"),
+  removePoint: $("remove-point"), pointNote: $("point-note"),
+};
+
+export const settings = {
+  maxBytes: Number(els.form.dataset.maxBytes),
+  maxPoints: Number(els.form.dataset.maxHints),
+  takesHints: els.form.dataset.hints === "yes",
+  formatNames: els.form.dataset.formatNames,
+};
+
+// Everything about the current photo; reset when another is chosen.
+export const state = {
+  photo: null,  // {file, name, full: {w, h} | null, preview: Blob | null, previewSize, beforeUrl}
+  points: [],  // {id, x, y, color, shown}, x and y in the full photo's pixels; shown: see shown.js
+  selected: null,  // the id of the point whose colour choice is open
+  nextId: 1,
+  resultUrl: null,  // the shown result (an object URL)
+  hasResult: false,
+};

@@ -1,0 +1,94 @@
+// Choosing a photo: the file input or a drop; checked in the page (type, size) before anything is sent, shown at
+// once, and a reduced copy made for quick edits. "Colorize another" starts again.
+import { loadImage, reducedCopy } from "./images.js";
+import { clearPoints } from "./points.js";
+import { setAspect } from "./render.js";
+import { els, settings, state } from "./state.js";
+import { showError } from "./status.js";
+
+// No result on screen: nothing to compare, edit or download.
+function resetResult() {
+  state.hasResult = false;
+  els.result.hidden = true;
+  els.legend.hidden = els.editor.hidden = els.actions.hidden = true;
+  els.noPreview.hidden = els.notice.hidden = true;
+  els.compare.classList.add("pending");
+  els.after.removeAttribute("src");
+  els.before.removeAttribute("src");
+  if (state.resultUrl) URL.revokeObjectURL(state.resultUrl);
+  if (state.photo && state.photo.beforeUrl) URL.revokeObjectURL(state.photo.beforeUrl);
+  state.resultUrl = null;
+  clearPoints(false);
+}
+
+function forget(message) {
+  resetResult();
+  state.photo = null;
+  showError(message);
+}
+
+// The file is what the page can check; null and a message if it is refused.
+function refusal(file) {
+  if (file.type && !file.type.startsWith("image/")) {
+    return `"${file.name}" is not an image. Choose a ${settings.formatNames} file.`;
+  }
+  if (file.size > settings.maxBytes) {
+    const limit = (settings.maxBytes / 2 ** 20).toFixed(0);
+    return `"${file.name}" is ${(file.size / 2 ** 20).toFixed(1)} MiB; the limit is ${limit} MiB.`;
+  }
+  return null;
+}
+
+export async function chosen(file) {
+  forget("");
+  if (!file) return;
+  els.fileName.textContent = file.name;
+  const refused = refusal(file);
+  if (refused) { forget(refused); return; }
+  const current = state.photo = { file, name: file.name, full: null, preview: null, previewSize: null, beforeUrl: null };
+  current.beforeUrl = URL.createObjectURL(file);
+  els.result.hidden = false;
+  try {
+    await loadImage(els.before, current.beforeUrl);
+  } catch (_) {  // a format the browser cannot show (TIFF, HEIC): the server still reads it
+    if (state.photo !== current) return;
+    els.before.removeAttribute("src");
+    els.noPreview.hidden = false;
+    return;
+  }
+  if (state.photo !== current) return;
+  current.full = { w: els.before.naturalWidth, h: els.before.naturalHeight };
+  setAspect(current.full);
+  const reduced = await reducedCopy(els.before, current.full);
+  if (state.photo !== current) return;
+  current.preview = reduced.blob;
+  current.previewSize = reduced.size;
+  if (reduced.colorful) {
+    els.notice.textContent = "This photo is in color: its colors will be replaced by the model's.";
+    els.notice.hidden = false;
+  }
+}
+
+export function wireUpload() {
+  const { drop, input } = els;
+  input.addEventListener("change", () => chosen(input.files[0]));
+  for (const name of ["dragenter", "dragover"]) {
+    drop.addEventListener(name, (event) => { event.preventDefault(); drop.classList.add("dragging"); });
+  }
+  for (const name of ["dragleave", "drop"]) {
+    drop.addEventListener(name, () => drop.classList.remove("dragging"));
+  }
+  drop.addEventListener("drop", (event) => {
+    event.preventDefault();
+    if (!event.dataTransfer.files.length) return;
+    input.files = event.dataTransfer.files;
+    chosen(input.files[0]);
+  });
+  els.again.addEventListener("click", () => {
+    els.form.reset();
+    els.vividnessValue.textContent = "1.00";
+    els.fileName.textContent = "";
+    forget("");
+    input.focus();
+  });
+}
