@@ -111,8 +111,8 @@ def test_the_vividness_option_reaches_the_colorizer(inputs, tmp_path, tiny_weigh
     from model.formats import encode
     colorizer = Colorizer.load(tiny_weights)
     with Image.open(inputs / "a.jpg") as photo:
-        expected = {text: encode(colorizer(photo, vividness=float(text)), "png") for text in ("0", "1", "1.7")}
-    assert len(set(expected.values())) == 3  # each vividness gives another image
+        expected = {text: encode(colorizer(photo, vividness=float(text)), "png") for text in ("0", "1.7")}
+        assert encode(colorizer(photo), "png") not in expected.values()  # each differs from the default
     for text, data in expected.items():
         out = tmp_path / f"out{text}"
         assert main([str(inputs / "a.jpg"), "-o", str(out), "--weights", str(tiny_weights), "--format", "png",
