@@ -23,9 +23,9 @@ from PIL import Image, ImageOps
 from model.color import AB_SCALE, denormalize_ab, gray8_of_rgb8, gray_to_l, lab_to_srgb8, lightness_of_uint8, normalize_l
 from model.generator import pad_to_stride
 from model.hints import hint_layer, hint_proximity
-# Its callers' names too: the limits on a request and its one error type (MAX_SIZE, MIN_SIZE, MAX_VIVIDNESS, RequestError).
-from model.request import MAX_VIVIDNESS, ColorRequest, RequestError, check_request  # noqa: F401
-from model.weights import DEFAULT_WEIGHTS, MAX_SIZE, MIN_SIZE, default_precision, file_sha256, load_network, takes_hints  # noqa: F401
+from model.request import ColorRequest, check_request
+from model.request import MAX_SIZE, MAX_VIVIDNESS, MIN_SIZE, RequestError  # noqa: F401 (for callers: limits, error)
+from model.weights import DEFAULT_WEIGHTS, default_precision, file_sha256, load_network, takes_hints
 
 # The network's input is at most MAX_ASPECT * size long, even for a panorama or a 4000x8 strip. The shipped net
 # trained on 176-px crops of photos resized to short side 192 (the model card); inputs much larger than that in

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 
 from model.hints import Hint, parse_hints, shown
-from model.weights import MAX_SIZE, MIN_SIZE
+from model.weights import MAX_SIZE, MIN_SIZE  # the working sizes a weights file may ask for, and a caller use
 
 MAX_VIVIDNESS = 2.0  # vividness multiplies the operating point's colours: 0 gray, 1 as calibrated, 2 twice as vivid
 RESTORE_MODES = ("auto", "on", "off")  # repair of dust and scratches: when the photo needs it, always, never

@@ -25,7 +25,8 @@ def test_values_and_their_text_give_the_same_request():
     given = check(size=64, vividness=1.5, restore="off", hints=hints)
     assert given == check(text=True, size=" 64 ", vividness="1.5", restore="OFF", hints=hints)
     assert given.size == 64 and given.vividness == 1.5 and given.restore == "off"
-    assert len(given.hints) == 1 and isinstance(given.hints[0], Hint) and (given.hints[0].x, given.hints[0].y) == (99, 0)
+    (hint,) = given.hints
+    assert isinstance(hint, Hint) and (hint.x, hint.y) == (99, 0)
 
 
 @pytest.mark.parametrize("mode", ["auto", "on", "off"])

@@ -16,15 +16,16 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory) -> Path:
     """A new virtual environment with the project installed by pip; torch and the rest come from the environment
-    running the tests, so the test downloads nothing.
+    running the tests, so the test installs none of them again.
 
     Not `--system-site-packages`: that reaches the base Python's packages, and when the tests run in a virtual
     environment (as the README's command is usually run) those lack torch and the rest. Instead a .pth file in the
     new environment adds the running interpreter's own site folders, whichever they are."""
     folder = tmp_path_factory.mktemp("venv")
     subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True)
-    inner = subprocess.run([str(folder / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                           capture_output=True, text=True, check=True).stdout.strip()
+    probe = "import sysconfig; print(sysconfig.get_path('purelib'))"
+    inner = subprocess.run([str(folder / "bin" / "python"), "-c", probe], capture_output=True, text=True,
+                           check=True).stdout.strip()
     (Path(inner) / "outer_site_packages.pth").write_text(
         "".join(f"import site; site.addsitedir({path!r})\n" for path in site_folders()))
     result = subprocess.run([str(folder / "bin" / "pip"), "install", "--no-deps", "--quiet", str(ROOT)],
