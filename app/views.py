@@ -1,6 +1,5 @@
 """GET / (the page), POST /colorize (the image back), GET /healthz."""
 import json
-import math
 import unicodedata
 from pathlib import PurePath
 from urllib.parse import quote
@@ -8,9 +7,8 @@ from urllib.parse import quote
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
 from app.images import UploadError, decode_upload
-from model.colorizer import MAX_SIZE, MAX_VIVIDNESS, MIN_SIZE, upright_size
+from model.colorizer import MAX_SIZE, MIN_SIZE, RequestError
 from model.formats import ACCEPT, NAMES, OUTPUT_ALIASES, OUTPUT_FORMATS, encode
-from model.hints import parse_hints
 
 bp = Blueprint("colorizer", __name__)
 # The page offers the model's own working size and two around it; the API takes any size in [MIN_SIZE, MAX_SIZE].
@@ -25,20 +23,23 @@ def index():
 
 @bp.post("/colorize")
 def colorize():
+    colorizer = current_app.extensions["colorizer"]
+    form = request.form
     try:
-        size, output_format, quality, vividness = parse_options(request.form)
-        raw_hints = parse_hints_field(request.form.get("hints", ""))
+        output_format, quality = parse_output(form)
+        raw_hints = parse_hints_field(form.get("hints", ""))
         upload = request.files.get("image")
         if upload is None:
             raise UploadError(400, "No image was sent: post the file in a multipart form field named 'image'.")
         image = decode_upload(upload_bytes(upload), current_app.config["MAX_PIXELS"])
-        try:
-            hints = parse_hints(raw_hints, *upright_size(image))
-        except ValueError as error:
-            raise UploadError(422, f"hints: {error}.") from None
+        # Every rule about what may be asked of the image is the Colorizer's (model.request); hints parsed once.
+        wanted = colorizer.check(image, size=form.get("size"), vividness=form.get("vividness"),
+                                 restore=form.get("restore"), hints=raw_hints, text=True)
     except UploadError as error:
         return error_response(error.status, error.message)
-    result = current_app.extensions["colorizer"](image, size=size, hints=hints, vividness=vividness)
+    except RequestError as error:
+        return error_response(422, f"{error}.")
+    result = colorizer.colorize(image, wanted)
     _, mimetype, extension = OUTPUT_FORMATS[output_format]
     return Response(encode(result, output_format, quality), mimetype=mimetype, headers={
         "Content-Disposition": content_disposition(safe_stem(upload.filename), f"-color.{extension}"),
@@ -72,33 +73,18 @@ def render_page(error: str | None) -> str:
                            format_names=NAMES, hints=colorizer.takes_hints, max_hints=current_app.config["MAX_HINTS"])
 
 
-def parse_options(form) -> tuple[int | None, str, int, float | None]:
-    """The optional form fields -> (size, format, quality, vividness); 422 with a message for a value out of range."""
-    size = bounded_int(form, "size", MIN_SIZE, MAX_SIZE, None)
+def parse_output(form) -> tuple[str, int]:
+    """The optional output fields -> (format, JPEG quality); 422 with a message for a value out of range."""
     output_format = form.get("format", "jpeg").strip().lower() or "jpeg"
     output_format = OUTPUT_ALIASES.get(output_format, output_format)
     if output_format not in OUTPUT_FORMATS:
         raise UploadError(422, f"format must be jpeg or png, got '{output_format[:20]}'.")
-    quality = bounded_int(form, "quality", 1, 100, current_app.config["DEFAULT_QUALITY"])
-    return size, output_format, quality, parse_vividness(form.get("vividness", "").strip())
-
-
-def parse_vividness(text: str) -> float | None:
-    if not text:
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or not 0 <= value <= MAX_VIVIDNESS:
-        raise UploadError(422, f"vividness must be a number from 0 (no colour) to {MAX_VIVIDNESS:g} (twice the "
-                               f"colour), 1 being the model's own; got '{text[:20]}'.")
-    return value
+    return output_format, bounded_int(form, "quality", 1, 100, current_app.config["DEFAULT_QUALITY"])
 
 
 def parse_hints_field(text: str) -> list:
-    """The hints form field: a JSON array of {"x", "y", "color"} points. The points themselves are checked by
-    model.hints.parse_hints once the image's size is known; here, the JSON, its length and the number of points."""
+    """The hints form field: a JSON array of {"x", "y", "color"} points. The points themselves are checked by the
+    Colorizer once the image's size is known; here, the JSON, its length and the server's limit on points."""
     limit, most = current_app.config["MAX_HINTS_CHARS"], current_app.config["MAX_HINTS"]
     if not text.strip():
         return []
@@ -108,6 +94,8 @@ def parse_hints_field(text: str) -> list:
         hints = json.loads(text, parse_constant=reject_constant)
     except ValueError as error:
         raise UploadError(422, f"hints is not valid JSON: {error}.") from None
+    except RecursionError:  # arrays nested thousands deep fit in the length limit
+        raise UploadError(422, "hints is nested too deeply: it must be a flat JSON array of points.") from None
     if not isinstance(hints, list):
         raise UploadError(422, 'hints must be a JSON array of points, such as [{"x": 120, "y": 80, '
                                '"color": "#c02020"}].')

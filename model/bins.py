@@ -11,7 +11,9 @@ import torch
 
 from model.color import AB_SCALE, _lab_to_linear_last
 
-GRID = 10.0  # bin spacing in ab units, as in the paper: 313 bins fall inside the sRGB gamut
+# Bin spacing in ab units, as in the paper. The paper kept the 313 cells its training photos used; here a cell is kept
+# when sRGB can show it at some lightness, which gives 262 (ab_bin_centers).
+GRID = 10.0
 
 
 def ab_bin_centers(grid: float = GRID) -> torch.Tensor:

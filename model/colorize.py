@@ -18,9 +18,10 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
-from model.colorizer import MAX_SIZE, MAX_VIVIDNESS, MIN_SIZE, Colorizer
+from model.colorizer import Colorizer
 from model.files import atomic_write
 from model.formats import DEFAULT_QUALITY, OUTPUT_ALIASES, OUTPUT_FORMATS, encode, is_image_name
+from model.request import MAX_SIZE, MAX_VIVIDNESS, MIN_SIZE, RequestError, check_size, check_vividness
 from model.weights import DEFAULT_WEIGHTS, PRECISIONS, WeightsError
 
 
@@ -56,6 +57,18 @@ def bounded(kind, low, high, what: str):
     return parse
 
 
+def checked(check):
+    """An argparse type from a model.request checker: the text as the Colorizer will take it, or a usage error
+    with the checker's message."""
+    def parse(text: str):
+        try:
+            check(text, text=True)
+        except RequestError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+        return text
+    return parse
+
+
 def read_hints(path: Path) -> list:
     """A JSON file with an array of {"x", "y", "color"} points (the HTTP API's hints field). Raises ValueError."""
     try:
@@ -76,14 +89,14 @@ def main(argv: list | None = None) -> int:
     parser.add_argument("--output", "-o", type=Path, required=True,
                         help="folder for the colorized images; the inputs' folder structure is kept below it")
     parser.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS, help="weights file (default: the shipped one)")
-    parser.add_argument("--size", type=bounded(int, MIN_SIZE, MAX_SIZE, "a whole number"), default=None,
+    parser.add_argument("--size", type=checked(check_size), default=None,
                         help=f"working size: the short side, in pixels, of the copy the network sees, {MIN_SIZE} to "
                              f"{MAX_SIZE} (default: the model's own, 192 for the shipped one). The result always "
                              f"has the photo's own size; far above the model's own the colours streak")
     parser.add_argument("--hints", type=Path, default=None,
                         help='a JSON file of colour points for a single input: [{"x": 120, "y": 80, "color": '
                              '"#c02020"}, ...], x and y in pixels of the photo as displayed')
-    parser.add_argument("--vividness", type=bounded(float, 0, MAX_VIVIDNESS, "a number"), default=None,
+    parser.add_argument("--vividness", type=checked(check_vividness), default=None,
                         help=f"0 (gray) to {MAX_VIVIDNESS:g} (twice as colourful); 1 is the model's own (default)")
     parser.add_argument("--format", type=str.lower, choices=[*OUTPUT_FORMATS, *OUTPUT_ALIASES], default="jpeg",
                         help="output format (default: jpeg)")
@@ -129,11 +142,12 @@ def main(argv: list | None = None) -> int:
             continue
         try:
             with Image.open(file) as image:
-                result = colorizer(image, size=args.size, hints=hints, vividness=args.vividness)
+                wanted = colorizer.check(image, size=args.size, vividness=args.vividness, hints=hints, text=True)
+                result = colorizer.colorize(image, wanted)
         except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:
             errors.append(f"{file}: cannot read it as an image ({error})")
             continue
-        except ValueError as error:  # hints that do not fit this photo
+        except ValueError as error:  # RequestError: hints that do not fit this photo, or a model that takes none
             errors.append(f"{file}: {error}")
             continue
         data = encode(result, output_format, args.quality)

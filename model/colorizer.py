@@ -4,13 +4,15 @@
     color = colorizer(Image.open("old.jpg"))          # any mode, any size; EXIF orientation honoured
     color = colorizer(image, hints=[{"x": 120, "y": 80, "color": "#c02020"}], vividness=1.4)
 
+    request = colorizer.check(image, size="256", hints=points, text=True)  # checks once (model.request) ...
+    color = colorizer.colorize(image, request)                             # ... then colorizes what it checked
+
 The network runs on a small copy of the photo (short side `size`) and on its mirror image (with the hints
 mirrored too); their ab, averaged, is upsampled and joined to the full-resolution L, so the output keeps the
 input's size, aspect and exact lightness. A weights file carries a chroma gain (see `expand_chroma`): the
 operating point chosen for it between accuracy and colourfulness, which is vividness 1. The full-resolution work
 is done in strips of about a megapixel, so memory stays bounded whatever the photo's size.
 """
-import math
 from pathlib import Path
 
 import numpy as np
@@ -20,12 +22,14 @@ from PIL import Image, ImageOps
 
 from model.color import AB_SCALE, denormalize_ab, gray8_of_rgb8, gray_to_l, lab_to_srgb8, lightness_of_uint8, normalize_l
 from model.generator import pad_to_stride
-from model.hints import hint_layer, hint_proximity, parse_hints
-from model.weights import DEFAULT_WEIGHTS, MAX_SIZE, MIN_SIZE, default_precision, file_sha256, load_network, takes_hints
+from model.hints import hint_layer, hint_proximity
+from model.request import ColorRequest, check_request
+from model.request import MAX_SIZE, MAX_VIVIDNESS, MIN_SIZE, RequestError  # noqa: F401 (for callers: limits, error)
+from model.weights import DEFAULT_WEIGHTS, default_precision, file_sha256, load_network, takes_hints
 
-MAX_VIVIDNESS = 2.0  # vividness multiplies the operating point's colours: 0 gray, 1 as calibrated, 2 twice as vivid
 # The network's input is at most MAX_ASPECT * size long, even for a panorama or a 4000x8 strip. The shipped net
-# trained on 128-px crops; inputs much larger than that in either direction brought out streaks of false colour.
+# trained on 176-px crops of photos resized to short side 192 (the model card); inputs much larger than that in
+# either direction brought out streaks of false colour.
 MAX_ASPECT = 2
 
 STRIP_PIXELS = 1 << 20  # pixels painted at a time: bounds the float32 temporaries to some tens of MB
@@ -66,24 +70,34 @@ class Colorizer:
                          self.precision)
 
     def __call__(self, image: Image.Image, size: int | None = None, hints: list | None = None,
-                 vividness: float | None = None) -> Image.Image:
+                 vividness: float | None = None, restore: str | None = "auto") -> Image.Image:
         """image -> its colorized version, the same size and lightness.
 
         size: the working size (short side the network sees; default the model's own). hints: a list of
         {"x": int, "y": int, "color": "#rrggbb"} in the upright image's pixels (model.hints). vividness: 0 (gray)
-        to 2 (twice the colour); None or 1 is the model's operating point. Raises ValueError for values out of range.
+        to 2 (twice the colour); None or 1 is the model's operating point. restore: auto, on or off (checked;
+        no repair is made yet). Raises model.request.RequestError (a ValueError) naming a value that is wrong.
         """
-        size = self.default_size if size is None else size
-        if isinstance(size, bool) or not isinstance(size, int) or not MIN_SIZE <= size <= MAX_SIZE:
-            raise ValueError(f"working size must be a whole number from {MIN_SIZE} to {MAX_SIZE} pixels, got {size!r}")
-        vividness = check_vividness(vividness)
+        return self.colorize(image, self.check(image, size=size, hints=hints, vividness=vividness, restore=restore))
+
+    def check(self, image: Image.Image | tuple[int, int], *, size=None, hints=None, vividness=None, restore=None,
+              text: bool = False) -> ColorRequest:
+        """The request's values checked for this image (or its upright (width, height)) and this model: sizes,
+        vividness, restore mode, and hints, which must fit the image and need a model that takes them. text: size,
+        vividness and restore are text (a form field, a command-line argument). Raises RequestError."""
+        width, height = image if isinstance(image, tuple) else upright_size(image)
+        return check_request(width, height, size=size, vividness=vividness, hints=hints, restore=restore,
+                             default_size=self.default_size, takes_hints=self.takes_hints, text=text)
+
+    def colorize(self, image: Image.Image, request: ColorRequest) -> Image.Image:
+        """image -> its colorized version, as `request` (from self.check, for this image) asks."""
         source = as_gray(upright(image))  # mode L or F (gray in [0, 1]), at full resolution
         width, height = source.size
-        points = parse_hints(hints, width, height)
-        if points and not self.takes_hints:
-            raise ValueError("this model was trained without colour hints and cannot take them; "
-                             "use a weights file of format 2 or later")
-        small_height, small_width = working_shape(height, width, size)
+        if (width, height) != (request.width, request.height):
+            raise ValueError(f"this request was checked for a {request.width}x{request.height} image, not for this "
+                             f"{width}x{height} one: check it with this image")
+        points = list(request.hints)
+        small_height, small_width = working_shape(height, width, request.size)
         # The network's input is made the way training made its crops: resized in sRGB, then converted to L.
         small = source.resize((small_width, small_height), Image.Resampling.BICUBIC, reducing_gap=3.0)
         layer = proximity = None
@@ -91,8 +105,8 @@ class Colorizer:
             layer = hint_layer(points, width, height, small_width, small_height)
             proximity = hint_proximity(points, width, height, small_width, small_height)
         ab_small = self.predict_ab(pixels_to_lightness(small), layer, proximity)  # (1, 2, h, w) normalized
-        if vividness != 1:
-            ab_small = (ab_small * vividness).clamp_(-1, 1)
+        if request.vividness != 1:
+            ab_small = (ab_small * request.vividness).clamp_(-1, 1)
         return paint(source, ab_small)
 
     @torch.inference_mode()
@@ -113,17 +127,6 @@ class Colorizer:
         # A sliver of a photo (a few pixels across) makes feature maps one pixel wide at the bottom of the net;
         # bfloat16 kernels have returned NaN there. No colour is the honest answer for such pixels, not garbage.
         return expand_chroma(torch.nan_to_num_(ab, nan=0.0), self.chroma_gain, proximity)
-
-
-def check_vividness(vividness) -> float:
-    """None -> 1; a number from 0 to MAX_VIVIDNESS -> itself as a float; anything else -> ValueError."""
-    if vividness is None:
-        return 1.0
-    if isinstance(vividness, bool) or not isinstance(vividness, (int, float)) or not math.isfinite(vividness) \
-            or not 0 <= vividness <= MAX_VIVIDNESS:
-        raise ValueError(f"vividness must be a number from 0 (no colour) to {MAX_VIVIDNESS:g} (twice the colour), "
-                         f"1 being the model's own; got {vividness!r}")
-    return float(vividness)
 
 
 def expand_chroma(ab: torch.Tensor, gain: float, hinted: torch.Tensor | None = None) -> torch.Tensor:

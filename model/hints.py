@@ -64,12 +64,21 @@ def parse_hints(hints, width: int, height: int) -> list[Hint]:
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ValueError(f"hint {number}: {name} must be a whole number of pixels, got {str(value)[:20]!r}")
             if not 0 <= value < size:
-                raise ValueError(f"hint {number}: {name} = {value} is outside the image, which is {size} pixels "
+                raise ValueError(f"hint {number}: {name} = {shown(value)} is outside the image, which is {size} pixels "
                                  f"{side} ({name} from 0 to {size - 1})")
         if not all(math.isfinite(v) for v in ab):
             raise ValueError(f"hint {number}: its colour is not a finite number")
         parsed.append(Hint(x, y, float(ab[0]), float(ab[1])))
     return parsed
+
+
+def shown(value, most: int = 20) -> str:
+    """A value as a message repeats it: its repr, at most `most` characters of it (never a whole upload)."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int of more digits than Python converts to text
+        return f"a {type(value).__name__} too long to show"
+    return text if len(text) <= most else text[:most - 3] + "..."
 
 
 def hint_layer(hints: list[Hint], width: int, height: int, small_width: int, small_height: int) -> torch.Tensor:

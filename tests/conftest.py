@@ -98,6 +98,38 @@ def echo_weights(tmp_path_factory) -> Path:
     return path
 
 
+class AutomaticOnly(torch.nn.Module):
+    """A network from before the hint layer (weights format 1): lightness in, ab out, no second input at all."""
+
+    def __init__(self, generator: Generator):
+        super().__init__()
+        self.generator = generator
+        self.stride = generator.stride
+        self.spec = generator.spec
+
+    def forward(self, l_norm: torch.Tensor) -> torch.Tensor:
+        return self.generator(l_norm)
+
+
+@pytest.fixture(scope="session")
+def format1_weights(tmp_path_factory) -> Path:
+    """A weights file of format 1: an automatic colorizer that cannot take hints (its net has no hint input)."""
+    from model.weights import save_network
+    torch.manual_seed(1)
+    path = tmp_path_factory.mktemp("format1") / "automatic.pt"
+    save_network(AutomaticOnly(Generator(**TINY, stem_stride=1)), path, {"format": 1, "working_size": 48})
+    return path
+
+
+@pytest.fixture(scope="session")
+def bins_weights(tmp_path_factory) -> Path:
+    """The tiny bins-head checkpoint, exported: a weights file whose net outputs an annealed mean over ab bins."""
+    folder = tmp_path_factory.mktemp("bins")
+    path = folder / "bins_weights.pt"
+    export(bins_checkpoint(folder), path)
+    return path
+
+
 @pytest.fixture(scope="session")
 def colorizer(tiny_weights):
     from model.colorizer import Colorizer

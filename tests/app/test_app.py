@@ -110,7 +110,8 @@ def test_an_image_over_the_pixel_limit_is_413_with_its_size(client):
 
 
 @pytest.mark.parametrize("fields,message", [
-    ({"size": 5}, "size must be from"), ({"size": 5000}, "size must be from"), ({"size": "big"}, "whole number"),
+    ({"size": 5}, "size must be a whole number of pixels from 32 to 1024"), ({"size": 5000}, "got '5000'"),
+    ({"size": "big"}, "size must be a whole number"), ({"restore": "sometimes"}, "restore must be auto, on or off"),
     ({"format": "gif"}, "format must be jpeg or png"), ({"quality": 0}, "quality must be from"),
     ({"quality": 101}, "quality must be from"),
 ])
@@ -241,3 +242,46 @@ def test_the_size_menu_preselects_the_models_own_working_size(client):
     assert '<option value="48" selected>' in page  # the tiny model's working size
     assert page.count(" selected>") == 1 and '<option value="32"' in page and '<option value="64"' in page
     assert page.count("<option") == 3  # one smaller, one larger: no sizes far above the model's own
+
+
+# Every field the form takes, with values a person or a program might send by mistake or on purpose: garbage,
+# huge, negative, NaN, other scripts' digits and letters, empty. Each must get an answer, 200 or a 4xx, never a 500.
+ODD_TEXT = ["", " ", "garbage", "-1", "0", "nan", "NaN", "inf", "-inf", "1e309", "9" * 5000, "١٢٨", "１.５", "ü",
+            "\u202e", "0x40", "64.0", "null", "[]", "{}", "true"]
+ODD_VALUES = {
+    "size": ODD_TEXT + ["32", "1025"],
+    "vividness": ODD_TEXT + ["2", "2.0000001", "-0"],
+    "format": ODD_TEXT + ["PNG", "jpg", "gif", "png\x00"],
+    "quality": ODD_TEXT + ["1", "100", "101"],
+    "restore": ODD_TEXT + ["auto", "ON", "off ", "always"],
+    "hints": ODD_TEXT + [
+        "[" * 8000, "[" * 4000 + "]" * 4000, '"text"', "[null]", "[1]",
+        '[{"x": 1e400, "y": 1, "color": "#c02020"}]', '[{"x": 1' + "0" * 4400 + ', "y": 1, "color": "#c02020"}]',
+        '[{"x": 123456789012345678901234567890, "y": 1, "color": "#c02020"}]',
+        '[{"x": -1, "y": 1, "color": "#c02020"}]', '[{"x": true, "y": 1, "color": "#c02020"}]',
+        '[{"x": 1, "y": 1, "color": null}]', '[{"x": 1, "y": 1, "color": "#ｃ02020"}]',
+        '[{"x": 1, "y": 1, "color": "#c02020", "frame": "x"}]', '[{"x": 1, "y": 1, "color": "#c02020"}]',
+        '[{"x": 1, "y": 1, "color": "#c02020"}, {"x": 30, "y": 20, "color": "#2040c0"}]',
+    ],
+}
+ODD_PHOTO = image_bytes(synthetic_photo(40, (40, 30)))
+
+
+@pytest.fixture(scope="module", params=["tiny_weights", "format1_weights", "bins_weights"])
+def any_client(request):
+    """The app on each kind of weights file it loads: format 2 (hints), format 1 (no hint layer), a bins head."""
+    weights = request.getfixturevalue(request.param)
+    return create_app({"TESTING": True, "WEIGHTS": str(weights)}).test_client()
+
+
+@pytest.mark.parametrize("field", list(ODD_VALUES))
+def test_no_value_of_any_field_gets_a_500_from_any_weights(any_client, field):
+    answers = {}
+    for value in ODD_VALUES[field]:
+        response = post(any_client, ODD_PHOTO, **{field: value})
+        answers[value[:30]] = response.status_code
+        assert response.status_code in (200, 422), (field, value[:30], response.get_json())
+        if response.status_code == 422:
+            message = response.json["error"]
+            assert message.startswith(field) and len(message) < 300, message  # names the field, and is short
+    assert 200 in answers.values() and 422 in answers.values(), answers  # both answers occur: values were read

@@ -102,3 +102,21 @@ def test_an_empty_hints_field_is_no_hints(client):
     plain = post(client, image_bytes(PHOTO), format="png")
     assert post(client, image_bytes(PHOTO), format="png", hints="", vividness="").data == plain.data
     assert post(client, image_bytes(PHOTO), format="png", hints="[]", vividness="1").data == plain.data
+
+
+def test_hints_to_a_model_without_a_hint_layer_get_422_not_500(format1_weights):
+    client = create_app({"TESTING": True, "WEIGHTS": str(format1_weights)}).test_client()
+    assert client.get("/healthz").json["model"]["hints"] is False
+    response = post(client, image_bytes(PHOTO), hints=json.dumps([{"x": 40, "y": 30, "color": RED}]))
+    assert response.status_code == 422
+    assert "this model was trained without colour points and cannot take them" in response.json["error"]
+    assert post(client, image_bytes(PHOTO), hints="[]").status_code == 200  # no points: nothing to refuse
+
+
+def test_hints_are_parsed_once_per_request(client, monkeypatch):
+    import model.request
+    calls = []
+    real = model.request.parse_hints
+    monkeypatch.setattr(model.request, "parse_hints", lambda *args: calls.append(args) or real(*args))
+    response = post(client, image_bytes(PHOTO), hints=json.dumps([{"x": 40, "y": 30, "color": RED}]))
+    assert response.status_code == 200 and len(calls) == 1

@@ -8,6 +8,7 @@ from model.weights import DEFAULT_WEIGHTS
 from tests.conftest import synthetic_photo
 
 
+@pytest.mark.slow  # the shipped weights, in bfloat16 too: about a minute on a CPU without native bfloat16
 def test_prints_one_row_per_weights_from_photos_spread_over_the_folder(tmp_path, capsys):
     for seed in (0, 2):
         synthetic_photo(seed, (160, 120)).save(tmp_path / f"photo_{seed}.png")

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -105,10 +106,34 @@ def test_the_size_option_reaches_the_network_and_jpeg_quality_is_the_servers(inp
         assert (out / "a.jpg").read_bytes() == expected[size]
 
 
+def test_the_vividness_option_reaches_the_colorizer(inputs, tmp_path, tiny_weights):
+    from model.colorizer import Colorizer
+    from model.formats import encode
+    colorizer = Colorizer.load(tiny_weights)
+    with Image.open(inputs / "a.jpg") as photo:
+        expected = {text: encode(colorizer(photo, vividness=float(text)), "png") for text in ("0", "1.7")}
+        assert encode(colorizer(photo), "png") not in expected.values()  # each differs from the default
+    for text, data in expected.items():
+        out = tmp_path / f"out{text}"
+        assert main([str(inputs / "a.jpg"), "-o", str(out), "--weights", str(tiny_weights), "--format", "png",
+                     "--vividness", text]) == 0
+        assert (out / "a.png").read_bytes() == data, f"--vividness {text}"
+    with Image.open(tmp_path / "out0" / "a.png") as gray:
+        pixels = np.asarray(gray.convert("RGB"), dtype=int)
+    assert np.abs(pixels - pixels[..., :1]).max() <= 1  # vividness 0: no colour at all
+
+
+def test_hints_for_a_model_without_a_hint_layer_are_reported(inputs, tmp_path, format1_weights, capsys):
+    points = tmp_path / "points.json"
+    points.write_text('[{"x": 30, "y": 20, "color": "#2040c0"}]')
+    assert main([str(inputs / "a.jpg"), "--hints", str(points), "-o", str(tmp_path / "out"),
+                 "--weights", str(format1_weights)]) == 1
+    assert "a.jpg: hints: this model was trained without colour points" in capsys.readouterr().err
+
+
 def test_hints_and_vividness_for_a_single_photo(inputs, tmp_path, echo_weights, capsys):
     import json
     from model.color import rgb_to_lab_np
-    import numpy as np
     points = tmp_path / "points.json"
     points.write_text(json.dumps([{"x": 30, "y": 20, "color": "#2040c0"}]))
     out = tmp_path / "out"
@@ -141,9 +166,11 @@ def test_missing_weights_exit_with_a_message(inputs, tmp_path, capsys):
     assert "no weights file" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("flag,value", [("--size", "5"), ("--quality", "101"), ("--format", "gif"),
-                                        ("--vividness", "3"), ("--vividness", "nan")])
-def test_bad_options_are_usage_errors(inputs, tmp_path, tiny_weights, flag, value):
+@pytest.mark.parametrize("flag,value,message", [
+    ("--size", "5", "size must be a whole number of pixels from 32 to 1024"), ("--size", "big", "got 'big'"),
+    ("--quality", "101", "from 1 to 100"), ("--format", "gif", "invalid choice"),
+    ("--vividness", "3", "vividness must be a number from 0"), ("--vividness", "nan", "got 'nan'")])
+def test_bad_options_are_usage_errors(inputs, tmp_path, tiny_weights, capsys, flag, value, message):
     with pytest.raises(SystemExit) as exit_info:
         main([str(inputs), "-o", str(tmp_path / "out"), "--weights", str(tiny_weights), flag, value])
-    assert exit_info.value.code == 2
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err

@@ -1,7 +1,9 @@
 import warnings
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from tests.conftest import synthetic_photo
 from training import data
@@ -60,6 +62,21 @@ def test_crops_have_the_training_size_and_values_in_range(photo_folder):
     assert torch.equal(val[1], PhotoCrops(paths, image_size=32, scale_size=48, train=False)[1])
     draws = [train[1] for _ in range(8)]
     assert any(not torch.equal(draws[0], other) for other in draws[1:])
+
+
+def test_training_crops_are_mirrored_left_to_right_half_the_time_and_validation_crops_never(tmp_path):
+    import random
+    synthetic_photo(7, (48, 48)).save(tmp_path / "square.png")  # lossless, and the crop is the whole photo
+    photo = torch.from_numpy(np.asarray(Image.open(tmp_path / "square.png").convert("RGB")).copy()).permute(2, 0, 1)
+    mirror = photo.flip(-1)  # left to right: columns reversed, rows kept
+    random.seed(0)
+    train = PhotoCrops([tmp_path / "square.png"], image_size=48, scale_size=48, train=True)
+    draws = [train[0] for _ in range(200)]
+    assert all(torch.equal(d, photo) or torch.equal(d, mirror) for d in draws)  # only the photo or its mirror
+    mirrored = sum(torch.equal(d, mirror) for d in draws)
+    assert 60 < mirrored < 140, mirrored  # about half
+    val = PhotoCrops([tmp_path / "square.png"], image_size=48, scale_size=48, train=False)
+    assert all(torch.equal(val[0], photo) for _ in range(20))
 
 
 def test_zoom_enlarges_training_photos_by_a_random_factor_and_leaves_validation_alone(photo_folder, monkeypatch):

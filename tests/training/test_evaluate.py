@@ -79,6 +79,33 @@ def test_the_hint_sweep_scores_each_count_and_the_fidelity_at_the_hints(colorize
     assert again["hints"]["2"] == report["hints"]["2"]  # the same hints for the same photo and count
 
 
+def test_the_ten_point_score_gives_each_photo_ten_points_with_their_patches_colours(echo_weights, photo_folder):
+    """The protocol behind the "10 points" scores: ten 6x6 patches per photo, each given as one point at its centre
+    with the patch's mean colour, spread around the photo; with a net that follows points (echo), the result
+    takes their colours and comes closer to the original."""
+    from model.color import rgb_to_lab_np
+    from model.colorizer import Colorizer
+    echo = Colorizer.load(echo_weights)
+    asked = []
+
+    def recording(image, size=None, hints=None):
+        asked.append((np.asarray(image), hints))
+        return echo(image, size=size, hints=hints)
+    paths = sorted(photo_folder.iterdir())[:3]
+    report = evaluate(recording, paths, hint_counts=(0, 10))
+    assert [hints is None for _, hints in asked] == [True, False] * 3  # automatic, then 10 points, per photo
+    for original, hints in asked[1::2]:
+        assert len(hints) == 10 and len({(h.x, h.y) for h in hints}) > 5
+        lab = rgb_to_lab_np(original)
+        for hint in hints:  # the point is the centre of a 6x6 patch, its colour the patch's mean ab
+            patch = lab[hint.y - 3:hint.y + 3, hint.x - 3:hint.x + 3, 1:]
+            assert patch.shape[:2] == (6, 6)
+            assert np.allclose(patch.reshape(-1, 2).mean(axis=0), (hint.a, hint.b), atol=1e-3)
+    chroma = np.mean([np.hypot(h.a, h.b) for _, hints in asked[1::2] for h in hints])
+    assert report["hints"]["10"]["fidelity"] < chroma / 2  # the result has the points' colours where they are
+    assert report["hints"]["10"]["psnr"] > report["hints"]["0"]["psnr"] + 0.1
+
+
 def test_hint_fidelity_is_the_ab_distance_over_the_hinted_patches():
     from model.hints import Hint
     from training.evaluate import hint_fidelity
