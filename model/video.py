@@ -7,14 +7,16 @@ Colorizing each frame alone flickers: the network's guess for a shirt or a sky c
 So the network colours keyframes and the colour between them is carried along the motion:
 
 - A keyframe is the first frame of each shot (cut detection on the lightness of small thumbnails), a frame where
-  colour points start, a frame where the carried colour lost its confidence over too much of the picture, and
-  otherwise every `keyframe_every` frames.
+  colour points start, a frame after which the flow lost its trust over too much of the picture, and otherwise
+  every `keyframe_every` frames. The network colours keyframes only.
 - Between frames, optical flow (OpenCV's DIS) on the gray frames at the network's working size moves the previous
-  frame's ab to where its pixels went. Each pixel's confidence falls where the forward and backward flows disagree
-  (an occlusion) or the moved lightness does not match (the flow is wrong), and multiplies along the way.
-- On a keyframe the carried ab and the network's own prediction are blended per pixel: the carried colour weighs
-  `carry_weight` times its confidence, the rest is the prediction's. So colour settles over several keyframes
-  rather than jumping, a newly uncovered region takes the network's colour, and nothing crosses a cut.
+  frame's ab to where its pixels went. Each pixel's trust falls where the forward and backward flows disagree (an
+  occlusion; in flat regions, where the flow is ambiguous but a pixel off lands on the same colour, it counts
+  less) or where the moved lightness does not match the frame's (the flow is wrong).
+- Each frame's ab is the carried ab, weighted `carry_weight` times its trust, plus the rest from the last
+  keyframe's prediction, moved along the flow too. So the colour follows the network's smoothly, over several
+  frames, rather than jumping at each keyframe; a region the flow lost (something uncovered) takes the
+  prediction; and nothing is carried across a cut, where everything starts again from the network.
 - Colour points ride along with their object: each point is moved by the flow at its position, fed to the network
   on later keyframes at its new place, and dropped when it is occluded, leaves the picture or its shot ends.
 
@@ -77,12 +79,14 @@ class VideoInfo:
 
 @dataclass(frozen=True)
 class Stabilization:
-    """How colour is carried between frames. Chosen on 4 of the project's 18 clips (bench/video.py)."""
+    """How colour is carried between frames. Chosen on 4 of the project's 18 clips, confirmed on the other 14
+    (bench/video.py, bench/RESULTS.md)."""
     keyframe_every: int = 6  # the network runs at least every this many frames (1: on every frame)
-    carry_weight: float = 0.8  # on a keyframe, the share of a fully confident carried colour; the rest is the net's
-    refresh_area: float = 0.05  # a keyframe comes early when this share of the picture has lost confidence
-    lost: float = 0.5  # a pixel whose confidence is below this counts as lost for refresh_area
-    photometric_levels: float = 12.0  # moved gray differing by this much (of 255) costs the flow e^-1 of its trust
+    carry_weight: float = 0.9  # each frame's share of the colour carried from the previous one where the flow is
+    # trusted; the rest comes from the last keyframe's prediction, moved along: colour follows the net within frames
+    refresh_area: float = 0.2  # a keyframe comes early when this share of the picture has lost the flow's trust
+    lost: float = 0.5  # a pixel whose trust, multiplied over the frames since the keyframe, is below this is lost
+    photometric_levels: float = 30.0  # moved gray differing by this much (of 255) costs the flow e^-1 of its trust
     flow_preset: int = cv2.DISOPTICAL_FLOW_PRESET_FAST  # DIS at the working size: a few ms a frame
 
 
@@ -172,6 +176,9 @@ def gray_of(frame: av.VideoFrame) -> np.ndarray:
 
 # --- cuts, flow and confidence, at the working size ----------------------------------------------------------------
 
+FLAT_DETAIL = 4.0  # gray levels per pixel (Sobel / 8) from which a region counts as textured, for flow_confidence
+
+
 class CutDetector:
     """Is this frame the first of a new shot? Lightness thumbnails (64 px wide) of consecutive frames compared.
 
@@ -237,7 +244,13 @@ def flow_confidence(backward: np.ndarray, forward: np.ndarray, previous: np.ndar
     difference = current.astype(np.float32) - moved
     difference -= np.median(difference)
     inside = (x >= -0.5) & (x <= width - 0.5) & (y >= -0.5) & (y <= height - 0.5)
-    return np.exp(-mismatch / tolerance - (difference / levels) ** 2) * inside
+    # Where the picture is flat the flow is ambiguous and the two directions often disagree, but a pixel or two off
+    # lands on the same colour there: the disagreement counts in proportion to the local detail.
+    gray = current.astype(np.float32)
+    detail = cv2.GaussianBlur(np.hypot(cv2.Sobel(gray, cv2.CV_32F, 1, 0), cv2.Sobel(gray, cv2.CV_32F, 0, 1)) / 8,
+                              (0, 0), 2)
+    flatness = np.minimum(1, detail / FLAT_DETAIL)
+    return np.exp(-flatness * mismatch / tolerance - (difference / levels) ** 2) * inside
 
 
 # --- colour points that ride along ---------------------------------------------------------------------------------
@@ -339,7 +352,8 @@ class FrameColour:
         self.index = 0
         self.previous = None  # small uint8 gray of the previous frame
         self.ab = None  # (h, w, 2) float32 normalized ab of the previous frame
-        self.confidence = None  # (h, w) trust in the carried ab
+        self.target = None  # (h, w, 2) the last keyframe's prediction, moved along with the frames since
+        self.confidence = None  # (h, w) trust in the moved target: 1 on a keyframe, times each step's trust
         self.since_keyframe = 0
         self.network_runs = 0
         self.cut_frames: list[int] = []
@@ -366,27 +380,25 @@ class FrameColour:
         if not self.stabilize:
             ab = self.predict(small)
         elif cut:
-            ab = self.predict(small)
+            ab = self.target = self.predict(small)
             self.confidence = np.ones(ab.shape[:2], np.float32)
             self.since_keyframe = 0
         else:
             carried = warp(self.ab, backward, self.grid)
             trust = flow_confidence(backward, forward, self.previous, small8, self.grid,
                                     self.settings.photometric_levels)
-            confidence = trust * warp(self.confidence, backward, self.grid)
+            self.target = warp(self.target, backward, self.grid)
+            self.confidence = trust * warp(self.confidence, backward, self.grid)
             self.since_keyframe += 1
-            lost = float((confidence < self.settings.lost).mean())
+            lost = float((self.confidence < self.settings.lost).mean())
+            weight = self.settings.carry_weight * trust
             if new_points or self.since_keyframe >= self.settings.keyframe_every or lost > self.settings.refresh_area:
-                predicted, near_points = self.predict(small, with_proximity=True)
-                weight = self.settings.carry_weight * confidence
-                if near_points is not None:  # where the user gave the colour, the network's answer holds it
+                self.target, near_points = self.predict(small, with_proximity=True)
+                if near_points is not None:  # where the user gave the colour, it shows at once
                     weight *= 1 - near_points
-                ab = weight[..., None] * carried + (1 - weight[..., None]) * predicted
-                confidence = np.ones_like(confidence)
+                self.confidence = np.ones_like(self.confidence)
                 self.since_keyframe = 0
-            else:
-                ab = carried
-            self.confidence = confidence
+            ab = weight[..., None] * carried + (1 - weight[..., None]) * self.target
         self.previous, self.ab = small8, ab
         self.index += 1
         return source, torch.from_numpy(np.ascontiguousarray(ab.transpose(2, 0, 1)))[None]
@@ -534,3 +546,29 @@ def colorize_video(colorizer: Colorizer, source: Path, destination: Path, *, hin
 
     atomic_write(destination, write)
     return probe(destination)
+
+
+# --- the command line's part ---------------------------------------------------------------------------------------
+
+def is_video_name(name: str | Path) -> bool:
+    """Whether a file name has a video extension this module reads (the command line dispatches on it)."""
+    return Path(name).suffix.lower() in VIDEO_EXTENSIONS
+
+
+def colorize_video_command(colorizer: Colorizer, source: Path, destination: Path, *, hints=None, vividness=None,
+                           stabilize: bool = True) -> str | None:
+    """colorize_video with a progress bar over frames (tqdm, on a terminal); None when done, else the error message
+    for the command line's report."""
+    from tqdm import tqdm
+
+    with tqdm(unit="frame", desc=Path(source).name, leave=False, disable=None) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        try:
+            colorize_video(colorizer, source, destination, hints=hints, vividness=vividness, stabilize=stabilize,
+                           progress=progress)
+        except ValueError as error:  # VideoError, or hints that do not fit this video
+            return f"{source}: {error}"
+    return None
