@@ -61,6 +61,7 @@ COPIED_AUDIO = frozenset({"aac", "mp3", "opus", "flac", "alac", "ac3", "eac3"})
 CRF = 18  # x264's constant quality: 18 is about visually lossless; every frame's lightness goes through it
 PRESET = "medium"  # x264's speed; the network, not the encoder, is most of the time
 AUDIO_BITRATE = 192_000  # when the audio has to be encoded
+_AAC_LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "4.0", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}  # by channels
 
 
 class VideoError(ValueError):
@@ -88,6 +89,7 @@ class Stabilization:
     lost: float = 0.5  # a pixel whose trust, multiplied over the frames since the keyframe, is below this is lost
     photometric_levels: float = 30.0  # moved gray differing by this much (of 255) costs the flow e^-1 of its trust
     flow_preset: int = cv2.DISOPTICAL_FLOW_PRESET_FAST  # DIS at the working size: a few ms a frame
+    flow_detail: int = 96  # DIS refines its flow down to the coarsest level whose short side is at least this
 
 
 # --- reading ---------------------------------------------------------------------------------------------------
@@ -130,11 +132,21 @@ def _first_frame(container, stream) -> av.VideoFrame:
 
 
 def _count_frames(container, stream) -> int:
-    """Frames of the video stream: from the index where the container keeps one, else by reading the packets."""
-    if stream.frames > 0:
+    """Frames of the video stream: from an MP4's or MOV's index, else by reading the packets (MKV and WebM may
+    not say; AVI counts the empty chunks that stand for dropped frames)."""
+    if stream.frames > 0 and container.format.name.startswith("mov,"):
         return stream.frames
     container.seek(0)
     return sum(1 for packet in container.demux(stream) if packet.size)
+
+
+def _frame_rate(stream) -> Fraction | None:
+    """The average frame rate; its nominal value where they differ only by timestamps rounded to a coarse time base
+    (MKV and WebM count milliseconds: 24 fps there averages 24.015)."""
+    average, nominal = stream.average_rate, stream.guessed_rate
+    if average and nominal and abs(average / nominal - 1) < 0.01:
+        return nominal
+    return average or nominal
 
 
 def probe(path: Path) -> VideoInfo:
@@ -147,7 +159,7 @@ def probe(path: Path) -> VideoInfo:
         first = _first_frame(container, stream)
         width, height = (first.height, first.width) if _rotation(first) % 2 else (first.width, first.height)
         frames = _count_frames(container, stream)
-        rate = stream.average_rate or stream.guessed_rate
+        rate = _frame_rate(stream)
         if stream.duration and stream.time_base:
             duration = float(stream.duration * stream.time_base)
         elif container.duration:
@@ -346,6 +358,10 @@ class FrameColour:
         self.small_height, self.small_width = working_shape(height, width, colorizer.default_size)
         self.grid = _grid(self.small_height, self.small_width)
         self.flow = cv2.DISOpticalFlow_create(settings.flow_preset)
+        # DIS stops refining at a scale of 2**finest: a preset's own (2 for FAST) leaves a small frame's motion at a
+        # 48-px-high field, where a small object's motion is averaged away
+        short = min(self.small_width, self.small_height)
+        self.flow.setFinestScale(max(0, int(math.log2(max(1, short) / settings.flow_detail))))
         self.cuts = CutDetector()
         self.points = points or {}
         self.tracker = PointTracker(width, height, self.small_width, self.small_height)
@@ -428,7 +444,7 @@ class _Writer:
 
     def __init__(self, path: Path, video_in, audio_in, width: int, height: int):
         self.container = av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"})
-        rate = video_in.average_rate or video_in.guessed_rate or Fraction(25)
+        rate = _frame_rate(video_in) or Fraction(25)
         self.time_base = video_in.time_base or Fraction(1, 1000)
         self.video = self.container.add_stream("libx264", rate=rate, options={"crf": str(CRF), "preset": PRESET})
         self.video.width, self.video.height = width + width % 2, height + height % 2
@@ -443,21 +459,22 @@ class _Writer:
         self.last_pts = None
         self.audio_in = audio_in
         self.audio = self.resampled = None
-        self.copy_audio = audio_in is not None and audio_in.codec_context.name in COPIED_AUDIO
+        self.copy_audio = audio_in is not None and audio_in.codec_context.codec.canonical_name in COPIED_AUDIO
         if audio_in is None:
             pass
         elif self.copy_audio:
             self.audio = self.container.add_stream_from_template(audio_in)
-            self.audio.codec_tag = "mp4a" if audio_in.codec_context.name == "aac" else self.audio.codec_tag
         else:
             rate = audio_in.codec_context.sample_rate or 48000
             self.audio = self.container.add_stream("aac", rate=rate)
-            self.audio.codec_context.layout = audio_in.codec_context.layout.name if audio_in.codec_context.layout \
-                else "stereo"
+            layout = audio_in.codec_context.layout
+            # AVI and some MOV files say only "2 channels": AAC wants a named layout of that many channels
+            self.audio.codec_context.layout = layout.name if layout.name in _AAC_LAYOUTS.values() else \
+                _AAC_LAYOUTS.get(audio_in.codec_context.channels, "stereo")
             self.audio.codec_context.bit_rate = AUDIO_BITRATE
 
-    def write_frame(self, rgb: np.ndarray, pts: int | None) -> None:
-        """(H, W, 3) uint8 sRGB, its timestamp in the input's time base (None: one frame after the last)."""
+    def write_frame(self, rgb: np.ndarray, pts: int | None, duration: int = 0) -> None:
+        """(H, W, 3) uint8 sRGB, its timestamp and duration in the input's time base (None, 0: not known)."""
         height, width = rgb.shape[:2]
         if width % 2 or height % 2:
             rgb = np.pad(rgb, ((0, height % 2), (0, width % 2), (0, 0)), mode="edge")
@@ -470,6 +487,7 @@ class _Writer:
             format="yuv420p", dst_colorspace=av.video.reformatter.Colorspace.ITU709,
             dst_color_range=av.video.reformatter.ColorRange.MPEG)
         frame.pts, frame.time_base = pts, self.time_base
+        frame.duration = duration or self.frame_step  # the last frame's says how long the film is
         self.container.mux(self.video.encode(frame))
 
     def write_audio(self, packet: av.Packet) -> None:
@@ -530,7 +548,7 @@ def colorize_video(colorizer: Colorizer, source: Path, destination: Path, *, hin
                     if gray.shape != (info.height, info.width):  # a stream that changes size midway: keep the first
                         gray = cv2.resize(gray, (info.width, info.height), interpolation=cv2.INTER_AREA)
                     painted = paint(*colour(gray))
-                    writer.write_frame(np.asarray(painted), frame.pts)
+                    writer.write_frame(np.asarray(painted), frame.pts, frame.duration)
                     done += 1
                     if progress is not None:
                         progress(done, max(done, info.frames))
