@@ -202,6 +202,22 @@ def test_a_point_keeps_its_colour_on_its_moving_object(tmp_path, echo, stabilize
     assert chroma(frames[-1])[y - 2:y + 3, x - 2:x + 3].mean() < 6
 
 
+def test_a_rotated_frame_is_turned_upright():
+    """A phone's display matrix: FFmpeg's angle is counterclockwise, so -90 means "turn it a quarter clockwise"."""
+    from model.video import gray_of
+
+    class Rotated:
+        color_range = 0
+        rotation = -90
+
+        def to_ndarray(self, **options):
+            rgb = np.zeros((2, 3, 3), np.uint8)
+            rgb[0, 0] = 255  # the top left pixel is white
+            return rgb
+    upright = gray_of(Rotated())
+    assert upright.shape == (3, 2) and upright[0, 1] == 255  # a quarter turn clockwise: now at the top right
+
+
 def test_a_stabilized_film_runs_the_network_on_few_frames(colorizer):
     frames = [scene(i, 96, 64) for i in range(24)]
     runs = {}
@@ -229,7 +245,8 @@ def test_an_odd_size_gets_one_more_column_and_row_copied_from_the_edge(tmp_path,
     assert difference.mean() < np.abs(np.diff(frames[3][:, :-1].astype(int), axis=1)).mean() / 3
 
 
-@pytest.mark.parametrize("content", [b"", b"not a video at all" * 100, b"\xff\xd8\xff\xe0" + bytes(500)])
+@pytest.mark.parametrize("content", [b"", b"not a video at all" * 100, b"\xff\xd8\xff\xe0" + bytes(500),
+                                     b"ffconcat version 1.0\nfile /etc/hostname\n"])  # a list of other files
 def test_an_unreadable_file_raises_video_error_and_writes_nothing(tmp_path, colorizer, content):
     (tmp_path / "broken.mp4").write_bytes(content)
     with pytest.raises(VideoError, match="broken.mp4"):
@@ -267,7 +284,7 @@ def test_hints_are_checked_before_anything_is_written(tmp_path, colorizer):
 
 
 def test_progress_counts_frames_and_raising_in_it_cancels_leaving_no_file(tmp_path, colorizer):
-    make_video(tmp_path / "clip.mp4")
+    make_video(tmp_path / "clip.mp4", audio="aac")  # audio is written as it comes: the output has begun by frame 5
     calls = []
     colorize_video(colorizer, tmp_path / "clip.mp4", tmp_path / "out" / "done.mp4",
                    progress=lambda done, total: calls.append((done, total)))
