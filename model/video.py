@@ -188,6 +188,7 @@ def gray_of(frame: av.VideoFrame) -> np.ndarray:
 
 # --- cuts, flow and confidence, at the working size ----------------------------------------------------------------
 
+MIN_FLOW_SIDE = 16  # pixels: the smallest working-size side the flow is computed on (DIS's patches are 8)
 FLAT_DETAIL = 4.0  # gray levels per pixel (Sobel / 8) from which a region counts as textured, for flow_confidence
 
 
@@ -357,6 +358,9 @@ class FrameColour:
         self.width, self.height = width, height
         self.small_height, self.small_width = working_shape(height, width, colorizer.default_size)
         self.grid = _grid(self.small_height, self.small_width)
+        # A sliver of a frame (a 20:1 strip) is too thin for DIS's patches, which then fails or crashes: its frames
+        # are colorized alone and its points stay where they were set.
+        self.follows = min(self.small_width, self.small_height) >= MIN_FLOW_SIDE
         self.flow = cv2.DISOpticalFlow_create(settings.flow_preset)
         # DIS stops refining at a scale of 2**finest: a preset's own (2 for FAST) leaves a small frame's motion at a
         # 48-px-high field, where a small object's motion is averaged away
@@ -384,16 +388,16 @@ class FrameColour:
             self.cut_frames.append(self.index)
         new_points = self.points.get(self.index, [])
         backward = forward = None
-        if not cut and (self.stabilize or self.tracker.points):
+        if not cut and self.follows and (self.stabilize or self.tracker.points):
             backward = self.flow.calc(small8, self.previous, None)  # current pixel -> where it was
             forward = self.flow.calc(self.previous, small8, None)
         if cut:
             self.tracker.clear()  # a point belongs to its shot
-        elif self.tracker.points:
+        elif self.tracker.points and self.follows:
             self.tracker.move(forward, backward)
         self.tracker.add(new_points)
 
-        if not self.stabilize:
+        if not self.stabilize or not self.follows:
             ab = self.predict(small)
         elif cut:
             ab = self.target = self.predict(small)

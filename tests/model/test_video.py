@@ -316,3 +316,14 @@ def test_the_command_line_reports_an_unreadable_video(tmp_path, tiny_weights, ca
     assert main([str(tmp_path / "broken.mov"), "--output", str(tmp_path / "out"), "--weights", str(tiny_weights)]) == 1
     assert "broken.mov" in capsys.readouterr().err
     assert not (tmp_path / "out" / "broken.mp4").exists()
+
+
+def test_a_sliver_of_a_film_is_colorized_frame_by_frame(tmp_path, colorizer):
+    """A 20:1 strip is too thin at the working size for the flow's patches (OpenCV fails, or crashes): it is
+    colorized one frame at a time instead."""
+    frames = [np.ascontiguousarray(np.tile(scene(i, 96, 64)[:8], (1, 3))) for i in range(4)]  # 288 x 8
+    colour = FrameColour(colorizer, 288, 8)
+    assert not colour.follows
+    for frame in frames:
+        colour(frame)
+    assert colour.network_runs == 4
