@@ -500,8 +500,7 @@ class _Writer:
                 packet.stream = self.audio
                 self.container.mux(packet)
             return
-        for frame in packet.decode():
-            frame.pts = None  # the encoder counts samples; the audio starts with the video, as in the input
+        for frame in packet.decode():  # its timestamp kept: sound that starts late still does
             self.container.mux(self.audio.encode(frame))
 
     def close(self) -> None:
