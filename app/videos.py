@@ -2,14 +2,14 @@
 DELETE /videos/ID (cancel and remove). The queue itself is app/jobs.py, reached as app.extensions["jobs"].
 
 An upload is streamed into the job's own folder (app.InMemoryRequest.upload_folder), never held in memory, and
-checked there before it is queued: bytes (413), a readable video and not a still image (400, 415), duration and
-frame size (422), the fields (422). Everything a refused upload left is removed before the answer.
+checked there before it is queued: bytes (413), a video model.video reads (400: MP4, MOV, MKV, WebM or AVI, its
+first frame decoded; a photo is not one), duration and frame size (422), the fields (422). Everything a refused
+upload left is removed before the answer.
 """
 import os
 import time
 from pathlib import Path, PurePath
 
-import av
 from flask import Blueprint, Response, current_app, jsonify, request, send_file, url_for
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -21,7 +21,6 @@ from model.video import VideoError, VideoInfo, probe
 
 bp = Blueprint("videos", __name__, url_prefix="/videos")
 RETRY_SECONDS = 60  # Retry-After of a 503: the queue moves by whole videos, minutes each
-STILL_IMAGE_FORMATS = ("image2", "image2pipe")  # FFmpeg's names for a single picture; also every "*_pipe" one
 
 
 def jobs() -> Jobs:
@@ -122,7 +121,8 @@ def delete(job_id: str):
 
 
 def keep_upload(upload, folder: Path, limit: int) -> Path:
-    """Moves the streamed upload to source<suffix> in the job's folder; checks its size."""
+    """Moves the streamed upload to upload<suffix> in the job's folder (a fixed name: model.video's messages
+    name the file, and must not echo what was sent); checks its size."""
     stream = upload.stream
     stream.flush()
     size = os.fstat(stream.fileno()).st_size
@@ -132,19 +132,17 @@ def keep_upload(upload, folder: Path, limit: int) -> Path:
         raise UploadError(413, too_large(limit))
     suffix = PurePath(upload.filename or "").suffix.lower()
     suffix = suffix if suffix[1:].isascii() and suffix[1:].isalnum() and len(suffix) <= 8 else ""
-    source = folder / f"source{suffix}"
+    source = folder / f"upload{suffix}"
     os.replace(stream.name, source)
     return source
 
 
 def check_video(path: Path) -> VideoInfo:
-    """The video's facts; UploadError when it is unreadable, a still image, too long or too large."""
+    """The video's facts; UploadError when it is unreadable, too long or too large."""
     try:
         info = probe(path)
     except VideoError as refused:
         raise UploadError(400, str(refused)) from None
-    if is_still_image(path):
-        raise UploadError(415, "This is a still image, not a video: send photos to /colorize.")
     config = current_app.config
     longest = config["MAX_VIDEO_SECONDS"]
     if info.duration > longest:
@@ -154,16 +152,6 @@ def check_video(path: Path) -> VideoInfo:
         raise UploadError(422, f"The video's frames are {info.width} x {info.height} pixels "
                                f"({info.width * info.height / 1e6:.1f} megapixels); the limit is {most / 1e6:.1f}.")
     return info
-
-
-def is_still_image(path: Path) -> bool:
-    """FFmpeg opens a JPEG or PNG as a one-frame video: its container's name gives it away."""
-    try:
-        with av.open(str(path)) as container:
-            name = container.format.name
-    except av.FFmpegError:
-        return False
-    return name in STILL_IMAGE_FORMATS or name.endswith("_pipe")
 
 
 def check_hints(raw_hints: list, info: VideoInfo) -> list[dict]:
