@@ -34,6 +34,7 @@ for one machine. So the queue is huey's, and the rest is written once on top of 
 - The work is `video_function` (default `model.video:colorize_video`), resolved at startup; tests point it at a
   slower wrapper. Its `progress(done, total)` callback records progress and raises `JobCancelled` to stop.
 """
+import atexit
 import contextlib
 import importlib
 import json
@@ -247,6 +248,7 @@ class Jobs:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._start_lock = threading.Lock()
+        self._at_exit = False
         self._running: dict[str, str] = {}  # job id -> runner token, for the jobs this process runs
         self._beats: dict[str, tuple] = {}  # sweeper's memory: job id -> ((runner, beat), first seen, monotonic)
         self._missing: dict[str, tuple] = {}  # job id -> (ticket, first seen missing from the queue)
@@ -339,6 +341,9 @@ class Jobs:
                 self._spawn(self.sweep_forever, "video-sweeper")
             while sum(thread.name.startswith("video-worker") for thread in self._threads) < count:
                 self._spawn(self.work, f"video-worker-{len(self._threads)}")
+            if count and not self._at_exit:  # a web process that exits (gunicorn recycles its workers) hands
+                atexit.register(self.close)  # its running jobs back, as `python -m app.worker` does on SIGTERM
+                self._at_exit = True
 
     def _spawn(self, target, name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
