@@ -143,6 +143,9 @@ def check_video(path: Path) -> VideoInfo:
         info = probe(path)
     except VideoError as refused:
         raise UploadError(400, str(refused)) from None
+    except Exception:  # a damaged file can break a demuxer in ways VideoError does not name
+        current_app.logger.exception("probing an uploaded video failed")
+        raise UploadError(400, "The video could not be read: the file is damaged or not a video.") from None
     config = current_app.config
     longest = config["MAX_VIDEO_SECONDS"]
     if info.duration > longest:

@@ -5,6 +5,7 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -79,6 +80,36 @@ def test_uploads_are_streamed_into_the_job_folder_not_kept_in_memory(idle, tmp_p
 def test_what_is_not_a_video_gets_400_and_leaves_nothing(idle, data, filename, status, words):
     refused(post_video(idle.test_client(), data, filename), status, words)
     assert job_folders(idle) == []
+
+
+def test_damaged_videos_get_400_or_are_queued_never_500(idle):
+    data = synthetic_video(12)
+    rng = np.random.default_rng(0)
+    damaged = [data[:len(data) // 2], data[len(data) // 2:], data[:64], data[:-64]]
+    for _ in range(6):
+        flipped = bytearray(data)
+        for position in rng.integers(0, len(data), 40):
+            flipped[position] ^= 0xFF
+        damaged.append(bytes(flipped))
+    queued = []
+    for number, sample in enumerate(damaged):
+        response = post_video(idle.test_client(), sample, f"damaged{number}.mp4")
+        assert response.status_code in (202, 400), (number, response.status_code, response.json)
+        assert response.is_json
+        if response.status_code == 202:
+            queued.append(response.json["id"])
+    assert queued, "no damaged sample got as far as the queue: the job side is untested"
+    # what was queued ends, done or failed with a message for a person; the worker survives it all
+    idle.extensions["jobs"].start(1)
+    client = idle.test_client()
+    deadline = time.monotonic() + 120
+    for job_id in queued:
+        while (state := client.get(f"/videos/{job_id}").json)["state"] in ("queued", "running"):
+            assert time.monotonic() < deadline, "a damaged video's job never ended"
+            time.sleep(0.1)
+        assert state["state"] in ("done", "failed"), state
+        if state["state"] == "failed":
+            assert "Traceback" not in state["error"] and len(state["error"]) < 400
 
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG", "GIF"])
