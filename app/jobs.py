@@ -433,8 +433,13 @@ class Jobs:
                 return
             last_write = now
             left = round((now - started) / done * (total - done), 1) if done else None
-            if not self.mine(job_id, runner, lambda r: {"frames_done": done, "frames_total": total,
-                                                         "seconds_left": left, "beat": r["beat"] + 1}):
+            try:
+                still_mine = self.mine(job_id, runner, lambda r: {"frames_done": done, "frames_total": total,
+                                                                  "seconds_left": left, "beat": r["beat"] + 1})
+            except BACKEND_ERRORS:  # the storage is briefly unreachable: keep working, report next time
+                log.warning("cannot reach the queue's storage to report video job %s's progress", job_id)
+                return
+            if not still_mine:
                 lost.set()
                 raise JobCancelled
 

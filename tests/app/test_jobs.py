@@ -9,6 +9,7 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -253,6 +254,24 @@ def test_a_cancelled_queued_job_never_runs(backend, make_app):
     wait_for(lambda: jobs.huey.pending_count() == 0, 30, "the worker to take the message")
     time.sleep(0.5)
     assert state(client, job_id)["state"] == "cancelled" and not (Path(settings["JOB_FOLDER"]) / job_id).exists()
+
+
+def test_a_storage_outage_while_a_job_reports_progress_does_not_fail_it(backend, make_app):
+    app = make_app(backend.queue(8), JOB_THREADS=0)
+    jobs, client = app.extensions["jobs"], app.test_client()
+    real_mine, calls = jobs.mine, []
+
+    def unreachable_at_first(*args):
+        calls.append(args)
+        if len(calls) <= 2:
+            raise (redis.ConnectionError if backend.kind == "redis" else sqlite3.OperationalError)("down")
+        return real_mine(*args)
+
+    jobs.mine = unreachable_at_first
+    job_id = submit(client, 12)
+    jobs.start(1)
+    assert wait_state(client, job_id, ("done", "failed"))["state"] == "done"
+    assert len(calls) > 2
 
 
 def test_a_full_queue_answers_503_with_retry_after_and_keeps_nothing(backend, make_app):
