@@ -36,6 +36,15 @@ def idle(make_app):
     return make_app(JOB_THREADS=0)
 
 
+@pytest.fixture(scope="module")
+def refusing(tiny_weights, tmp_path_factory):
+    """One app for the many cases that must be refused: each leaves nothing, which the tests check."""
+    app = create_app({"TESTING": True, "WEIGHTS": str(tiny_weights), "JOB_THREADS": 0,
+                      "JOB_FOLDER": str(tmp_path_factory.mktemp("refusing") / "jobs")})
+    yield app
+    app.extensions["jobs"].close(hand_back=False)
+
+
 def job_folders(app) -> list[Path]:
     return [p for p in Path(app.config["JOB_FOLDER"]).iterdir() if p.is_dir()]
 
@@ -77,9 +86,9 @@ def test_uploads_are_streamed_into_the_job_folder_not_kept_in_memory(idle, tmp_p
     (b"this is not a video at all, only some words\n" * 50, "film.mp4", 400, ""),
     (bytes(range(256)) * 40, "noise.avi", 400, ""),
 ], ids=["no file", "empty", "text", "noise"])
-def test_what_is_not_a_video_gets_400_and_leaves_nothing(idle, data, filename, status, words):
-    refused(post_video(idle.test_client(), data, filename), status, words)
-    assert job_folders(idle) == []
+def test_what_is_not_a_video_gets_400_and_leaves_nothing(refusing, data, filename, status, words):
+    refused(post_video(refusing.test_client(), data, filename), status, words)
+    assert job_folders(refusing) == []
 
 
 def test_damaged_videos_get_400_or_are_queued_never_500(idle):
@@ -113,11 +122,11 @@ def test_damaged_videos_get_400_or_are_queued_never_500(idle):
 
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG", "GIF"])
-def test_a_photo_renamed_mp4_is_refused(idle, fmt):
+def test_a_photo_renamed_mp4_is_refused(refusing, fmt):
     """FFmpeg itself would open a photo as a one-frame video; model.video opens only video containers."""
-    response = post_video(idle.test_client(), image_bytes(synthetic_photo(3), fmt), "holiday.mp4")
+    response = post_video(refusing.test_client(), image_bytes(synthetic_photo(3), fmt), "holiday.mp4")
     refused(response, 400, "upload.mp4 is not a video we can read (we read MP4, MOV, MKV, WebM or AVI)")
-    assert job_folders(idle) == []
+    assert job_folders(refusing) == []
 
 
 def test_a_video_over_the_byte_limit_gets_413_before_it_is_kept(make_app):
@@ -161,9 +170,9 @@ def test_a_video_too_long_or_too_large_gets_422(make_app):
     ({"vividness": "loud"}, "vividness"),
     ({"vividness": "3"}, "vividness"),
 ])
-def test_bad_fields_get_422_and_leave_nothing(idle, fields, words):
-    refused(post_video(idle.test_client(), synthetic_video(8), **fields), 422, words)
-    assert job_folders(idle) == []
+def test_bad_fields_get_422_and_leave_nothing(refusing, fields, words):
+    refused(post_video(refusing.test_client(), synthetic_video(8), **fields), 422, words)
+    assert job_folders(refusing) == []
 
 
 def test_hints_and_vividness_are_kept_with_the_job(idle):
@@ -176,8 +185,8 @@ def test_hints_and_vividness_are_kept_with_the_job(idle):
 @pytest.mark.parametrize("method, path", [("GET", "/videos/{}"), ("GET", "/videos/{}/result"),
                                           ("DELETE", "/videos/{}")])
 @pytest.mark.parametrize("job_id", ["0" * 32, "nope", "A" * 32, "..%2F..%2Fetc"])
-def test_unknown_jobs_get_404(idle, method, path, job_id):
-    response = idle.test_client().open(path.format(job_id), method=method)
+def test_unknown_jobs_get_404(refusing, method, path, job_id):
+    response = refusing.test_client().open(path.format(job_id), method=method)
     refused(response, 404, "no video job" if "%" not in job_id else "not found")  # a path matches no route
 
 
