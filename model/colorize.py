@@ -21,6 +21,7 @@ from tqdm import tqdm
 from model.colorizer import MAX_SIZE, MAX_VIVIDNESS, MIN_SIZE, Colorizer
 from model.files import atomic_write
 from model.formats import DEFAULT_QUALITY, OUTPUT_ALIASES, OUTPUT_FORMATS, encode, is_image_name
+from model.video import colorize_video_command, is_video_name
 from model.weights import DEFAULT_WEIGHTS, PRECISIONS, WeightsError
 
 
@@ -41,7 +42,8 @@ def output_paths(inputs: list[Path], files: list[Path], output: Path, extension:
     """OUTPUT/<each file's path below the folder all inputs share>.<ext>: a folder's structure is kept."""
     folders = [path.resolve() if path.is_dir() else path.resolve().parent for path in inputs if path.exists()]
     base = Path(os.path.commonpath(folders)) if folders else Path.cwd()
-    return [output / file.resolve().relative_to(base).with_suffix(f".{extension}") for file in files]
+    return [output / file.resolve().relative_to(base).with_suffix(".mp4" if is_video_name(file) else f".{extension}")
+            for file in files]
 
 
 def bounded(kind, low, high, what: str):
@@ -91,6 +93,9 @@ def main(argv: list | None = None) -> int:
                         help=f"JPEG quality, 1 to 100 (default: {DEFAULT_QUALITY}, as the server)")
     parser.add_argument("--overwrite", action="store_true", help="replace outputs that already exist "
                         "(default: leave them and say so)")
+    parser.add_argument("--stabilize", choices=("on", "off"), default="on",
+                        help="videos (MP4, MOV, MKV, WebM, AVI; written as MP4): on (default) carries colour along "
+                             "the motion between frames; off colorizes each frame alone, which flickers")
     parser.add_argument("--precision", choices=PRECISIONS, default=None,
                         help="network arithmetic (default: bfloat16 where the CPU has it natively, else float32)")
     args = parser.parse_args(argv)
@@ -126,6 +131,12 @@ def main(argv: list | None = None) -> int:
         claimed[target] = file
         if target.exists() and not args.overwrite:
             kept.append(target)
+            continue
+        if is_video_name(file):
+            error = colorize_video_command(colorizer, file, target, hints=hints, vividness=args.vividness,
+                                           stabilize=args.stabilize == "on")
+            errors += [error] if error else []
+            done += not error
             continue
         try:
             with Image.open(file) as image:

@@ -7,14 +7,16 @@ Colorizing each frame alone flickers: the network's guess for a shirt or a sky c
 So the network colours keyframes and the colour between them is carried along the motion:
 
 - A keyframe is the first frame of each shot (cut detection on the lightness of small thumbnails), a frame where
-  colour points start, a frame where the carried colour lost its confidence over too much of the picture, and
-  otherwise every `keyframe_every` frames.
+  colour points start, a frame after which the flow lost its trust over too much of the picture, and otherwise
+  every `keyframe_every` frames. The network colours keyframes only.
 - Between frames, optical flow (OpenCV's DIS) on the gray frames at the network's working size moves the previous
-  frame's ab to where its pixels went. Each pixel's confidence falls where the forward and backward flows disagree
-  (an occlusion) or the moved lightness does not match (the flow is wrong), and multiplies along the way.
-- On a keyframe the carried ab and the network's own prediction are blended per pixel: the carried colour weighs
-  `carry_weight` times its confidence, the rest is the prediction's. So colour settles over several keyframes
-  rather than jumping, a newly uncovered region takes the network's colour, and nothing crosses a cut.
+  frame's ab to where its pixels went. Each pixel's trust falls where the forward and backward flows disagree (an
+  occlusion; in flat regions, where the flow is ambiguous but a pixel off lands on the same colour, it counts
+  less) or where the moved lightness does not match the frame's (the flow is wrong).
+- Each frame's ab is the carried ab, weighted `carry_weight` times its trust, plus the rest from the last
+  keyframe's prediction, moved along the flow too. So the colour follows the network's smoothly, over several
+  frames, rather than jumping at each keyframe; a region the flow lost (something uncovered) takes the
+  prediction; and nothing is carried across a cut, where everything starts again from the network.
 - Colour points ride along with their object: each point is moved by the flow at its position, fed to the network
   on later keyframes at its new place, and dropped when it is occluded, leaves the picture or its shot ends.
 
@@ -59,6 +61,7 @@ COPIED_AUDIO = frozenset({"aac", "mp3", "opus", "flac", "alac", "ac3", "eac3"})
 CRF = 18  # x264's constant quality: 18 is about visually lossless; every frame's lightness goes through it
 PRESET = "medium"  # x264's speed; the network, not the encoder, is most of the time
 AUDIO_BITRATE = 192_000  # when the audio has to be encoded
+_AAC_LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "4.0", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}  # by channels
 
 
 class VideoError(ValueError):
@@ -77,13 +80,16 @@ class VideoInfo:
 
 @dataclass(frozen=True)
 class Stabilization:
-    """How colour is carried between frames. Chosen on 4 of the project's 18 clips (bench/video.py)."""
+    """How colour is carried between frames. Chosen on 4 of the project's 18 clips, confirmed on the other 14
+    (bench/video.py, bench/RESULTS.md)."""
     keyframe_every: int = 6  # the network runs at least every this many frames (1: on every frame)
-    carry_weight: float = 0.8  # on a keyframe, the share of a fully confident carried colour; the rest is the net's
-    refresh_area: float = 0.05  # a keyframe comes early when this share of the picture has lost confidence
-    lost: float = 0.5  # a pixel whose confidence is below this counts as lost for refresh_area
-    photometric_levels: float = 12.0  # moved gray differing by this much (of 255) costs the flow e^-1 of its trust
+    carry_weight: float = 0.9  # each frame's share of the colour carried from the previous one where the flow is
+    # trusted; the rest comes from the last keyframe's prediction, moved along: colour follows the net within frames
+    refresh_area: float = 0.2  # a keyframe comes early when this share of the picture has lost the flow's trust
+    lost: float = 0.5  # a pixel whose trust, multiplied over the frames since the keyframe, is below this is lost
+    photometric_levels: float = 30.0  # moved gray differing by this much (of 255) costs the flow e^-1 of its trust
     flow_preset: int = cv2.DISOPTICAL_FLOW_PRESET_FAST  # DIS at the working size: a few ms a frame
+    flow_detail: int = 96  # DIS refines its flow down to the coarsest level whose short side is at least this
 
 
 # --- reading ---------------------------------------------------------------------------------------------------
@@ -126,11 +132,21 @@ def _first_frame(container, stream) -> av.VideoFrame:
 
 
 def _count_frames(container, stream) -> int:
-    """Frames of the video stream: from the index where the container keeps one, else by reading the packets."""
-    if stream.frames > 0:
+    """Frames of the video stream: from an MP4's or MOV's index, else by reading the packets (MKV and WebM may
+    not say; AVI counts the empty chunks that stand for dropped frames)."""
+    if stream.frames > 0 and container.format.name.startswith("mov,"):
         return stream.frames
     container.seek(0)
     return sum(1 for packet in container.demux(stream) if packet.size)
+
+
+def _frame_rate(stream) -> Fraction | None:
+    """The average frame rate; its nominal value where they differ only by timestamps rounded to a coarse time base
+    (MKV and WebM count milliseconds: 24 fps there averages 24.015)."""
+    average, nominal = stream.average_rate, stream.guessed_rate
+    if average and nominal and abs(average / nominal - 1) < 0.01:
+        return nominal
+    return average or nominal
 
 
 def probe(path: Path) -> VideoInfo:
@@ -143,7 +159,7 @@ def probe(path: Path) -> VideoInfo:
         first = _first_frame(container, stream)
         width, height = (first.height, first.width) if _rotation(first) % 2 else (first.width, first.height)
         frames = _count_frames(container, stream)
-        rate = stream.average_rate or stream.guessed_rate
+        rate = _frame_rate(stream)
         if stream.duration and stream.time_base:
             duration = float(stream.duration * stream.time_base)
         elif container.duration:
@@ -171,6 +187,10 @@ def gray_of(frame: av.VideoFrame) -> np.ndarray:
 
 
 # --- cuts, flow and confidence, at the working size ----------------------------------------------------------------
+
+MIN_FLOW_SIDE = 16  # pixels: the smallest working-size side the flow is computed on (DIS's patches are 8)
+FLAT_DETAIL = 4.0  # gray levels per pixel (Sobel / 8) from which a region counts as textured, for flow_confidence
+
 
 class CutDetector:
     """Is this frame the first of a new shot? Lightness thumbnails (64 px wide) of consecutive frames compared.
@@ -237,7 +257,13 @@ def flow_confidence(backward: np.ndarray, forward: np.ndarray, previous: np.ndar
     difference = current.astype(np.float32) - moved
     difference -= np.median(difference)
     inside = (x >= -0.5) & (x <= width - 0.5) & (y >= -0.5) & (y <= height - 0.5)
-    return np.exp(-mismatch / tolerance - (difference / levels) ** 2) * inside
+    # Where the picture is flat the flow is ambiguous and the two directions often disagree, but a pixel or two off
+    # lands on the same colour there: the disagreement counts in proportion to the local detail.
+    gray = current.astype(np.float32)
+    detail = cv2.GaussianBlur(np.hypot(cv2.Sobel(gray, cv2.CV_32F, 1, 0), cv2.Sobel(gray, cv2.CV_32F, 0, 1)) / 8,
+                              (0, 0), 2)
+    flatness = np.minimum(1, detail / FLAT_DETAIL)
+    return np.exp(-flatness * mismatch / tolerance - (difference / levels) ** 2) * inside
 
 
 # --- colour points that ride along ---------------------------------------------------------------------------------
@@ -332,14 +358,22 @@ class FrameColour:
         self.width, self.height = width, height
         self.small_height, self.small_width = working_shape(height, width, colorizer.default_size)
         self.grid = _grid(self.small_height, self.small_width)
+        # A sliver of a frame (a 20:1 strip) is too thin for DIS's patches, which then fails or crashes: its frames
+        # are colorized alone and its points stay where they were set.
+        self.follows = min(self.small_width, self.small_height) >= MIN_FLOW_SIDE
         self.flow = cv2.DISOpticalFlow_create(settings.flow_preset)
+        # DIS stops refining at a scale of 2**finest: a preset's own (2 for FAST) leaves a small frame's motion at a
+        # 48-px-high field, where a small object's motion is averaged away
+        short = min(self.small_width, self.small_height)
+        self.flow.setFinestScale(max(0, int(math.log2(max(1, short) / settings.flow_detail))))
         self.cuts = CutDetector()
         self.points = points or {}
         self.tracker = PointTracker(width, height, self.small_width, self.small_height)
         self.index = 0
         self.previous = None  # small uint8 gray of the previous frame
         self.ab = None  # (h, w, 2) float32 normalized ab of the previous frame
-        self.confidence = None  # (h, w) trust in the carried ab
+        self.target = None  # (h, w, 2) the last keyframe's prediction, moved along with the frames since
+        self.confidence = None  # (h, w) trust in the moved target: 1 on a keyframe, times each step's trust
         self.since_keyframe = 0
         self.network_runs = 0
         self.cut_frames: list[int] = []
@@ -354,39 +388,37 @@ class FrameColour:
             self.cut_frames.append(self.index)
         new_points = self.points.get(self.index, [])
         backward = forward = None
-        if not cut and (self.stabilize or self.tracker.points):
+        if not cut and self.follows and (self.stabilize or self.tracker.points):
             backward = self.flow.calc(small8, self.previous, None)  # current pixel -> where it was
             forward = self.flow.calc(self.previous, small8, None)
         if cut:
             self.tracker.clear()  # a point belongs to its shot
-        elif self.tracker.points:
+        elif self.tracker.points and self.follows:
             self.tracker.move(forward, backward)
         self.tracker.add(new_points)
 
-        if not self.stabilize:
+        if not self.stabilize or not self.follows:
             ab = self.predict(small)
         elif cut:
-            ab = self.predict(small)
+            ab = self.target = self.predict(small)
             self.confidence = np.ones(ab.shape[:2], np.float32)
             self.since_keyframe = 0
         else:
             carried = warp(self.ab, backward, self.grid)
             trust = flow_confidence(backward, forward, self.previous, small8, self.grid,
                                     self.settings.photometric_levels)
-            confidence = trust * warp(self.confidence, backward, self.grid)
+            self.target = warp(self.target, backward, self.grid)
+            self.confidence = trust * warp(self.confidence, backward, self.grid)
             self.since_keyframe += 1
-            lost = float((confidence < self.settings.lost).mean())
+            lost = float((self.confidence < self.settings.lost).mean())
+            weight = self.settings.carry_weight * trust
             if new_points or self.since_keyframe >= self.settings.keyframe_every or lost > self.settings.refresh_area:
-                predicted, near_points = self.predict(small, with_proximity=True)
-                weight = self.settings.carry_weight * confidence
-                if near_points is not None:  # where the user gave the colour, the network's answer holds it
+                self.target, near_points = self.predict(small, with_proximity=True)
+                if near_points is not None:  # where the user gave the colour, it shows at once
                     weight *= 1 - near_points
-                ab = weight[..., None] * carried + (1 - weight[..., None]) * predicted
-                confidence = np.ones_like(confidence)
+                self.confidence = np.ones_like(self.confidence)
                 self.since_keyframe = 0
-            else:
-                ab = carried
-            self.confidence = confidence
+            ab = weight[..., None] * carried + (1 - weight[..., None]) * self.target
         self.previous, self.ab = small8, ab
         self.index += 1
         return source, torch.from_numpy(np.ascontiguousarray(ab.transpose(2, 0, 1)))[None]
@@ -416,7 +448,7 @@ class _Writer:
 
     def __init__(self, path: Path, video_in, audio_in, width: int, height: int):
         self.container = av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"})
-        rate = video_in.average_rate or video_in.guessed_rate or Fraction(25)
+        rate = _frame_rate(video_in) or Fraction(25)
         self.time_base = video_in.time_base or Fraction(1, 1000)
         self.video = self.container.add_stream("libx264", rate=rate, options={"crf": str(CRF), "preset": PRESET})
         self.video.width, self.video.height = width + width % 2, height + height % 2
@@ -431,21 +463,22 @@ class _Writer:
         self.last_pts = None
         self.audio_in = audio_in
         self.audio = self.resampled = None
-        self.copy_audio = audio_in is not None and audio_in.codec_context.name in COPIED_AUDIO
+        self.copy_audio = audio_in is not None and audio_in.codec_context.codec.canonical_name in COPIED_AUDIO
         if audio_in is None:
             pass
         elif self.copy_audio:
             self.audio = self.container.add_stream_from_template(audio_in)
-            self.audio.codec_tag = "mp4a" if audio_in.codec_context.name == "aac" else self.audio.codec_tag
         else:
             rate = audio_in.codec_context.sample_rate or 48000
             self.audio = self.container.add_stream("aac", rate=rate)
-            self.audio.codec_context.layout = audio_in.codec_context.layout.name if audio_in.codec_context.layout \
-                else "stereo"
+            layout = audio_in.codec_context.layout
+            # AVI and some MOV files say only "2 channels": AAC wants a named layout of that many channels
+            self.audio.codec_context.layout = layout.name if layout.name in _AAC_LAYOUTS.values() else \
+                _AAC_LAYOUTS.get(audio_in.codec_context.channels, "stereo")
             self.audio.codec_context.bit_rate = AUDIO_BITRATE
 
-    def write_frame(self, rgb: np.ndarray, pts: int | None) -> None:
-        """(H, W, 3) uint8 sRGB, its timestamp in the input's time base (None: one frame after the last)."""
+    def write_frame(self, rgb: np.ndarray, pts: int | None, duration: int = 0) -> None:
+        """(H, W, 3) uint8 sRGB, its timestamp and duration in the input's time base (None, 0: not known)."""
         height, width = rgb.shape[:2]
         if width % 2 or height % 2:
             rgb = np.pad(rgb, ((0, height % 2), (0, width % 2), (0, 0)), mode="edge")
@@ -458,6 +491,7 @@ class _Writer:
             format="yuv420p", dst_colorspace=av.video.reformatter.Colorspace.ITU709,
             dst_color_range=av.video.reformatter.ColorRange.MPEG)
         frame.pts, frame.time_base = pts, self.time_base
+        frame.duration = duration or self.frame_step  # the last frame's says how long the film is
         self.container.mux(self.video.encode(frame))
 
     def write_audio(self, packet: av.Packet) -> None:
@@ -518,7 +552,7 @@ def colorize_video(colorizer: Colorizer, source: Path, destination: Path, *, hin
                     if gray.shape != (info.height, info.width):  # a stream that changes size midway: keep the first
                         gray = cv2.resize(gray, (info.width, info.height), interpolation=cv2.INTER_AREA)
                     painted = paint(*colour(gray))
-                    writer.write_frame(np.asarray(painted), frame.pts)
+                    writer.write_frame(np.asarray(painted), frame.pts, frame.duration)
                     done += 1
                     if progress is not None:
                         progress(done, max(done, info.frames))
@@ -534,3 +568,29 @@ def colorize_video(colorizer: Colorizer, source: Path, destination: Path, *, hin
 
     atomic_write(destination, write)
     return probe(destination)
+
+
+# --- the command line's part ---------------------------------------------------------------------------------------
+
+def is_video_name(name: str | Path) -> bool:
+    """Whether a file name has a video extension this module reads (the command line dispatches on it)."""
+    return Path(name).suffix.lower() in VIDEO_EXTENSIONS
+
+
+def colorize_video_command(colorizer: Colorizer, source: Path, destination: Path, *, hints=None, vividness=None,
+                           stabilize: bool = True) -> str | None:
+    """colorize_video with a progress bar over frames (tqdm, on a terminal); None when done, else the error message
+    for the command line's report."""
+    from tqdm import tqdm
+
+    with tqdm(unit="frame", desc=Path(source).name, leave=False, disable=None) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        try:
+            colorize_video(colorizer, source, destination, hints=hints, vividness=vividness, stabilize=stabilize,
+                           progress=progress)
+        except ValueError as error:  # VideoError, or hints that do not fit this video
+            return f"{source}: {error}"
+    return None
