@@ -160,6 +160,8 @@ def check_video(path: Path) -> VideoInfo:
 def check_hints(raw_hints: list, info: VideoInfo) -> list[dict]:
     """The hints field's points, checked against the video: x, y and color as for a photo, and an optional frame
     (default 0, the first) where the point applies."""
+    if raw_hints and not current_app.extensions["colorizer"].takes_hints:
+        raise UploadError(422, "hints: this model was trained without colour points and cannot take them.")
     frames = max(info.frames, 1)
     for number, hint in enumerate(raw_hints, start=1):
         frame = hint.get("frame", 0) if isinstance(hint, dict) else 0

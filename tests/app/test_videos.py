@@ -175,6 +175,14 @@ def test_bad_fields_get_422_and_leave_nothing(refusing, fields, words):
     assert job_folders(refusing) == []
 
 
+def test_hints_for_a_model_without_a_hint_layer_get_422(make_app):
+    app = make_app(JOB_THREADS=0)
+    app.extensions["colorizer"].takes_hints = False  # as a weights file made before colour points existed
+    hints = json.dumps([{"x": 3, "y": 4, "color": "#c02020"}])
+    refused(post_video(app.test_client(), synthetic_video(4), hints=hints), 422, "without colour points")
+    assert post_video(app.test_client(), synthetic_video(4)).status_code == 202
+
+
 def test_hints_and_vividness_are_kept_with_the_job(idle):
     hints = [{"x": 3, "y": 4, "color": "#c02020", "frame": 5}, {"x": 60, "y": 40, "color": "#2040c0"}]
     response = post_video(idle.test_client(), synthetic_video(8), hints=json.dumps(hints), vividness="1.5")
