@@ -4,7 +4,7 @@
     job_id, folder = jobs.create()                 # a new job's own folder: the upload goes there
     jobs.submit(job_id, name, source, hints, vividness, frames)
     jobs.get(job_id)                               # its record: state, frames done / total, seconds left
-    jobs.result(job_id)                            # the finished MP4's path
+    jobs.result_path(job_id)                       # where the finished MP4 is
     jobs.cancel(job_id)                            # stops it, removes its files
     jobs.start(threads)                            # run jobs in this process (a worker, or the web's own threads)
 
@@ -304,10 +304,8 @@ class Jobs:
             return None
         return record
 
-    def result(self, job_id: str) -> Path | None:
-        record = self.get(job_id)
-        if record is None or record["state"] != "done":
-            return None
+    def result_path(self, job_id: str) -> Path:
+        """Where a done job's MP4 is."""
         return self.folder(job_id) / RESULT
 
     def cancel(self, job_id: str) -> bool:

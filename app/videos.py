@@ -104,8 +104,7 @@ def result(job_id: str):
     if record["state"] != "done":
         return error(409, f"The video is not ready: it is {record['state']}.")
     try:
-        response = send_file(jobs().folder(job_id) / "result.mp4", mimetype="video/mp4", conditional=True,
-                             max_age=None)
+        response = send_file(jobs().result_path(job_id), mimetype="video/mp4", conditional=True, max_age=None)
     except FileNotFoundError:  # removed between the two looks (it expired, or was deleted)
         return not_found()
     response.headers["Content-Disposition"] = content_disposition(record["name"], "-color.mp4")

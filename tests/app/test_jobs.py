@@ -387,3 +387,22 @@ def test_a_worker_killed_with_sigkill_mid_job_loses_no_job(backend, make_app, ti
         assert int(record["worker"].rsplit(":", 1)[1]) == survivor.pid
         with client.get(final["result"]) as download:
             assert frames_of(download.data)[0] == LONG
+
+
+@pytest.mark.slow
+def test_a_worker_stopped_with_sigterm_hands_its_job_to_the_other(backend, make_app, tiny_weights):
+    settings = backend.queue(9)
+    app = make_app(settings, JOB_THREADS=0)
+    client, store = app.test_client(), app.extensions["jobs"].store
+    with worker_processes(2, settings, tiny_weights, backend.root / "term-logs") as workers:
+        job_id = submit(client, LONG)
+        running_with_progress(client, job_id)
+        stopped_pid = int(store.get(job_id)["worker"].rsplit(":", 1)[1])
+        (stopped,) = [worker for worker in workers if worker.pid == stopped_pid]
+        stopped.send_signal(signal.SIGTERM)
+        assert stopped.wait(60) == 0
+        final = wait_state(client, job_id, ("done", "failed"), timeout=180)
+        assert final["state"] == "done", final
+        record = store.get(job_id)
+        assert record["attempts"] == 1  # handed back: the stop is not counted as a failed start
+        assert int(record["worker"].rsplit(":", 1)[1]) != stopped_pid
