@@ -1,17 +1,23 @@
-"""The web app: an upload page, POST /colorize and GET /healthz.
+"""The web app: an upload page, POST /colorize, GET /healthz, and video jobs under /videos (app/videos.py).
 
     create_app()                       # settings from COLORIZER_* environment variables
     create_app({"WEIGHTS": "x.pt"})    # settings from a dict (tests)
 
-The Colorizer is loaded once, here, and shared by every request through app.extensions["colorizer"].
+The Colorizer is loaded once, here, and shared by every request through app.extensions["colorizer"]; the video
+jobs' queue (app/jobs.py) is app.extensions["jobs"].
 """
 import io
 import os
+import sqlite3
+import tempfile
+from pathlib import Path
 
 import torch
 from flask import Flask, Request
 from werkzeug.exceptions import HTTPException
 
+from app.jobs import Jobs, JobSettings, prepare_folder
+from app.videos import bp as videos_bp
 from app.views import bp, error_response
 from model.colorizer import Colorizer
 from model.formats import DEFAULT_QUALITY
@@ -26,13 +32,31 @@ DEFAULTS = {
     "MAX_HINTS_CHARS": 16384,  # characters of the hints field: its JSON is refused unread beyond this
     "TORCH_THREADS": 0,  # torch threads per process; 0 leaves torch's default (all cores)
     "PRECISION": "auto",  # float32 or bfloat16; auto: bfloat16 where the CPU computes it natively (about 2x faster)
+    # Video jobs (app/jobs.py, app/videos.py)
+    "REDIS_URL": "",  # "": the embedded queue (SQLite in JOB_FOLDER); redis://host:6379/0: Redis, for many machines
+    "JOB_FOLDER": "",  # uploads and results (and the embedded queue); "": <temp dir>/colorizer-jobs-<uid>
+    "JOB_THREADS": "auto",  # worker threads in each web process; auto: 1 with the embedded queue, 0 with Redis
+    "JOB_TTL": 3600,  # seconds a job and its result are kept after it ended
+    "JOB_LEASE": 60,  # seconds without news from a running job's worker before it is started again
+    "JOB_ATTEMPTS": 2,  # starts of a job whose worker keeps dying before it is reported failed
+    "MAX_QUEUED": 20,  # videos waiting; more get 503
+    "MAX_VIDEO_BYTES": 512 * 1024 * 1024,  # per upload (10 minutes of 480p are 100 to 300 MB)
+    "MAX_VIDEO_SECONDS": 1200,  # duration of a video
+    "MAX_VIDEO_PIXELS": 1920 * 1080,  # width x height of a video's frames
+    "VIDEO_FUNCTION": "model.video:colorize_video",  # the work; tests point it elsewhere
 }
 
 
 class InMemoryRequest(Request):
-    """Keeps uploads in memory. Werkzeug spools files over 500 KB to disk; MAX_CONTENT_LENGTH bounds memory."""
+    """Keeps uploads in memory. Werkzeug spools files over 500 KB to disk; MAX_CONTENT_LENGTH bounds memory.
+
+    A view that sets `upload_folder` (POST /videos: the job's own folder) gets its files streamed there instead.
+    """
+    upload_folder: Path | None = None
 
     def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
+        if self.upload_folder is not None:
+            return tempfile.NamedTemporaryFile(dir=self.upload_folder, prefix="upload-", delete=False)
         return io.BytesIO()
 
 
@@ -58,8 +82,10 @@ def create_app(config: dict | None = None) -> Flask:
                                                      precision=None if precision == "auto" else precision)
     except WeightsError as error:
         raise StartupError(f"cannot start the colorizer: {error}. Set COLORIZER_WEIGHTS to a weights file.") from None
+    app.extensions["jobs"] = start_jobs(app.config, app.extensions["colorizer"])
 
     app.register_blueprint(bp)
+    app.register_blueprint(videos_bp)
     app.after_request(security_headers)
 
     @app.errorhandler(HTTPException)
@@ -76,7 +102,9 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 # Settings that must be whole numbers, and their least value.
-WHOLE_NUMBERS = {"MAX_CONTENT_LENGTH": 1, "MAX_PIXELS": 1, "TORCH_THREADS": 0, "MAX_HINTS": 0, "MAX_HINTS_CHARS": 2}
+WHOLE_NUMBERS = {"MAX_CONTENT_LENGTH": 1, "MAX_PIXELS": 1, "TORCH_THREADS": 0, "MAX_HINTS": 0, "MAX_HINTS_CHARS": 2,
+                 "JOB_TTL": 1, "JOB_LEASE": 1, "JOB_ATTEMPTS": 1, "MAX_QUEUED": 1, "MAX_VIDEO_BYTES": 1,
+                 "MAX_VIDEO_SECONDS": 1, "MAX_VIDEO_PIXELS": 1}
 
 
 def check_settings(config) -> None:
@@ -93,6 +121,32 @@ def check_settings(config) -> None:
     if config["PRECISION"] not in (None, "auto", *PRECISIONS):
         raise StartupError(f"cannot start the colorizer: COLORIZER_PRECISION must be auto, float32 or bfloat16, "
                            f"got {config['PRECISION']!r}")
+    threads = config["JOB_THREADS"]
+    if threads != "auto" and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 0):
+        raise StartupError(f"cannot start the colorizer: COLORIZER_JOB_THREADS must be auto or a whole number of at "
+                           f"least 0, got {threads!r}")
+    url = config["REDIS_URL"]
+    if not isinstance(url, str) or url and not url.startswith(("redis://", "rediss://", "unix://")):
+        raise StartupError(f"cannot start the colorizer: COLORIZER_REDIS_URL must be empty (the embedded queue) or "
+                           f"a redis://, rediss:// or unix:// address, got {url!r}")
+    if not isinstance(config["JOB_FOLDER"], str):
+        raise StartupError(f"cannot start the colorizer: COLORIZER_JOB_FOLDER must be a folder's path, "
+                           f"got {config['JOB_FOLDER']!r}")
+
+
+def start_jobs(config, colorizer) -> Jobs:
+    """The video jobs' queue, with its folder checked. Nothing runs yet: the first request to /videos starts this
+    process's worker threads (none with Redis, by default), `python -m app.worker` starts a worker's."""
+    settings = JobSettings.from_config(config)
+    try:
+        prepare_folder(settings.folder, default=not config["JOB_FOLDER"])
+    except (OSError, ValueError) as error:
+        raise StartupError(f"cannot start the colorizer: the job folder cannot be used: {error}") from None
+    try:
+        return Jobs(settings, colorizer)
+    except (ImportError, AttributeError, ValueError, sqlite3.Error) as error:
+        raise StartupError(f"cannot start the colorizer: video jobs cannot be set up: {error}. Check "
+                           f"COLORIZER_REDIS_URL and COLORIZER_VIDEO_FUNCTION.") from None
 
 
 def page_files(name: str) -> str:

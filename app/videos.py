@@ -1,0 +1,196 @@
+"""Video jobs over HTTP: POST /videos (202), GET /videos/ID (state), GET /videos/ID/result (the MP4),
+DELETE /videos/ID (cancel and remove). The queue itself is app/jobs.py, reached as app.extensions["jobs"].
+
+An upload is streamed into the job's own folder (app.InMemoryRequest.upload_folder), never held in memory, and
+checked there before it is queued: bytes (413), a video model.video reads (400: MP4, MOV, MKV, WebM or AVI, its
+first frame decoded; a photo is not one), duration and frame size (422), the fields (422). Everything a refused
+upload left is removed before the answer.
+"""
+import os
+import time
+from pathlib import Path, PurePath
+
+from flask import Blueprint, Response, current_app, jsonify, request, send_file, url_for
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from app.images import UploadError
+from app.jobs import BACKEND_ERRORS, Jobs
+from app.views import content_disposition, parse_hints_field, parse_vividness, safe_stem
+from model.hints import parse_hints
+from model.video import VideoError, VideoInfo, probe
+
+bp = Blueprint("videos", __name__, url_prefix="/videos")
+RETRY_SECONDS = 60  # Retry-After of a 503: the queue moves by whole videos, minutes each
+
+
+def jobs() -> Jobs:
+    return current_app.extensions["jobs"]
+
+
+@bp.before_request
+def start_jobs():
+    """The first request to /videos starts this process's worker threads (if any) and its sweeper."""
+    jobs().start()
+
+
+def queue_unreachable(error):
+    current_app.logger.warning("the video queue's storage cannot be reached: %s", error)
+    return unavailable("The video queue cannot be reached just now; try again shortly.")
+
+
+for _kind in BACKEND_ERRORS:
+    bp.register_error_handler(_kind, queue_unreachable)
+
+
+@bp.post("")
+def submit():
+    config = current_app.config
+    limit = config["MAX_VIDEO_BYTES"]
+    form_limit = limit + 4 * config["MAX_HINTS_CHARS"] + 65536  # the video, the other fields and the form's framing
+    if request.content_length is not None and request.content_length > form_limit:
+        return error(413, too_large(limit))
+    why_not = jobs().room()
+    if why_not:
+        return unavailable(why_not)
+    job_id, folder = jobs().create()
+    try:
+        request.upload_folder = folder  # the upload is written there as it arrives
+        request.max_content_length = form_limit
+        try:
+            form, files = request.form, request.files
+        except RequestEntityTooLarge:
+            raise UploadError(413, too_large(limit)) from None
+        vividness = parse_vividness(form.get("vividness", "").strip())
+        raw_hints = parse_hints_field(form.get("hints", ""))
+        upload = files.get("video")
+        if upload is None:
+            raise UploadError(400, "No video was sent: post the file in a multipart form field named 'video'.")
+        source = keep_upload(upload, folder, limit)
+        info = check_video(source)
+        hints = check_hints(raw_hints, info)
+        jobs().submit(job_id, safe_stem(upload.filename or "video"), source.name, hints, vividness, info.frames)
+    except UploadError as refused:
+        jobs().discard(job_id)
+        return error(refused.status, refused.message)
+    except BaseException:
+        jobs().discard(job_id)
+        raise
+    finally:
+        request.close()  # the upload's file handles (the file itself was moved, or its folder removed)
+    url = url_for("videos.status", job_id=job_id)
+    return jsonify(id=job_id, url=url), 202, {"Location": url}
+
+
+@bp.get("/<job_id>")
+def status(job_id: str):
+    record = jobs().get(job_id)
+    if record is None:
+        return not_found()
+    body = {key: record[key] for key in ("id", "state", "frames_done", "frames_total", "seconds_left")}
+    if record["state"] == "failed":
+        body["error"] = record["error"]
+    if record["state"] == "done":
+        body["result"] = url_for("videos.result", job_id=job_id)
+    if record["finished"] is not None:  # seconds until it and its files are removed
+        body["expires_in"] = max(0, round(record["finished"] + jobs().settings.ttl - time.time()))
+    return jsonify(body), 200, {"Cache-Control": "no-store"}
+
+
+@bp.get("/<job_id>/result")
+def result(job_id: str):
+    record = jobs().get(job_id)
+    if record is None:
+        return not_found()
+    if record["state"] != "done":
+        return error(409, f"The video is not ready: it is {record['state']}.")
+    try:
+        response = send_file(jobs().folder(job_id) / "result.mp4", mimetype="video/mp4", conditional=True,
+                             max_age=None)
+    except FileNotFoundError:  # removed between the two looks (it expired, or was deleted)
+        return not_found()
+    response.headers["Content-Disposition"] = content_disposition(record["name"], "-color.mp4")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.delete("/<job_id>")
+def delete(job_id: str):
+    if not jobs().cancel(job_id):
+        return not_found()
+    return Response(status=204)
+
+
+def keep_upload(upload, folder: Path, limit: int) -> Path:
+    """Moves the streamed upload to upload<suffix> in the job's folder (a fixed name: model.video's messages
+    name the file, and must not echo what was sent); checks its size."""
+    stream = upload.stream
+    stream.flush()
+    size = os.fstat(stream.fileno()).st_size
+    if size == 0:
+        raise UploadError(400, "The uploaded file is empty.")
+    if size > limit:
+        raise UploadError(413, too_large(limit))
+    suffix = PurePath(upload.filename or "").suffix.lower()
+    suffix = suffix if suffix[1:].isascii() and suffix[1:].isalnum() and len(suffix) <= 8 else ""
+    source = folder / f"upload{suffix}"
+    os.replace(stream.name, source)
+    return source
+
+
+def check_video(path: Path) -> VideoInfo:
+    """The video's facts; UploadError when it is unreadable, too long or too large."""
+    try:
+        info = probe(path)
+    except VideoError as refused:
+        raise UploadError(400, str(refused)) from None
+    config = current_app.config
+    longest = config["MAX_VIDEO_SECONDS"]
+    if info.duration > longest:
+        raise UploadError(422, f"The video is {clock(info.duration)} long; the limit is {clock(longest)}.")
+    most = config["MAX_VIDEO_PIXELS"]
+    if info.width * info.height > most:
+        raise UploadError(422, f"The video's frames are {info.width} x {info.height} pixels "
+                               f"({info.width * info.height / 1e6:.1f} megapixels); the limit is {most / 1e6:.1f}.")
+    return info
+
+
+def check_hints(raw_hints: list, info: VideoInfo) -> list[dict]:
+    """The hints field's points, checked against the video: x, y and color as for a photo, and an optional frame
+    (default 0, the first) where the point applies."""
+    frames = max(info.frames, 1)
+    for number, hint in enumerate(raw_hints, start=1):
+        frame = hint.get("frame", 0) if isinstance(hint, dict) else 0
+        if isinstance(frame, bool) or not isinstance(frame, int) or not 0 <= frame < frames:
+            raise UploadError(422, f"hints: hint {number}: frame must be a whole number from 0 to {frames - 1} "
+                                   f"(the video has {frames} frames), got {str(frame)[:20]!r}.")
+    try:
+        parse_hints(raw_hints, info.width, info.height)
+    except ValueError as refused:
+        raise UploadError(422, f"hints: {refused}.") from None
+    return [{"x": hint["x"], "y": hint["y"], "color": hint["color"], "frame": hint.get("frame", 0)}
+            for hint in raw_hints]
+
+
+def clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else \
+        f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def too_large(limit: int) -> str:
+    return f"The video is too large: the limit is {limit / 2**20:g} MiB."
+
+
+def error(status: int, message: str):
+    return jsonify(error=message), status
+
+
+def not_found():
+    return error(404, "There is no video job with this id: it never existed, was deleted, or expired.")
+
+
+def unavailable(message: str):
+    response = jsonify(error=message)
+    response.status_code = 503
+    response.headers["Retry-After"] = str(RETRY_SECONDS)
+    return response

@@ -1,0 +1,370 @@
+"""The video queue (app/jobs.py): the same tests on the embedded queue (SQLite, worker threads in the web
+process) and on Redis (a real redis-server, two real `python -m app.worker` processes).
+
+Jobs run the real model.video through tests/app/slow_video.py, which pauses after each frame so that a test can
+act while a job runs. The Redis tests need Debian's redis-server: without it they are skipped, except in CI.
+"""
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import redis
+
+from app import create_app
+from tests.app.video_files import frames_of, post_video, synthetic_video
+
+ROOT = Path(__file__).resolve().parents[2]
+SLOW = "tests.app.slow_video:colorize_video"
+LEASE = 3  # seconds: a running job with no beat for this long is started again
+FRAME_DELAY = 0.15  # seconds after each frame (tests/app/slow_video.py)
+QUICK, LONG = 6, 40  # frames: a job of about 1 s, and one of about 6 s
+
+
+def wait_for(condition, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"waited {timeout} s for {what}")
+        time.sleep(0.1)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def stopped_at_exit(process: subprocess.Popen):
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory):
+    binary = shutil.which("redis-server") or ("/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists()
+                                              else None)
+    if binary is None:
+        if os.environ.get("CI"):
+            pytest.fail("redis-server is not installed; CI must install it (apt-get install redis-server)")
+        pytest.skip("redis-server is not installed (apt-get install redis-server): the Redis queue is not tested")
+    port = free_port()
+    folder = tmp_path_factory.mktemp("redis")
+    server = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                               "--dir", str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with stopped_at_exit(server):
+        client = redis.Redis(port=port)
+
+        def answers() -> bool:
+            assert server.poll() is None, "redis-server exited at start"
+            try:
+                return client.ping()
+            except redis.ConnectionError:
+                return False
+
+        wait_for(answers, 30, "redis-server to answer")
+        client.close()
+        yield f"redis://127.0.0.1:{port}"
+
+
+@dataclass
+class Backend:
+    """One kind of queue: the settings that point the web app and workers at it, and fresh queues of its kind."""
+    kind: str
+    root: Path
+    redis_url: str = ""
+    workers: list = field(default_factory=list)  # the module's worker processes (Redis)
+    used: set = field(default_factory=set)
+
+    def queue(self, number: int) -> dict:
+        """Settings of queue `number` of this kind, empty when first asked for: its own folder, and for Redis its
+        own database. Queue 0 is the one the module's workers (Redis) read; each test that needs an empty queue
+        takes a number of its own."""
+        settings = {"JOB_FOLDER": str(self.queue_folder(number)), "JOB_LEASE": LEASE, "VIDEO_FUNCTION": SLOW}
+        if self.kind == "redis":
+            settings["REDIS_URL"] = f"{self.redis_url}/{number}"
+            if number not in self.used:
+                with contextlib.closing(redis.Redis.from_url(settings["REDIS_URL"])) as client:
+                    client.flushdb()
+        self.used.add(number)
+        return settings
+
+    def queue_folder(self, number: int) -> Path:
+        return self.root / f"jobs{number}"
+
+
+def worker_env(settings: dict, weights: Path) -> dict:
+    env = dict(os.environ, COLORIZER_WEIGHTS=str(weights), COLORIZER_TORCH_THREADS="1")
+    env.update({f"COLORIZER_{name}": str(value) for name, value in settings.items()})
+    return env
+
+
+@contextlib.contextmanager
+def worker_processes(count: int, settings: dict, weights: Path, logs: Path):
+    """`count` real `python -m app.worker` processes on the queue of `settings`, stopped after."""
+    logs.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        processes = []
+        for number in range(count):
+            log = stack.enter_context(open(logs / f"worker{number}.log", "w"))
+            process = subprocess.Popen([sys.executable, "-m", "app.worker"], cwd=ROOT, stdout=log,
+                                       stderr=subprocess.STDOUT, env=worker_env(settings, weights))
+            processes.append(stack.enter_context(stopped_at_exit(process)))
+        for number, process in enumerate(processes):
+            text = lambda: (logs / f"worker{number}.log").read_text()  # noqa: E731
+            wait_for(lambda: "ready" in text() or process.poll() is not None, 240, "a worker to start")
+            assert process.poll() is None, f"the worker exited at start:\n{text()}"
+        yield processes
+
+
+@pytest.fixture(scope="module", params=["embedded", pytest.param("redis", marks=pytest.mark.slow)])
+def backend(request, tmp_path_factory, tiny_weights):
+    root = tmp_path_factory.mktemp(f"queue-{request.param}")
+    markers = root / "markers"
+    markers.mkdir()
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("COLORIZER_TEST_MARKERS", str(markers))  # read by slow_video, here and in the workers
+        env.setenv("COLORIZER_TEST_FRAME_DELAY", str(FRAME_DELAY))
+        if request.param == "embedded":
+            yield Backend("embedded", root)
+        else:
+            backend = Backend("redis", root, request.getfixturevalue("redis_server"))
+            with worker_processes(2, backend.queue(0), tiny_weights, root / "logs") as workers:
+                backend.workers = workers
+                yield backend
+
+
+@pytest.fixture
+def make_app(tiny_weights):
+    """create_app on a queue's settings; each app's threads are stopped after the test."""
+    apps = []
+
+    def make(settings: dict, **overrides):
+        app = create_app({"TESTING": True, "WEIGHTS": str(tiny_weights), **settings, **overrides})
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.extensions["jobs"].close(hand_back=False)
+
+
+def state(client, job_id: str) -> dict:
+    response = client.get(f"/videos/{job_id}")
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def submit(client, frames: int, name: str = "film.mp4") -> str:
+    response = post_video(client, synthetic_video(frames), name)
+    assert response.status_code == 202, response.json
+    return response.json["id"]
+
+
+def wait_state(client, job_id: str, states: tuple, timeout: float = 120) -> dict:
+    return wait_for(lambda: (lambda s: s["state"] in states and s)(state(client, job_id)), timeout,
+                    f"job {job_id} to be {' or '.join(states)}")
+
+
+def running_with_progress(client, job_id: str) -> dict:
+    return wait_for(lambda: (lambda s: s["state"] == "running" and s["frames_done"] >= 2 and s)(state(client, job_id)),
+                    120, "the job to run and report progress")
+
+
+# --- the same job tests on both queues -----------------------------------------------------------------------
+
+def test_a_job_reports_progress_then_its_result_is_the_colorized_video(backend, make_app):
+    app = make_app(backend.queue(0))  # embedded: a worker thread in this process; Redis: the two worker processes
+    client = app.test_client()
+    response = post_video(client, synthetic_video(20), "old film.mp4")
+    assert response.status_code == 202
+    job_id = response.json["id"]
+    assert response.json["url"] == response.headers["Location"] == f"/videos/{job_id}"
+    seen = []
+    while not seen or seen[-1]["state"] in ("queued", "running"):
+        seen.append(state(client, job_id))
+        time.sleep(0.1)
+    assert seen[0]["state"] in ("queued", "running") and seen[0]["frames_total"] == 20
+    during = [s for s in seen if s["state"] == "running" and 0 < s["frames_done"] < 20]
+    assert during, "progress was never visible while the job ran"
+    assert all(isinstance(s["seconds_left"], (int, float)) and s["seconds_left"] >= 0 for s in during)
+    assert [s["frames_done"] for s in during] == sorted(s["frames_done"] for s in during)
+    final = seen[-1]
+    assert final["state"] == "done", final
+    assert final["frames_done"] == final["frames_total"] == 20 and final["result"] == f"/videos/{job_id}/result"
+    with client.get(final["result"]) as download:
+        assert download.status_code == 200 and download.mimetype == "video/mp4"
+        assert download.headers["Content-Disposition"] == 'inline; filename="old_film-color.mp4"'
+        assert frames_of(download.data) == (20, (64, 48))
+    # the upload is gone once the job ended; the result stays until it expires
+    assert [p.name for p in (backend.queue_folder(0) / job_id).iterdir()] == ["result.mp4"]
+
+
+def test_delete_cancels_a_running_job_and_removes_its_files(backend, make_app):
+    app = make_app(backend.queue(0))
+    client = app.test_client()
+    job_id = submit(client, LONG)
+    running_with_progress(client, job_id)
+    folder = backend.queue_folder(0) / job_id
+    assert folder.is_dir()
+    assert client.delete(f"/videos/{job_id}").status_code == 204
+    assert not folder.exists()
+    cancelled = state(client, job_id)
+    assert cancelled["state"] == "cancelled" and "result" not in cancelled
+    assert client.get(f"/videos/{job_id}/result").status_code == 409
+    # the worker stops working on it (its progress callback raised), and leaves nothing behind
+    marker = backend.root / "markers" / f"{job_id}.stopped"
+    wait_for(marker.exists, 60, "the worker to stop the cancelled job")
+    time.sleep(0.5)
+    assert not folder.exists() and state(client, job_id)["state"] == "cancelled"
+    assert client.delete(f"/videos/{job_id}").status_code == 204  # a second DELETE removes the record too
+    assert client.get(f"/videos/{job_id}").status_code == 404
+
+
+def test_a_cancelled_queued_job_never_runs(backend, make_app):
+    settings = backend.queue(1)  # a queue no worker reads
+    app = make_app(settings, JOB_THREADS=0)
+    client = app.test_client()
+    job_id = submit(client, QUICK)
+    assert state(client, job_id)["state"] == "queued"
+    assert client.delete(f"/videos/{job_id}").status_code == 204
+    assert state(client, job_id)["state"] == "cancelled"
+    jobs = app.extensions["jobs"]
+    jobs.start(1)  # a worker now takes the message, and drops it
+    wait_for(lambda: jobs.huey.pending_count() == 0, 30, "the worker to take the message")
+    time.sleep(0.5)
+    assert state(client, job_id)["state"] == "cancelled" and not (Path(settings["JOB_FOLDER"]) / job_id).exists()
+
+
+def test_a_full_queue_answers_503_with_retry_after_and_keeps_nothing(backend, make_app):
+    settings = backend.queue(2)
+    client = make_app(settings, JOB_THREADS=0, MAX_QUEUED=2).test_client()
+    first, second = submit(client, QUICK), submit(client, QUICK)
+    response = post_video(client, synthetic_video(QUICK))
+    assert response.status_code == 503 and response.headers["Retry-After"] == "60"
+    assert "queue is full" in response.json["error"]
+    folders = sorted(p.name for p in Path(settings["JOB_FOLDER"]).iterdir() if p.is_dir())
+    assert folders == sorted([first, second])
+    assert client.delete(f"/videos/{first}").status_code == 204  # room again
+    assert post_video(client, synthetic_video(QUICK)).status_code == 202
+
+
+@pytest.mark.slow  # waits out a lease or a TTL
+def test_expired_jobs_and_their_files_are_removed(backend, make_app):
+    settings = backend.queue(0)
+    client = make_app(settings).test_client()
+    swept, read = submit(client, QUICK), submit(client, QUICK)
+    for job_id in (swept, read):
+        assert wait_state(client, job_id, ("done", "failed"))["state"] == "done"
+        assert state(client, job_id)["expires_in"] > 100  # the default TTL is an hour
+    short = make_app(settings, JOB_TTL=1, JOB_THREADS=0)  # the same queue, read with a one-second TTL
+    time.sleep(1.5)
+    short.extensions["jobs"].sweep()  # what each process's sweeper does every few seconds
+    assert not (Path(settings["JOB_FOLDER"]) / swept).exists()
+    assert client.get(f"/videos/{swept}").status_code == 404
+    # and one read after its time is answered 404 and removed then, sweeper or not
+    read_folder = Path(settings["JOB_FOLDER"]) / read
+    if read_folder.exists():
+        with short.test_client().get(f"/videos/{read}/result") as response:
+            assert response.status_code == 404
+        assert not read_folder.exists()
+    assert client.get(f"/videos/{read}").status_code == 404
+
+
+# --- losing no job -------------------------------------------------------------------------------------------
+
+@pytest.mark.slow  # waits out a lease or a TTL
+def test_a_job_whose_worker_vanished_mid_job_is_run_again(backend, make_app):
+    app = make_app(backend.queue(3), JOB_THREADS=0)
+    jobs, client = app.extensions["jobs"], app.test_client()
+    job_id = submit(client, QUICK)
+    # a worker took it and died after claiming it: the message is gone, the record says running, nothing beats
+    message = jobs.huey.dequeue()
+    assert message.args[0] == job_id
+    jobs.store.update(job_id, lambda r: {"state": "running", "runner": "dead", "attempts": 1, "beat": 1})
+    jobs.start(1)
+    final = wait_state(client, job_id, ("done", "failed"), timeout=60)
+    assert final["state"] == "done"
+    assert jobs.store.get(job_id)["attempts"] == 2
+
+
+@pytest.mark.slow  # waits out a lease or a TTL
+def test_a_job_whose_worker_died_as_it_took_the_message_is_run_again(backend, make_app):
+    app = make_app(backend.queue(4), JOB_THREADS=0)
+    jobs, client = app.extensions["jobs"], app.test_client()
+    job_id = submit(client, QUICK)
+    assert jobs.huey.dequeue().args[0] == job_id  # taken and lost before the record was claimed
+    jobs.start(1)
+    assert wait_state(client, job_id, ("done", "failed"), timeout=60)["state"] == "done"
+    assert jobs.store.get(job_id)["attempts"] == 1
+
+
+@pytest.mark.slow  # waits out a lease or a TTL
+def test_a_job_whose_workers_keep_dying_is_reported_failed(backend, make_app):
+    settings = backend.queue(5)
+    app = make_app(settings, JOB_THREADS=0, JOB_ATTEMPTS=1)
+    jobs, client = app.extensions["jobs"], app.test_client()
+    job_id = submit(client, QUICK)
+    jobs.huey.dequeue()
+    jobs.store.update(job_id, lambda r: {"state": "running", "runner": "dead", "attempts": 1, "beat": 1})
+    jobs.start(1)
+    final = wait_state(client, job_id, ("done", "failed"), timeout=60)
+    assert final["state"] == "failed" and "stopped before the end" in final["error"]
+    assert not (Path(settings["JOB_FOLDER"]) / job_id).exists()  # the upload went with it
+
+
+@pytest.mark.slow  # waits out a lease or a TTL
+def test_a_stopping_worker_hands_its_running_job_back(backend, make_app):
+    settings = backend.queue(6)
+    app = make_app(settings, JOB_THREADS=1)
+    client = app.test_client()
+    job_id = submit(client, LONG)
+    running_with_progress(client, job_id)
+    app.extensions["jobs"].close(hand_back=True)  # what SIGTERM does to `python -m app.worker`
+    record = app.extensions["jobs"].store.get(job_id)
+    assert record["state"] == "queued" and record["attempts"] == 0
+    other = make_app(settings, JOB_THREADS=1)
+    assert wait_state(other.test_client(), job_id, ("done", "failed"))["state"] == "done"
+    assert other.extensions["jobs"].store.get(job_id)["attempts"] == 1
+
+
+@pytest.mark.slow
+def test_a_worker_killed_with_sigkill_mid_job_loses_no_job(backend, make_app, tiny_weights):
+    """Two real worker processes; the one running the job is killed outright: the other runs it again."""
+    settings = backend.queue(7)
+    app = make_app(settings, JOB_THREADS=0)
+    client, store = app.test_client(), app.extensions["jobs"].store
+    with worker_processes(2, settings, tiny_weights, backend.root / "kill-logs") as workers:
+        job_id = submit(client, LONG)
+        running_with_progress(client, job_id)
+        victim_pid = int(store.get(job_id)["worker"].rsplit(":", 1)[1])
+        (victim,) = [worker for worker in workers if worker.pid == victim_pid]
+        os.kill(victim_pid, signal.SIGKILL)
+        victim.wait(30)
+        final = wait_state(client, job_id, ("done", "failed"), timeout=180)
+        assert final["state"] == "done", final
+        record = store.get(job_id)
+        assert record["attempts"] == 2
+        (survivor,) = [worker for worker in workers if worker is not victim]
+        assert int(record["worker"].rsplit(":", 1)[1]) == survivor.pid
+        with client.get(final["result"]) as download:
+            assert frames_of(download.data)[0] == LONG

@@ -1,0 +1,229 @@
+"""The /videos endpoints (app/videos.py): what is refused, with which status and message, and that a refused
+upload leaves nothing behind. The embedded queue; the queue's own behaviour is tests/app/test_jobs.py's."""
+import io
+import json
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from app import StartupError, create_app
+from tests.app.conftest import image_bytes, multipart
+from tests.app.video_files import frames_of, post_video, synthetic_video
+from tests.conftest import synthetic_photo
+
+
+@pytest.fixture
+def make_app(tiny_weights, tmp_path):
+    apps = []
+
+    def make(**settings):
+        app = create_app({"TESTING": True, "WEIGHTS": str(tiny_weights), "JOB_FOLDER": str(tmp_path / "jobs"),
+                          **settings})
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.extensions["jobs"].close(hand_back=False)
+
+
+@pytest.fixture
+def idle(make_app):
+    """An app whose queue nothing runs: what it accepts stays queued."""
+    return make_app(JOB_THREADS=0)
+
+
+def job_folders(app) -> list[Path]:
+    return [p for p in Path(app.config["JOB_FOLDER"]).iterdir() if p.is_dir()]
+
+
+def refused(response, status: int, words: str) -> None:
+    assert response.status_code == status, (response.status_code, response.get_data(as_text=True))
+    assert response.is_json and words in response.json["error"], response.json
+
+
+def test_a_video_is_queued_with_its_upload_in_the_job_folder(idle):
+    data = synthetic_video(8)
+    response = post_video(idle.test_client(), data, "film.mov")
+    assert response.status_code == 202
+    (folder,) = job_folders(idle)
+    assert folder.name == response.json["id"]
+    assert [p.name for p in folder.iterdir()] == ["upload.mov"] and (folder / "upload.mov").read_bytes() == data
+
+
+def test_uploads_are_streamed_into_the_job_folder_not_kept_in_memory(idle, tmp_path):
+    folder = tmp_path / "spool"
+    folder.mkdir()
+    body, content_type = multipart({}, {"video": (b"x" * 300_000, "a.mp4")})
+    with idle.test_request_context("/videos", method="POST", data=body, content_type=content_type):
+        from flask import request
+        request.upload_folder = folder
+        stream = request.files["video"].stream
+        assert not isinstance(stream, io.BytesIO) and Path(stream.name).parent == folder
+        assert Path(stream.name).stat().st_size == 300_000
+        request.close()
+    body, content_type = multipart({}, {"image": (b"x" * 300_000, "a.jpg")})
+    with idle.test_request_context("/colorize", method="POST", data=body, content_type=content_type):
+        from flask import request
+        assert isinstance(request.files["image"].stream, io.BytesIO)  # photos stay in memory, as before
+
+
+@pytest.mark.parametrize("data, filename, status, words", [
+    (None, "film.mp4", 400, "No video was sent"),
+    (b"", "film.mp4", 400, "empty"),
+    (b"this is not a video at all, only some words\n" * 50, "film.mp4", 400, ""),
+    (bytes(range(256)) * 40, "noise.avi", 400, ""),
+], ids=["no file", "empty", "text", "noise"])
+def test_what_is_not_a_video_gets_400_and_leaves_nothing(idle, data, filename, status, words):
+    refused(post_video(idle.test_client(), data, filename), status, words)
+    assert job_folders(idle) == []
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "GIF"])
+def test_a_photo_renamed_mp4_is_refused(idle, fmt):
+    """FFmpeg itself would open a photo as a one-frame video; model.video opens only video containers."""
+    response = post_video(idle.test_client(), image_bytes(synthetic_photo(3), fmt), "holiday.mp4")
+    refused(response, 400, "upload.mp4 is not a video we can read (we read MP4, MOV, MKV, WebM or AVI)")
+    assert job_folders(idle) == []
+
+
+def test_a_video_over_the_byte_limit_gets_413_before_it_is_kept(make_app):
+    data = synthetic_video(8)
+    app = make_app(JOB_THREADS=0, MAX_VIDEO_BYTES=len(data) - 1)
+    refused(post_video(app.test_client(), data), 413, f"the limit is {(len(data) - 1) / 2**20:g} MiB")
+    assert job_folders(app) == []
+    # a body declared far beyond the limit is refused before it is read
+    app = make_app(JOB_THREADS=0, MAX_VIDEO_BYTES=1000)
+    refused(post_video(app.test_client(), b"\0" * 200_000), 413, "too large")
+    assert job_folders(app) == []
+
+
+def test_photos_keep_their_20_mib_limit_while_videos_have_their_own(make_app):
+    app = make_app(JOB_THREADS=0)  # the default limits
+    assert app.config["MAX_CONTENT_LENGTH"] == 20 * 2**20 and app.config["MAX_VIDEO_BYTES"] >= 300 * 2**20
+    big = b"\0" * (21 * 2**20)
+    body, content_type = multipart({}, {"image": (big, "big.jpg")})
+    photo = app.test_client().post("/colorize", data=body, content_type=content_type)
+    assert photo.status_code == 413
+    video = post_video(app.test_client(), big, "big.mp4")
+    refused(video, 400, "")  # read whole, then refused as unreadable: not 413
+    assert job_folders(app) == []
+
+
+def test_a_video_too_long_or_too_large_gets_422(make_app):
+    long_app = make_app(JOB_THREADS=0, MAX_VIDEO_SECONDS=1)
+    refused(post_video(long_app.test_client(), synthetic_video(36, fps=12)), 422, "3 long; the limit is 0:01")
+    wide_app = make_app(JOB_THREADS=0, MAX_VIDEO_PIXELS=64 * 48 - 1)
+    refused(post_video(wide_app.test_client(), synthetic_video(4)), 422, "64 x 48 pixels")
+    assert job_folders(long_app) == [] and job_folders(wide_app) == []
+
+
+@pytest.mark.parametrize("fields, words", [
+    ({"hints": "[{"}, "not valid JSON"),
+    ({"hints": '{"x": 1}'}, "JSON array"),
+    ({"hints": json.dumps([{"x": 64, "y": 1, "color": "#c02020"}])}, "outside the image"),
+    ({"hints": json.dumps([{"x": 1, "y": 1, "color": "red"}])}, "#rrggbb"),
+    ({"hints": json.dumps([{"x": 1, "y": 1, "color": "#c02020", "frame": 8}])}, "frame must be a whole number from 0 to 7"),
+    ({"hints": json.dumps([{"x": 1, "y": 1, "color": "#c02020", "frame": "2"}])}, "frame must be"),
+    ({"vividness": "loud"}, "vividness"),
+    ({"vividness": "3"}, "vividness"),
+])
+def test_bad_fields_get_422_and_leave_nothing(idle, fields, words):
+    refused(post_video(idle.test_client(), synthetic_video(8), **fields), 422, words)
+    assert job_folders(idle) == []
+
+
+def test_hints_and_vividness_are_kept_with_the_job(idle):
+    hints = [{"x": 3, "y": 4, "color": "#c02020", "frame": 5}, {"x": 60, "y": 40, "color": "#2040c0"}]
+    response = post_video(idle.test_client(), synthetic_video(8), hints=json.dumps(hints), vividness="1.5")
+    record = idle.extensions["jobs"].store.get(response.json["id"])
+    assert record["hints"] == [hints[0], {**hints[1], "frame": 0}] and record["vividness"] == 1.5
+
+
+@pytest.mark.parametrize("method, path", [("GET", "/videos/{}"), ("GET", "/videos/{}/result"),
+                                          ("DELETE", "/videos/{}")])
+@pytest.mark.parametrize("job_id", ["0" * 32, "nope", "A" * 32, "..%2F..%2Fetc"])
+def test_unknown_jobs_get_404(idle, method, path, job_id):
+    response = idle.test_client().open(path.format(job_id), method=method)
+    refused(response, 404, "no video job" if "%" not in job_id else "not found")  # a path matches no route
+
+
+def test_the_result_is_409_until_done_then_streams_with_ranges(make_app):
+    idle = make_app(JOB_THREADS=0)
+    client = idle.test_client()
+    job_id = post_video(client, synthetic_video(8), "Ångström film.mp4").json["id"]
+    refused(client.get(f"/videos/{job_id}/result"), 409, "not ready: it is queued")
+    idle.extensions["jobs"].start(1)  # now a worker runs it
+    deadline = time.monotonic() + 60
+    while client.get(f"/videos/{job_id}").json["state"] in ("queued", "running"):
+        assert time.monotonic() < deadline, "the job did not end"
+        time.sleep(0.1)
+    status = client.get(f"/videos/{job_id}")
+    assert status.json["state"] == "done" and status.headers["Cache-Control"] == "no-store"
+    with client.get(f"/videos/{job_id}/result") as whole:
+        assert whole.status_code == 200 and whole.headers["Accept-Ranges"] == "bytes"
+        disposition = whole.headers["Content-Disposition"]
+        assert disposition.isascii() and "filename*=UTF-8''%C3%85ngstr%C3%B6m_film-color.mp4" in disposition
+        assert frames_of(whole.data) == (8, (64, 48))
+        data = whole.data
+    with client.get(f"/videos/{job_id}/result", headers={"Range": "bytes=10-29"}) as part:
+        assert part.status_code == 206 and part.data == data[10:30]
+
+
+def test_an_unreachable_redis_gets_503_not_500(make_app):
+    app = make_app(REDIS_URL="redis://127.0.0.1:1/0")  # nothing listens on port 1
+    client = app.test_client()
+    for response in (post_video(client, synthetic_video(4)), client.get("/videos/" + "0" * 32)):
+        refused(response, 503, "cannot be reached")
+        assert response.headers["Retry-After"] == "60"
+    assert client.get("/healthz").status_code == 200  # photos do not need the queue
+
+
+def test_a_nearly_full_disk_gets_503(idle, monkeypatch):
+    import shutil
+    from collections import namedtuple
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr("app.jobs.shutil.disk_usage", lambda path: usage(10**12, 10**12 - 10**6, 10**6))
+    response = post_video(idle.test_client(), synthetic_video(4))
+    refused(response, 503, "short of disk space")
+    assert response.headers["Retry-After"] == "60" and shutil is not None
+
+
+@pytest.mark.parametrize("settings, words", [
+    ({"JOB_THREADS": -1}, "COLORIZER_JOB_THREADS"),
+    ({"JOB_THREADS": "two"}, "COLORIZER_JOB_THREADS"),
+    ({"REDIS_URL": "http://localhost"}, "COLORIZER_REDIS_URL"),
+    ({"MAX_VIDEO_BYTES": 0}, "COLORIZER_MAX_VIDEO_BYTES"),
+    ({"JOB_TTL": "an hour"}, "COLORIZER_JOB_TTL"),
+    ({"MAX_QUEUED": 0}, "COLORIZER_MAX_QUEUED"),
+    ({"VIDEO_FUNCTION": "model.video:nothing_here"}, "COLORIZER_VIDEO_FUNCTION"),
+])
+def test_bad_job_settings_stop_startup_naming_them(tiny_weights, tmp_path, settings, words):
+    with pytest.raises(StartupError, match=words):
+        create_app({"WEIGHTS": str(tiny_weights), "JOB_FOLDER": str(tmp_path / "jobs"), **settings})
+
+
+def test_a_job_folder_that_is_a_file_stops_startup(tiny_weights, tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(StartupError, match="job folder"):
+        create_app({"WEIGHTS": str(tiny_weights), "JOB_FOLDER": str(tmp_path / "file")})
+
+
+def test_the_default_job_folder_must_be_private(tiny_weights, tmp_path, monkeypatch):
+    shared = tmp_path / "colorizer-jobs"
+    shared.mkdir(mode=0o777)
+    shared.chmod(0o777)
+    monkeypatch.setattr("app.jobs.default_folder", lambda: shared)
+    with pytest.raises(StartupError, match="not a private folder"):
+        create_app({"WEIGHTS": str(tiny_weights)})
+    shared.chmod(0o700)
+    app = create_app({"WEIGHTS": str(tiny_weights)})
+    assert app.extensions["jobs"].settings.folder == shared
+
+
+def test_a_photo_never_reaches_the_video_queue(idle):
+    body, content_type = multipart({}, {"image": (image_bytes(Image.new("RGB", (32, 24))), "a.jpg")})
+    assert idle.test_client().post("/colorize", data=body, content_type=content_type).status_code == 200
+    assert job_folders(idle) == []
