@@ -73,7 +73,8 @@ export async function showPhoto(file, name) {
   current.preview = reduced.blob;
   current.previewSize = reduced.size;
   if (reduced.colorful) {
-    els.notice.textContent = `This ${state.video ? "video" : "photo"} is in color: its colors will be replaced by the model's.`;
+    const what = state.video ? "video" : "photo";
+    els.notice.textContent = `This ${what} is in color: its colors will be replaced by the model's.`;
     els.notice.hidden = false;
   }
   return true;

@@ -15,7 +15,7 @@ function follow() {
   after.addEventListener("seeked", inStep);
   after.addEventListener("ratechange", () => { before.playbackRate = after.playbackRate; });
   after.addEventListener("timeupdate", () => {
-    if (!after.paused && Math.abs(before.currentTime - after.currentTime) > DRIFT) before.currentTime = after.currentTime;
+    if (!after.paused && Math.abs(before.currentTime - after.currentTime) > DRIFT) inStep();
   });
 }
 

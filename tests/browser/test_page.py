@@ -188,7 +188,7 @@ def test_upload_colorize_compare_and_download(browser, server, photo, tmp_path):
     page.goto(server)
     assert page.title().startswith("Colorizer")
     assert page.is_hidden("#legend") and page.is_hidden("#actions")  # nothing to compare or download yet
-    assert "Drop a photo or a video here" in page.inner_text("#drop")  # a mouse: words for a mouse (the phone test: touch)
+    assert "Drop a photo or a video here" in page.inner_text("#drop")  # words for a mouse (the phone test: touch)
 
     page.set_input_files("#image", str(photo))
     page.wait_for_selector("#before[src]")

@@ -24,6 +24,7 @@ from tests.browser.test_page import browser, click_photo, keep, new_page, settle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 FRAMES = 24
+POINT = (0.25, 0.57)  # where the test places its blue point, as fractions of the frame's width and height
 
 
 @pytest.fixture(scope="module")
@@ -54,15 +55,17 @@ def frame_delay(monkeypatch):
 
 def film_of_frames(folder: Path, frames: int = 30, width: int = 480) -> bytes:
     """A gray MP4 of a folder's first JPEG frames, at most `width` wide: an old film, for the screenshot."""
+    grays = []
+    for path in sorted(folder.glob("*.jpg"))[:frames]:
+        with Image.open(path) as frame:
+            scale = min(1, width / frame.width)
+            size = (2 * round(frame.width * scale / 2), 2 * round(frame.height * scale / 2))
+            grays.append(frame.convert("L").resize(size, Image.Resampling.BICUBIC).convert("RGB"))
     buffer = io.BytesIO()
     with av.open(buffer, "w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=12)
-        for path in sorted(folder.glob("*.jpg"))[:frames]:
-            with Image.open(path) as frame:
-                scale = min(1, width / frame.width)
-                size = (2 * round(frame.width * scale / 2), 2 * round(frame.height * scale / 2))
-                gray = frame.convert("L").resize(size, Image.Resampling.BICUBIC).convert("RGB")
-            stream.width, stream.height, stream.pix_fmt = *size, "yuv420p"
+        stream.width, stream.height, stream.pix_fmt = *grays[0].size, "yuv420p"
+        for gray in grays:
             for packet in stream.encode(av.VideoFrame.from_ndarray(np.asarray(gray), format="rgb24")):
                 container.mux(packet)
         for packet in stream.encode():
@@ -116,7 +119,7 @@ def test_a_video_is_colorized_with_progress_and_shown_beside_the_original(browse
     assert natural == [width, height]  # the first frame, at the video's size, to place points on
     assert page.is_hidden("#size") and page.is_hidden("#restore") and page.is_hidden("#download")
     assert page.inner_text("#submit") == "Colorize the video" and "first frame" in page.inner_text("#result")
-    click_photo(page, 0.3, 0.7)
+    click_photo(page, *POINT)  # on the screenshot's film: the woman's jeans
     page.click(".swatch[aria-label=blue]")
     settle(page)
 
@@ -125,7 +128,7 @@ def test_a_video_is_colorized_with_progress_and_shown_beside_the_original(browse
     assert sent.value.url == f"{video_server}/videos"
     (fields,) = page.evaluate("window.__sent")
     (hint,) = json.loads(fields["hints"])
-    assert hint["frame"] == 0 and hint["color"] == "#2e59c6" and abs(hint["x"] / width - 0.3) < 0.03
+    assert hint["frame"] == 0 and hint["color"] == "#2e59c6" and abs(hint["x"] / width - POINT[0]) < 0.03
     assert fields["vividness"] == "1" and fields["video"] == film.stat().st_size
     page.wait_for_function("() => / of \\d+ frames, /.test(document.getElementById('video-progress-text').textContent)",
                            timeout=60_000)
@@ -140,6 +143,10 @@ def test_a_video_is_colorized_with_progress_and_shown_beside_the_original(browse
     page.eval_on_selector("#video-after", "v => { v.currentTime = v.duration / 2; }")  # the original follows
     page.wait_for_function("() => Math.abs(document.getElementById('video-before').currentTime - "
                            "document.getElementById('video-after').currentTime) < 0.05", timeout=10_000)
+    page.wait_for_function("() => [...document.querySelectorAll('video')].every("
+                           "(v) => !v.seeking && v.readyState >= 3)")
+    page.mouse.move(0, 0)
+    page.wait_for_timeout(2000)  # Chromium's loading animation ends its turn before it goes
     page.screenshot(path=tmp_path / "video.png", full_page=True)
     keep(tmp_path / "video.png", "screenshot-video.png")
 
