@@ -74,7 +74,8 @@ function refusedMessage(xhr) {
 }
 
 export async function submitVideo() {
-  if (state.job || !state.video) return;
+  if (!state.video || (state.job && !state.job.record)) return;  // one job at a time
+  endJob(false);  // a finished one: its result stays on the server until it expires
   const job = state.job = { id: null, url: null, xhr: null, timer: null, misses: 0 };
   showError("");
   els.notice.hidden = true;
@@ -122,13 +123,14 @@ function onRecord(job, record) {
   job.timer = setTimeout(() => poll(job), POLL_MS);
 }
 
-// While a job is sent or runs: its progress on screen instead of the first frame, the form's button off.
+// While a job is sent or runs: its progress on screen instead of the first frame, the form's button and the
+// vividness (sent with the video) off.
 function setWorking(on) {
   els.video.hidden = false;
   els.videoProgress.hidden = !on;
   els.videoDone.hidden = true;
   els.result.hidden = on || !state.photo;
-  els.submit.disabled = on;
+  els.submit.disabled = els.vividness.disabled = on;
   els.video.dataset.state = on ? "working" : "idle";
 }
 
@@ -147,7 +149,7 @@ export async function endJob(cancel) {
   state.job = null;
   clearTimeout(job.timer);
   if (job.xhr) job.xhr.abort();
-  els.submit.disabled = false;
+  els.submit.disabled = els.vividness.disabled = false;
   els.video.hidden = true;
   els.result.hidden = !state.photo;
   delete els.video.dataset.job;

@@ -20,7 +20,8 @@ import pytest
 from PIL import Image
 
 from tests.app.video_files import frames_of, synthetic_video
-from tests.browser.test_page import browser, click_photo, keep, new_page, settle, watched  # noqa: F401 (fixture)
+from tests.browser.test_page import (PHONE, browser, click_photo, keep, new_page, settle,  # noqa: F401 (fixture)
+                                     watched)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 FRAMES = 24
@@ -135,6 +136,7 @@ def test_a_video_is_colorized_with_progress_and_shown_beside_the_original(browse
     text = page.inner_text("#video-progress-text")
     assert re.search(r"Colorizing: \d+ of \d+ frames, (about \d+|estimating)", text), text
     assert page.is_hidden("#result")  # the first frame makes way for the progress
+    assert page.is_disabled("#vividness")  # sent with the video: not to be changed while it is colorized
 
     page.wait_for_selector("#video[data-state=done]", timeout=120_000)
     page.wait_for_function("() => document.getElementById('video-after').readyState >= 2", timeout=30_000)
@@ -174,7 +176,7 @@ def test_cancel_stops_the_job_and_removes_it(browser, video_server, film, frame_
     assert "cancelled" in page.inner_text("#notice") and page.is_hidden("#video") and page.is_visible("#result")
     answer = page.request.get(f"{video_server}/videos/{job}")
     assert answer.status == 404 or answer.json()["state"] == "cancelled"
-    assert page.is_enabled("#submit")  # the same video can be sent again
+    assert page.is_enabled("#submit") and page.is_enabled("#vividness")  # the same video can be sent again
 
 
 def test_a_refused_video_is_said_in_words(browser, video_server, tmp_path):
@@ -205,3 +207,16 @@ def write_film(folder: Path) -> Path:
     path = folder / "short.mp4"
     path.write_bytes(synthetic_video(6, (64, 48)))
     return path
+
+
+def test_a_phone_gets_touch_words_for_a_video(browser, video_server, tmp_path):
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    choose(page, video_server, write_film(tmp_path))
+    words = page.inner_text("body")
+    assert "Choose a photo or a video" in words and "Tap it to fix a color" in words and "Tap the frame" in words
+    for mouse_words in ("click", "drop"):
+        assert mouse_words not in words.lower(), f"'{mouse_words}' on a touch screen"
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the page is {overflow}px wider than the phone's screen"
+    context.close()
