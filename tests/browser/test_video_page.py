@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 
 from tests.app.video_files import frames_of, synthetic_video
-from tests.browser.test_page import (PHONE, browser, click_photo, keep, new_page, settle,  # noqa: F401 (fixture)
+from tests.browser.test_page import (CONTRAST, PHONE, browser, click_photo, keep, new_page, settle,  # noqa: F401 (fixture)
                                      watched)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -164,13 +164,15 @@ def test_a_video_is_colorized_with_progress_and_shown_beside_the_original(browse
 
 def test_cancel_stops_the_job_and_removes_it(browser, video_server, film, frame_delay):
     frame_delay(0.5)  # long enough to cancel in the middle
-    page = new_page(browser)
+    page = new_page(browser, color_scheme="dark")  # and the progress legible in the dark scheme
     choose(page, video_server, film)
     page.click("#submit")
     page.wait_for_function("() => /Colorizing: [1-9]/.test(document.getElementById('video-progress-text').textContent)",
                            timeout=60_000)
     job = page.get_attribute("#video", "data-job")
     assert page.eval_on_selector("#video-bar", "bar => bar.value") > 0
+    faint = [(text, round(ratio, 2)) for text, ratio in page.evaluate(CONTRAST)["texts"] if ratio < 4.5]
+    assert not faint, f"text below 4.5:1 contrast: {faint}"
     page.click("#video-cancel")
     page.wait_for_selector("#video[data-state=cancelled]", state="attached")
     assert "cancelled" in page.inner_text("#notice") and page.is_hidden("#video") and page.is_visible("#result")
