@@ -16,6 +16,10 @@ export const els = {
   editor: $("editor"), pointsLayer: $("points"), addPoint: $("add-point"), clearPoints: $("clear-points"),
   picker: $("picker"), pickerTitle: $("picker-title"), swatches: $("swatches"), color: $("color"),
   removePoint: $("remove-point"), pointNote: $("point-note"),
+  video: $("video"), videoProgress: $("video-progress"), videoBar: $("video-bar"),
+  videoProgressText: $("video-progress-text"), videoCancel: $("video-cancel"), videoDone: $("video-done"),
+  videoAfter: $("video-after"), videoBefore: $("video-before"), videoDownload: $("video-download"),
+  videoEdit: $("video-edit"), videoAgain: $("video-again"), videoExpires: $("video-expires"),
 };
 
 export const settings = {
@@ -23,6 +27,11 @@ export const settings = {
   maxPoints: Number(els.form.dataset.maxHints),
   takesHints: els.form.dataset.hints === "yes",
   formatNames: els.form.dataset.formatNames,
+  videoUrl: els.form.dataset.videoUrl,  // POST a video here; GET, DELETE and the result at the URL it answers
+  videoAccept: els.form.dataset.videoAccept,
+  maxVideoBytes: Number(els.form.dataset.maxVideoBytes),
+  maxVideoSeconds: Number(els.form.dataset.maxVideoSeconds),
+  maxVideoPixels: Number(els.form.dataset.maxVideoPixels),
 };
 
 // Everything about the current photo; reset when another is chosen.
@@ -33,4 +42,8 @@ export const state = {
   nextId: 1,
   resultUrl: null,  // the shown result (an object URL)
   hasResult: false,
+  // A chosen video (video.js): {file, name, url (object URL), w, h, duration}; its first frame is state.photo
+  // (null if the browser cannot show it). job: the video job under way or finished (video-job.js).
+  video: null,
+  job: null,  // {id, url, xhr, timer, record}
 };

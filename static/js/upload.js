@@ -1,10 +1,11 @@
-// Choosing a photo: the file input or a drop; checked in the page (type, size) before anything is sent, shown at
-// once, and a reduced copy made for quick edits. "Colorize another" starts again.
+// Choosing a photo (or a video: video.js): the file input or a drop; checked in the page (type, size) before
+// anything is sent, shown at once, and a reduced copy made for quick edits. "Colorize another" starts again.
 import { loadImage, reducedCopy } from "./images.js";
 import { clearPoints } from "./points.js";
 import { setAspect } from "./render.js";
 import { els, settings, state } from "./state.js";
 import { showError } from "./status.js";
+import { chosenVideo, forgetVideo, isVideo } from "./video.js";
 
 // No result on screen: nothing to compare, edit or download.
 function resetResult() {
@@ -21,7 +22,8 @@ function resetResult() {
   clearPoints(false);
 }
 
-function forget(message) {
+export function forget(message) {
+  forgetVideo();
   resetResult();
   state.photo = null;
   showError(message);
@@ -30,7 +32,7 @@ function forget(message) {
 // The file is what the page can check; null and a message if it is refused.
 function refusal(file) {
   if (file.type && !file.type.startsWith("image/")) {
-    return `"${file.name}" is not an image. Choose a ${settings.formatNames} file.`;
+    return `"${file.name}" is not an image or a video. Choose a ${settings.formatNames} file, or a video.`;
   }
   if (file.size > settings.maxBytes) {
     const limit = (settings.maxBytes / 2 ** 20).toFixed(0);
@@ -43,9 +45,16 @@ export async function chosen(file) {
   forget("");
   if (!file) return;
   els.fileName.textContent = file.name;
+  if (isVideo(file)) { await chosenVideo(file); return; }
   const refused = refusal(file);
   if (refused) { forget(refused); return; }
-  const current = state.photo = { file, name: file.name, full: null, preview: null, previewSize: null, beforeUrl: null };
+  await showPhoto(file, file.name);
+}
+
+// The photo (or a video's first frame) on screen, its size known and a reduced copy made; false if the browser
+// cannot show it or another file was chosen meanwhile.
+export async function showPhoto(file, name) {
+  const current = state.photo = { file, name, full: null, preview: null, previewSize: null, beforeUrl: null };
   current.beforeUrl = URL.createObjectURL(file);
   els.result.hidden = false;
   try {
@@ -54,23 +63,26 @@ export async function chosen(file) {
     if (state.photo !== current) return;
     els.before.removeAttribute("src");
     els.noPreview.hidden = false;
-    return;
+    return false;
   }
-  if (state.photo !== current) return;
+  if (state.photo !== current) return false;
   current.full = { w: els.before.naturalWidth, h: els.before.naturalHeight };
   setAspect(current.full);
   const reduced = await reducedCopy(els.before, current.full);
-  if (state.photo !== current) return;
+  if (state.photo !== current) return false;
   current.preview = reduced.blob;
   current.previewSize = reduced.size;
   if (reduced.colorful) {
-    els.notice.textContent = "This photo is in color: its colors will be replaced by the model's.";
+    const what = state.video ? "video" : "photo";
+    els.notice.textContent = `This ${what} is in color: its colors will be replaced by the model's.`;
     els.notice.hidden = false;
   }
+  return true;
 }
 
 export function wireUpload() {
   const { drop, input } = els;
+  input.accept += "," + settings.videoAccept;  // videos need the script: offered only with it
   input.addEventListener("change", () => chosen(input.files[0]));
   for (const name of ["dragenter", "dragover"]) {
     drop.addEventListener(name, (event) => { event.preventDefault(); drop.classList.add("dragging"); });
@@ -84,11 +96,14 @@ export function wireUpload() {
     input.files = event.dataTransfer.files;
     chosen(input.files[0]);
   });
-  els.again.addEventListener("click", () => {
-    els.form.reset();
-    els.vividnessValue.textContent = "1.00";
-    els.fileName.textContent = "";
-    forget("");
-    input.focus();
-  });
+  els.again.addEventListener("click", startAgain);
+  els.videoAgain.addEventListener("click", startAgain);
+}
+
+function startAgain() {
+  els.form.reset();
+  els.vividnessValue.textContent = "1.00";
+  els.fileName.textContent = "";
+  forget("");
+  els.input.focus();
 }

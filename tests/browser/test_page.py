@@ -188,7 +188,7 @@ def test_upload_colorize_compare_and_download(browser, server, photo, tmp_path):
     page.goto(server)
     assert page.title().startswith("Colorizer")
     assert page.is_hidden("#legend") and page.is_hidden("#actions")  # nothing to compare or download yet
-    assert "Drop a photo here" in page.inner_text("#drop")  # a mouse: words for a mouse (the phone test: touch)
+    assert "Drop a photo or a video here" in page.inner_text("#drop")  # words for a mouse (the phone test: touch)
 
     page.set_input_files("#image", str(photo))
     page.wait_for_selector("#before[src]")
@@ -464,7 +464,7 @@ def test_the_form_works_without_javascript(browser, server, photo):
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
     page.goto(server)
-    assert "Choose a photo" in page.inner_text("#drop")  # no script, no dropping: not offered
+    assert page.inner_text("#drop").startswith("Choose a photo\n")  # no script: no dropping, no videos
     page.set_input_files("#image", str(photo))
     page.check("#restore input[value=off]")
     bodies = []
