@@ -7,6 +7,8 @@ scikit-image's float64 numpy and agrees with it to about 1e-4.
 Layout: torch functions take channels at dim -3, so (3, H, W) and (B, 3, H, W) both work;
 numpy functions take channels last, (H, W, 3), like scikit-image.
 """
+import functools
+
 import numpy as np
 import torch
 
@@ -141,8 +143,15 @@ def _fit_chroma_planes(l: torch.Tensor, a: torch.Tensor, b: torch.Tensor, iterat
 # 8-bit sRGB of linear values, on a grid of 2**16 steps: within one level of the exact rounding everywhere
 # (off by one for about 1 value in 300, where the exact value lies next to a rounding edge), and 3x cheaper.
 _LINEAR_STEPS = 1 << 16
-_SRGB8_OF_LINEAR = (_linear_to_srgb(torch.arange(_LINEAR_STEPS + 1, dtype=torch.float64) / _LINEAR_STEPS)
-                    .clamp(0, 1) * 255).round().to(torch.uint8)
+
+
+@functools.cache
+def _srgb8_of_linear() -> torch.Tensor:
+    """The table, made on first use rather than at import: 65,537 values are enough for torch to start its
+    thread pool, and a gunicorn master that imports this module (through its config) would then fork workers
+    whose first multi-threaded torch call hangs."""
+    return (_linear_to_srgb(torch.arange(_LINEAR_STEPS + 1, dtype=torch.float64) / _LINEAR_STEPS)
+            .clamp(0, 1) * 255).round().to(torch.uint8)
 
 
 def lab_to_srgb8(l: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -157,7 +166,7 @@ def lab_to_srgb8(l: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Ten
     outside = _outside_gamut(linear, dim=0)
     if bool(outside.any()):
         linear[:, outside] = _fit_chroma_planes(l[outside], a[outside], b[outside])  # (3, N), those outside
-    codes = _SRGB8_OF_LINEAR[linear.mul_(_LINEAR_STEPS).clamp_(0, _LINEAR_STEPS).round_().long()]  # (3, H, W)
+    codes = _srgb8_of_linear()[linear.mul_(_LINEAR_STEPS).clamp_(0, _LINEAR_STEPS).round_().long()]  # (3, H, W)
     return codes.permute(1, 2, 0).contiguous()
 
 
@@ -191,7 +200,7 @@ def gray8_of_rgb8(red: np.ndarray, green: np.ndarray, blue: np.ndarray) -> np.nd
     luminance += np.take(_Y_OF_8BIT[1], green)
     luminance += np.take(_Y_OF_8BIT[2], blue)
     steps = np.minimum(luminance * _LINEAR_STEPS + 0.5, _LINEAR_STEPS).astype(np.int32)
-    return np.take(_SRGB8_OF_LINEAR.numpy(), steps)
+    return np.take(_srgb8_of_linear().numpy(), steps)
 
 
 def rgb_to_lab_np(rgb: np.ndarray) -> np.ndarray:

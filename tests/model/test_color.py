@@ -1,3 +1,7 @@
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -97,3 +101,29 @@ def test_the_8_bit_planar_path_matches_lab_to_rgb_within_one_level():
     assert got.shape == (60, 80, 3) and got.dtype == torch.uint8
     difference = (got.int() - expected.int()).abs()
     assert difference.max() <= 1 and (difference > 0).float().mean() < 0.01
+
+
+FORK_PROBE = """
+import os, sys, time, torch
+import app  # what gunicorn's master imports through its config file
+pid = os.fork()
+if pid == 0:
+    torch.set_num_threads(2)
+    torch.nn.functional.conv2d(torch.randn(1, 16, 256, 256), torch.randn(16, 16, 3, 3))
+    os._exit(0)
+for _ in range(100):
+    if os.waitpid(pid, os.WNOHANG)[0]:
+        sys.exit(0)
+    time.sleep(0.1)
+os.kill(pid, 9)
+sys.exit("the forked child hung in its first multi-threaded torch call")
+"""
+
+
+@pytest.mark.slow
+def test_importing_the_app_leaves_torch_safe_to_fork():
+    """gunicorn's master imports the app package (its config lives there) and then forks the workers: a torch
+    thread pool started at import made a worker with two torch threads hang while loading the model."""
+    root = Path(__file__).resolve().parent.parent.parent
+    result = subprocess.run([sys.executable, "-c", FORK_PROBE], cwd=root, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]
