@@ -11,6 +11,7 @@ from app.images import UploadError, decode_upload
 from model.colorizer import MAX_SIZE, MAX_VIVIDNESS, MIN_SIZE, upright_size
 from model.formats import ACCEPT, NAMES, OUTPUT_ALIASES, OUTPUT_FORMATS, encode
 from model.hints import parse_hints
+from model.restore import check_mode as check_restore
 
 bp = Blueprint("colorizer", __name__)
 # The page offers the model's own working size and two around it; the API takes any size in [MIN_SIZE, MAX_SIZE].
@@ -28,6 +29,7 @@ def colorize():
     try:
         size, output_format, quality, vividness = parse_options(request.form)
         raw_hints = parse_hints_field(request.form.get("hints", ""))
+        restore = parse_restore(request.form.get("restore", ""))
         upload = request.files.get("image")
         if upload is None:
             raise UploadError(400, "No image was sent: post the file in a multipart form field named 'image'.")
@@ -38,7 +40,7 @@ def colorize():
             raise UploadError(422, f"hints: {error}.") from None
     except UploadError as error:
         return error_response(error.status, error.message)
-    result = current_app.extensions["colorizer"](image, size=size, hints=hints, vividness=vividness)
+    result = current_app.extensions["colorizer"](image, size=size, hints=hints, vividness=vividness, restore=restore)
     _, mimetype, extension = OUTPUT_FORMATS[output_format]
     return Response(encode(result, output_format, quality), mimetype=mimetype, headers={
         "Content-Disposition": content_disposition(safe_stem(upload.filename), f"-color.{extension}"),
@@ -94,6 +96,14 @@ def parse_vividness(text: str) -> float | None:
         raise UploadError(422, f"vividness must be a number from 0 (no colour) to {MAX_VIVIDNESS:g} (twice the "
                                f"colour), 1 being the model's own; got '{text[:20]}'.")
     return value
+
+
+def parse_restore(text: str) -> str:
+    """The restore field: auto (the default), on or off."""
+    try:
+        return check_restore(text or "auto")
+    except ValueError:
+        raise UploadError(422, f"restore must be auto, on or off, got '{text.strip()[:20]}'.") from None
 
 
 def parse_hints_field(text: str) -> list:

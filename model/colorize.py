@@ -2,6 +2,7 @@
 
     colorize old.jpg scans/ --output colorized/ [--weights PATH] [--size N] [--format png] [--vividness 1.4]
     colorize photo.jpg --hints points.json --output colorized/
+    colorize scans/ --restore on --format png --output colorized/
 
 Outputs keep the inputs' folder structure below the folder they share: `scans/a/photo.jpg` and
 `scans/b/photo.jpg` become `colorized/a/photo.jpg` and `colorized/b/photo.jpg`. Outputs that already exist are
@@ -21,6 +22,7 @@ from tqdm import tqdm
 from model.colorizer import MAX_SIZE, MAX_VIVIDNESS, MIN_SIZE, Colorizer
 from model.files import atomic_write
 from model.formats import DEFAULT_QUALITY, OUTPUT_ALIASES, OUTPUT_FORMATS, encode, is_image_name
+from model.restore import MODES
 from model.weights import DEFAULT_WEIGHTS, PRECISIONS, WeightsError
 
 
@@ -85,6 +87,9 @@ def main(argv: list | None = None) -> int:
                              '"#c02020"}, ...], x and y in pixels of the photo as displayed')
     parser.add_argument("--vividness", type=bounded(float, 0, MAX_VIVIDNESS, "a number"), default=None,
                         help=f"0 (gray) to {MAX_VIVIDNESS:g} (twice as colourful); 1 is the model's own (default)")
+    parser.add_argument("--restore", type=str.lower, choices=MODES, default="auto",
+                        help="repair dust, scratches, grain and fading first: auto (default) only in photos taken for "
+                             "old prints, on in every photo, off never; the result has the repaired lightness")
     parser.add_argument("--format", type=str.lower, choices=[*OUTPUT_FORMATS, *OUTPUT_ALIASES], default="jpeg",
                         help="output format (default: jpeg)")
     parser.add_argument("--quality", type=bounded(int, 1, 100, "a whole number"), default=DEFAULT_QUALITY,
@@ -129,7 +134,7 @@ def main(argv: list | None = None) -> int:
             continue
         try:
             with Image.open(file) as image:
-                result = colorizer(image, size=args.size, hints=hints, vividness=args.vividness)
+                result = colorizer(image, size=args.size, hints=hints, vividness=args.vividness, restore=args.restore)
         except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:
             errors.append(f"{file}: cannot read it as an image ({error})")
             continue

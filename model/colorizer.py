@@ -4,9 +4,12 @@
     color = colorizer(Image.open("old.jpg"))          # any mode, any size; EXIF orientation honoured
     color = colorizer(image, hints=[{"x": 120, "y": 80, "color": "#c02020"}], vividness=1.4)
 
-The network runs on a small copy of the photo (short side `size`) and on its mirror image (with the hints
+Before anything else the gray is repaired (model.restore): by default only a photo taken for an old print, whose
+dust, scratches and cracks are filled, grain calmed and fading lifted; restore="on" repairs any photo, "off"
+none. The network runs on a small copy of the photo (short side `size`) and on its mirror image (with the hints
 mirrored too); their ab, averaged, is upsampled and joined to the full-resolution L, so the output keeps the
-input's size, aspect and exact lightness. A weights file carries a chroma gain (see `expand_chroma`): the
+input's size, aspect and exact lightness (the repaired lightness where a repair was made), and its transparency:
+an input with an alpha channel (or a transparent palette colour) gives an RGBA result with the same alpha. A weights file carries a chroma gain (see `expand_chroma`): the
 operating point chosen for it between accuracy and colourfulness, which is vividness 1. The full-resolution work
 is done in strips of about a megapixel, so memory stays bounded whatever the photo's size.
 """
@@ -21,6 +24,7 @@ from PIL import Image, ImageOps
 from model.color import AB_SCALE, denormalize_ab, gray8_of_rgb8, gray_to_l, lab_to_srgb8, lightness_of_uint8, normalize_l
 from model.generator import pad_to_stride
 from model.hints import hint_layer, hint_proximity, parse_hints
+from model.restore import check_mode as check_restore, restore as restore_gray
 from model.weights import DEFAULT_WEIGHTS, MAX_SIZE, MIN_SIZE, default_precision, file_sha256, load_network, takes_hints
 
 MAX_VIVIDNESS = 2.0  # vividness multiplies the operating point's colours: 0 gray, 1 as calibrated, 2 twice as vivid
@@ -66,18 +70,22 @@ class Colorizer:
                          self.precision)
 
     def __call__(self, image: Image.Image, size: int | None = None, hints: list | None = None,
-                 vividness: float | None = None) -> Image.Image:
-        """image -> its colorized version, the same size and lightness.
+                 vividness: float | None = None, restore: str = "auto") -> Image.Image:
+        """image -> its colorized version, the same size and lightness (RGB, or RGBA with the input's alpha).
 
         size: the working size (short side the network sees; default the model's own). hints: a list of
         {"x": int, "y": int, "color": "#rrggbb"} in the upright image's pixels (model.hints). vividness: 0 (gray)
-        to 2 (twice the colour); None or 1 is the model's operating point. Raises ValueError for values out of range.
+        to 2 (twice the colour); None or 1 is the model's operating point. restore: "auto" repairs a photo taken for
+        an old print, "on" any photo, "off" none (model.restore); the result has the repaired lightness. Raises
+        ValueError for values out of range.
         """
         size = self.default_size if size is None else size
         if isinstance(size, bool) or not isinstance(size, int) or not MIN_SIZE <= size <= MAX_SIZE:
             raise ValueError(f"working size must be a whole number from {MIN_SIZE} to {MAX_SIZE} pixels, got {size!r}")
         vividness = check_vividness(vividness)
-        source = as_gray(upright(image))  # mode L or F (gray in [0, 1]), at full resolution
+        restore = check_restore(restore)
+        image = upright(image)
+        source = repaired(as_gray(image), restore)  # mode L or F (gray in [0, 1]), at full resolution
         width, height = source.size
         points = parse_hints(hints, width, height)
         if points and not self.takes_hints:
@@ -93,7 +101,11 @@ class Colorizer:
         ab_small = self.predict_ab(pixels_to_lightness(small), layer, proximity)  # (1, 2, h, w) normalized
         if vividness != 1:
             ab_small = (ab_small * vividness).clamp_(-1, 1)
-        return paint(source, ab_small)
+        result = paint(source, ab_small)
+        alpha = alpha_of(image)
+        if alpha is not None:
+            result.putalpha(alpha)
+        return result
 
     @torch.inference_mode()
     def predict_ab(self, l_small: torch.Tensor, hints: torch.Tensor | None = None,
@@ -215,6 +227,24 @@ def as_gray(image: Image.Image) -> Image.Image:
         return image.convert("L")
     planes = (np.asarray(plane) for plane in image.convert("RGB").split())
     return Image.fromarray(gray8_of_rgb8(*planes), "L")
+
+
+def repaired(source: Image.Image, mode: str) -> Image.Image:
+    """A gray image (mode L or F) after model.restore in this mode; the same object when nothing was repaired."""
+    if mode == "off":
+        return source
+    pixels = np.asarray(source)
+    result, _ = restore_gray(pixels, mode)
+    return source if result is pixels else Image.fromarray(result)
+
+
+def alpha_of(image: Image.Image) -> Image.Image | None:
+    """The image's transparency as a mode L alpha channel (from an alpha band, or a palette's or a single
+    colour's transparency), or None when it has none or every pixel is opaque."""
+    if not image.has_transparency_data:
+        return None
+    alpha = image.getchannel("A") if "A" in image.getbands() else image.convert("RGBA").getchannel("A")
+    return None if alpha.getextrema() == (255, 255) else alpha
 
 
 def pixels_to_lightness(image: Image.Image) -> torch.Tensor:

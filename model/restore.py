@@ -51,7 +51,8 @@ SPECK_ISOLATION = 6  # its peak residue over the mean residue around it
 SURROUND = 15  # the window of "around it"
 LINE_BUSY = 0.4  # a line is not taken where more than this share of the pixels around it are candidates too
 SPECK_BUSY = 0.15  # ... nor a speck
-# Grain: the bilateral filter's weight ramps from 0 at NOISE_LOW to 1 at NOISE_HIGH (sigma in levels)
+# Grain: a photo is smoothed when the noise of its quieter blocks reaches NOISE_LOW, and each block by a weight
+# that ramps from 0 at NOISE_LOW to 1 at NOISE_HIGH (sigma in levels)
 NOISE_LOW, NOISE_HIGH = 1.5, 3.0
 # Fading: the darkest 0.5% above FADE_BLACK or the brightest 0.5% below FADE_WHITE; stretched to TARGET
 FADE_BLACK, FADE_WHITE = 24, 230
@@ -92,7 +93,7 @@ def restore(gray: np.ndarray, mode: str = "auto") -> tuple[np.ndarray, dict]:
     if measured["defects"]:
         result = fill(result, mask)
         report.update(defects=measured["defects"], filled=round(float(mask.mean()), 5))
-    weight = noise_weight(measured["noise_map"], gray.shape)
+    weight = noise_weight(measured["noise_map"], gray.shape) if max(measured["noise"]) >= NOISE_LOW else None
     if weight is not None:
         result = denoise(result, weight, max(measured["noise"]))
         report["denoised"] = round(float((weight > 0.01).mean()), 4)
@@ -273,6 +274,12 @@ def _components(candidates: np.ndarray, residue: np.ndarray):
 def fill(gray: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """The masked pixels filled from their surroundings (Telea's inpainting), tile by tile: only tiles with masked
     pixels are touched, each with a margin of context. Returns a new array."""
+    if gray.dtype != np.uint8:  # OpenCV's inpainting of float images expects levels of 255: in [0, 1] it overshoots
+        return np.clip(_fill_tiles(gray.astype(np.float32) * 255, mask) / 255, 0, 1).astype(gray.dtype)
+    return _fill_tiles(gray, mask)
+
+
+def _fill_tiles(gray: np.ndarray, mask: np.ndarray) -> np.ndarray:
     result = gray.copy()
     height, width = gray.shape
     mask8 = mask.astype(np.uint8)

@@ -68,12 +68,13 @@ def degrade(gray: np.ndarray, rng: np.random.Generator | int | None = None, chan
         image = cv2.GaussianBlur(image, (0, 0), rng.uniform(0.5, 1.5) * scale)
     if "grain" in chosen:
         image = grain(image, rng.uniform(2, 10) / 255, rng)
+    undamaged = image
     for kind in DAMAGE_KINDS:
         if kind in chosen:
-            before = image
             image = _DAMAGE[kind](image, rng, scale)
-            mask |= np.abs(image - before) >= MASK_LEVELS / 255
     degraded = _to_uint8(image)
+    if image is not undamaged:  # what the damage moved by MASK_LEVELS or more, as the 8-bit image shows it
+        mask = np.abs(degraded.astype(np.int16) - _to_uint8(undamaged)) >= MASK_LEVELS
     if "jpeg" in chosen:
         degraded = jpeg(degraded, int(rng.integers(30, 71)))
     return degraded, mask

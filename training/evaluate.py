@@ -160,7 +160,7 @@ def evaluate(colorizer: Colorizer, paths: list[Path], size: int | None = None, h
             # the same hints for a photo and count, whatever else is measured: comparable across gains and runs
             hints, corners = sweep_hints(lab, count, random.Random(f"{Path(path).name}:{count}")) if count else (None, [])
             for gain, variant in variants.items():
-                ours = variant(original, size=size, hints=hints)
+                ours = variant(original, size=size, hints=hints, restore="off")  # the network alone
                 result = np.asarray(ours)
                 scores = photo["scores"][gain, count] = image_scores(result, target)
                 if count:
