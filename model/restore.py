@@ -96,8 +96,9 @@ def restore(gray: np.ndarray, mode: str = "auto") -> tuple[np.ndarray, dict]:
     weight = noise_weight(measured["noise_map"], gray.shape) if max(measured["noise"]) >= NOISE_LOW else None
     if weight is not None:
         result = denoise(result, weight, max(measured["noise"]))
-        report["denoised"] = round(float((weight > 0.01).mean()), 4)
-    levels = fade_levels(_to_uint8(result) if result.dtype != np.uint8 else result)
+        report["denoised"] = round(float((weight > 2).mean()), 4)
+    step = max(1, round(math.sqrt(result.size / DETECT_PIXELS)))  # the histogram of a large photo: a grid of it
+    levels = fade_levels(_to_uint8(result[::step, ::step]) if result.dtype != np.uint8 else result[::step, ::step])
     if levels is not None:
         result = stretch(result, *levels)
         report["stretched"] = [round(levels[0][0], 1), round(levels[0][1], 1)]
@@ -166,24 +167,36 @@ def _upsample_blocks(values: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 
 def noise_weight(noise_map: np.ndarray, shape: tuple[int, int]) -> np.ndarray | None:
-    """Per-pixel weight in [0, 1] of the denoised image: 0 where the noise is under NOISE_LOW, 1 above NOISE_HIGH,
-    smooth in between. None when no block reaches NOISE_LOW."""
+    """(H, W) uint8 weight of the denoised image, 255 meaning all of it: 0 where the noise is under NOISE_LOW, 255
+    above NOISE_HIGH, smooth in between. None when no block reaches NOISE_LOW."""
     ramp = np.clip((noise_map - NOISE_LOW) / (NOISE_HIGH - NOISE_LOW), 0, 1).astype(np.float32)
     if not (ramp > 0).any():
         return None
     ramp = cv2.GaussianBlur(ramp, (0, 0), 1.0)  # no seams between blocks
-    return cv2.resize(ramp, shape[::-1], interpolation=cv2.INTER_LINEAR)
+    return cv2.resize(np.round(ramp * 255).astype(np.uint8), shape[::-1], interpolation=cv2.INTER_LINEAR)
 
 
 def denoise(gray: np.ndarray, weight: np.ndarray, noise: float) -> np.ndarray:
     """A 5-px bilateral filter whose range sigma is 3x the noise (grain is averaged, edges with more contrast
-    than the grain are kept), blended in with weight."""
-    image = gray.astype(np.float32) * (255 if gray.dtype != np.uint8 else 1)
+    than the grain are kept), blended in with weight (uint8, 255: all of it), tile by tile: a tile wholly in or
+    out costs a copy."""
+    scale = 1 if gray.dtype == np.uint8 else 255  # OpenCV's bilateral filter takes 8-bit or levels of 255
+    image = gray if scale == 1 else gray.astype(np.float32) * scale
     smooth = cv2.bilateralFilter(image, 5, 3 * noise, 3)
-    blended = image + weight * (smooth - image)
-    if gray.dtype == np.uint8:
-        return np.clip(blended + 0.5, 0, 255).astype(np.uint8)
-    return np.clip(blended / 255, 0, 1).astype(gray.dtype)
+    result = smooth if scale == 1 else np.clip(smooth / scale, 0, 1).astype(gray.dtype)
+    height, width = gray.shape
+    for top in range(0, height, TILE):
+        for left in range(0, width, TILE):
+            rows, cols = slice(top, top + TILE), slice(left, left + TILE)
+            share = weight[rows, cols]
+            if share.min() == 255:
+                continue
+            if share.max() == 0:
+                result[rows, cols] = gray[rows, cols]
+                continue
+            mixed = gray[rows, cols] + share / np.float32(255) * (result[rows, cols].astype(np.float32) - gray[rows, cols])
+            result[rows, cols] = np.clip(mixed + 0.5, 0, 255) if scale == 1 else np.clip(mixed, 0, 1)
+    return result
 
 
 # ---- defects ----
@@ -223,17 +236,14 @@ def find_defects(small: np.ndarray, noise: float) -> tuple[np.ndarray, int, int]
 
 
 def _lines(residue: np.ndarray, noise: float) -> tuple[np.ndarray, int]:
-    thick = cv2.dilate(residue, _SQUARE3)  # a one-pixel line that wanders still holds a straight segment
-    response = np.zeros_like(residue)
-    for element in _LINES:
-        np.maximum(response, cv2.morphologyEx(thick, cv2.MORPH_OPEN, element), out=response)
-    np.minimum(response, residue, out=response)
-    candidates = response >= max(LINE_FLOOR, NOISE_FACTOR * noise)
-    labels, stats, around, busy = _components(candidates, residue)
-    if labels is None:
+    threshold = max(LINE_FLOOR, NOISE_FACTOR * noise)
+    response = _line_response(residue, threshold)
+    candidates = response >= threshold
+    found = _components(candidates, residue)
+    if found is None:
         return candidates, 0
-    count = len(stats)
-    mean = np.bincount(labels.ravel(), response.ravel(), count) / np.maximum(stats[:, 4], 1)
+    labels, stats, pixels, around, busy = found
+    mean = np.bincount(labels.ravel()[pixels], response.ravel()[pixels], len(stats)) / np.maximum(stats[:, 4], 1)
     length = np.hypot(stats[:, 2], stats[:, 3])
     keep = (length >= LINE_MIN_LENGTH) & (stats[:, 4] <= LINE_MAX_WIDTH * length) & \
         (mean >= LINE_ISOLATION * around) & (busy <= LINE_BUSY)
@@ -241,14 +251,36 @@ def _lines(residue: np.ndarray, noise: float) -> tuple[np.ndarray, int]:
     return keep[labels], int(keep.sum())
 
 
+def _line_response(residue: np.ndarray, threshold: float) -> np.ndarray:
+    """The largest opening of the residue (thickened by a pixel, so that a one-pixel line that wanders still
+    holds a straight segment) by a line segment at any of ANGLES angles, no more than the residue itself. Tile by
+    tile, skipping tiles where nothing reaches the threshold: the openings are the costly part."""
+    response = np.zeros_like(residue)
+    height, width = residue.shape
+    tile, pad = 256, LINE_LENGTH + 1  # an opening looks LINE_LENGTH - 1 px away, the thickening 1 more
+    for top in range(0, height, tile):
+        for left in range(0, width, tile):
+            bottom, right = min(height, top + tile), min(width, left + tile)
+            if residue[top:bottom, left:right].max() < threshold:
+                continue
+            t, l = max(0, top - pad), max(0, left - pad)
+            b, r = min(height, bottom + pad), min(width, right + pad)
+            thick = cv2.dilate(residue[t:b, l:r], _SQUARE3)
+            best = np.zeros_like(thick)
+            for element in _LINES:
+                np.maximum(best, cv2.morphologyEx(thick, cv2.MORPH_OPEN, element), out=best)
+            response[top:bottom, left:right] = best[top - t:bottom - t, left - l:right - l]
+    return np.minimum(response, residue, out=response)
+
+
 def _specks(residue: np.ndarray, noise: float, exclude: np.ndarray) -> tuple[np.ndarray, int]:
     candidates = (residue >= max(SPECK_FLOOR, NOISE_FACTOR * noise)) & ~exclude
-    labels, stats, around, busy = _components(candidates, residue)
-    if labels is None:
+    found = _components(candidates, residue)
+    if found is None:
         return candidates, 0
-    count = len(stats)
-    peak = np.zeros(count, np.float32)
-    np.maximum.at(peak, labels[candidates], residue[candidates])
+    labels, stats, pixels, around, busy = found
+    peak = np.zeros(len(stats), np.float32)
+    np.maximum.at(peak, labels.ravel()[pixels], residue.ravel()[pixels])
     keep = (np.maximum(stats[:, 2], stats[:, 3]) <= SPECK_SIDE) & (stats[:, 4] >= 2) & \
         (peak >= SPECK_ISOLATION * around) & (busy <= SPECK_BUSY)
     keep[0] = False
@@ -256,19 +288,32 @@ def _specks(residue: np.ndarray, noise: float, exclude: np.ndarray) -> tuple[np.
 
 
 def _components(candidates: np.ndarray, residue: np.ndarray):
-    """Connected candidates -> (labels, stats, each one's mean residue of the non-candidate pixels around it, the
-    mean share of candidate pixels around it), or Nones when there are none."""
-    if not candidates.any():
-        return None, None, None, None
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(candidates.astype(np.uint8), connectivity=8)
-    outside = (~candidates).astype(np.float32)
-    window = (SURROUND, SURROUND)
-    level = cv2.boxFilter(residue.astype(np.float32) * outside, -1, window) / \
-        np.maximum(cv2.boxFilter(outside, -1, window), 1e-3)
+    """Connected candidates -> (labels, stats, the candidates' flat indices, each component's mean over its pixels
+    of the mean residue of the non-candidate pixels in the SURROUND window, and of the share of candidates in that
+    window), or None when there are none. Window sums from integral images, read at the candidates only."""
+    pixels = np.flatnonzero(candidates)
+    if not len(pixels):
+        return None
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(candidates.view(np.uint8), connectivity=8)
+    outside = cv2.integral((~candidates).view(np.uint8))  # (h + 1, w + 1) counts
+    quiet = cv2.integral(np.where(candidates, 0, residue).astype(np.uint8))  # the residue around, candidates left out
+    height, width = candidates.shape
+    y, x = np.divmod(pixels, width)
+    half = SURROUND // 2
+    top, bottom = np.clip(y - half, 0, height), np.clip(y + half + 1, 0, height)
+    left, right = np.clip(x - half, 0, width), np.clip(x + half + 1, 0, width)
+
+    def window(integral: np.ndarray) -> np.ndarray:
+        return (integral[bottom, right] - integral[top, right] - integral[bottom, left] + integral[top, left]).astype(
+            np.float64)
+
+    others, total = window(outside), ((bottom - top) * (right - left)).astype(np.float64)
+    level = window(quiet) / np.maximum(others, 1)
+    own = labels.ravel()[pixels]
     area = np.maximum(stats[:, 4], 1)
-    around = np.bincount(labels.ravel(), level.ravel(), count) / area
-    busy = np.bincount(labels.ravel(), 1 - cv2.boxFilter(outside, -1, window).ravel(), count) / area
-    return labels, stats, np.maximum(around, 1.0), busy
+    around = np.bincount(own, level, count) / area
+    busy = np.bincount(own, 1 - others / total, count) / area
+    return labels, stats, pixels, np.maximum(around, 1.0), busy
 
 
 def fill(gray: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -351,8 +396,9 @@ def score_features(small: np.ndarray, noise: tuple[float, float]) -> dict:
     gradient = cv2.magnitude(cv2.Sobel(image, cv2.CV_32F, 1, 0), cv2.Sobel(image, cv2.CV_32F, 0, 1)) / 8
     residue = np.maximum(cv2.morphologyEx(sample, cv2.MORPH_TOPHAT, _DISK),
                          cv2.morphologyEx(sample, cv2.MORPH_BLACKHAT, _DISK))
-    g90, g997 = np.percentile(gradient, (90, 99.7))
-    r90, r997 = np.percentile(residue, (90, 99.7))
+    step = max(1, sample.size // 500_000)  # percentiles of a large copy: from every step-th pixel
+    g90, g997 = np.percentile(gradient.ravel()[::step], (90, 99.7))
+    r90, r997 = np.percentile(residue.ravel()[::step], (90, 99.7))
     return {"grad90": math.log1p(g90), "grad_tail": math.log((g997 + 1) / (g90 + 1)),
             "res_tail": math.log((r997 + 1) / (r90 + 1)), "res_grad": math.log((r997 + 1) / (g90 + 1)),
             "black": level(0.005), "white": 1 - level(0.995), "p2": level(0.02), "p98": 1 - level(0.98),
