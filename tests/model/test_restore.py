@@ -118,8 +118,8 @@ def test_tiny_and_wrong_shaped_images():
 
 
 def test_fading_is_stretched_only_when_the_histogram_is_compressed():
-    clean = gray(4)
-    faded = (60 + clean.astype(np.float32) * 0.55).astype(np.uint8)  # black at 60, white at about 200
+    clean = np.tile(np.linspace(0, 255, 256, dtype=np.float32), (128, 1))  # black to white
+    faded = (60 + clean * 0.55).astype(np.uint8)  # black at 60, white at 200
     stretched, report = repair.restore(faded, "on")
     assert report["stretched"] is not None
     assert np.percentile(stretched, 0.5) < 30 and np.percentile(stretched, 99.5) > 225  # most of the way
