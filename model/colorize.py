@@ -21,7 +21,7 @@ from tqdm import tqdm
 from model.colorizer import Colorizer
 from model.files import atomic_write
 from model.formats import DEFAULT_QUALITY, OUTPUT_ALIASES, OUTPUT_FORMATS, encode, is_image_name
-from model.request import MAX_SIZE, MAX_VIVIDNESS, MIN_SIZE, RequestError, check_size, check_vividness
+from model.request import MAX_SIZE, MAX_VIVIDNESS, MIN_SIZE, RequestError, check_restore, check_size, check_vividness
 from model.video import colorize_video_command, is_video_name
 from model.weights import DEFAULT_WEIGHTS, PRECISIONS, WeightsError
 
@@ -100,6 +100,9 @@ def main(argv: list | None = None) -> int:
                              '"#c02020"}, ...], x and y in pixels of the photo as displayed')
     parser.add_argument("--vividness", type=checked(check_vividness), default=None,
                         help=f"0 (gray) to {MAX_VIVIDNESS:g} (twice as colourful); 1 is the model's own (default)")
+    parser.add_argument("--restore", type=checked(check_restore), default="auto",
+                        help="repair dust, scratches, grain and fading first: auto (default) only in photos taken for "
+                             "old prints, on in every photo, off never; the result has the repaired lightness")
     parser.add_argument("--format", type=str.lower, choices=[*OUTPUT_FORMATS, *OUTPUT_ALIASES], default="jpeg",
                         help="output format (default: jpeg)")
     parser.add_argument("--quality", type=bounded(int, 1, 100, "a whole number"), default=DEFAULT_QUALITY,
@@ -154,7 +157,8 @@ def main(argv: list | None = None) -> int:
             continue
         try:
             with Image.open(file) as image:
-                wanted = colorizer.check(image, size=args.size, vividness=args.vividness, hints=hints, text=True)
+                wanted = colorizer.check(image, size=args.size, vividness=args.vividness, hints=hints,
+                                         restore=args.restore, text=True)
                 result = colorizer.colorize(image, wanted)
         except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:
             errors.append(f"{file}: cannot read it as an image ({error})")

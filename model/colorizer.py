@@ -7,11 +7,14 @@
     request = colorizer.check(image, size="256", hints=points, text=True)  # checks once (model.request) ...
     color = colorizer.colorize(image, request)                             # ... then colorizes what it checked
 
-The network runs on a small copy of the photo (short side `size`) and on its mirror image (with the hints
+Before anything else the gray is repaired (model.restore): by default only a photo taken for an old print, whose
+dust, scratches and cracks are filled, grain calmed and fading lifted; restore="on" repairs any photo, "off"
+none. The network runs on a small copy of the photo (short side `size`) and on its mirror image (with the hints
 mirrored too); their ab, averaged, is upsampled and joined to the full-resolution L, so the output keeps the
-input's size, aspect and exact lightness. A weights file carries a chroma gain (see `expand_chroma`): the
-operating point chosen for it between accuracy and colourfulness, which is vividness 1. The full-resolution work
-is done in strips of about a megapixel, so memory stays bounded whatever the photo's size.
+input's size, aspect and exact lightness (the repaired lightness where a repair was made), and its transparency:
+an input with an alpha channel (or a transparent palette colour) gives an RGBA result with the same alpha. A
+weights file carries a chroma gain (see `expand_chroma`): the operating point chosen for it between accuracy and
+colourfulness, which is vividness 1. The full-resolution work is done in strips of about a megapixel, so memory stays bounded whatever the photo's size.
 """
 from pathlib import Path
 
@@ -24,6 +27,7 @@ from model.color import AB_SCALE, denormalize_ab, gray8_of_rgb8, gray_to_l, lab_
 from model.generator import pad_to_stride
 from model.hints import hint_layer, hint_proximity
 from model.request import ColorRequest, check_request
+from model.restore import restore as restore_gray
 from model.request import MAX_SIZE, MAX_VIVIDNESS, MIN_SIZE, RequestError  # noqa: F401 (for callers: limits, error)
 from model.weights import DEFAULT_WEIGHTS, default_precision, file_sha256, load_network, takes_hints
 
@@ -75,8 +79,9 @@ class Colorizer:
 
         size: the working size (short side the network sees; default the model's own). hints: a list of
         {"x": int, "y": int, "color": "#rrggbb"} in the upright image's pixels (model.hints). vividness: 0 (gray)
-        to 2 (twice the colour); None or 1 is the model's operating point. restore: auto, on or off (checked;
-        no repair is made yet). Raises model.request.RequestError (a ValueError) naming a value that is wrong.
+        to 2 (twice the colour); None or 1 is the model's operating point. restore: "auto" repairs a photo taken for
+        an old print, "on" any photo, "off" none (model.restore); the result has the repaired lightness.
+        Raises model.request.RequestError (a ValueError) naming a value that is wrong.
         """
         return self.colorize(image, self.check(image, size=size, hints=hints, vividness=vividness, restore=restore))
 
@@ -91,7 +96,8 @@ class Colorizer:
 
     def colorize(self, image: Image.Image, request: ColorRequest) -> Image.Image:
         """image -> its colorized version, as `request` (from self.check, for this image) asks."""
-        source = as_gray(upright(image))  # mode L or F (gray in [0, 1]), at full resolution
+        image = upright(image)
+        source = repaired(as_gray(image), request.restore)  # mode L or F (gray in [0, 1]), at full resolution
         width, height = source.size
         if (width, height) != (request.width, request.height):
             raise ValueError(f"this request was checked for a {request.width}x{request.height} image, not for this "
@@ -107,7 +113,11 @@ class Colorizer:
         ab_small = self.predict_ab(pixels_to_lightness(small), layer, proximity)  # (1, 2, h, w) normalized
         if request.vividness != 1:
             ab_small = (ab_small * request.vividness).clamp_(-1, 1)
-        return paint(source, ab_small)
+        result = paint(source, ab_small)
+        alpha = alpha_of(image)
+        if alpha is not None:
+            result.putalpha(alpha)
+        return result
 
     @torch.inference_mode()
     def predict_ab(self, l_small: torch.Tensor, hints: torch.Tensor | None = None,
@@ -218,6 +228,24 @@ def as_gray(image: Image.Image) -> Image.Image:
         return image.convert("L")
     planes = (np.asarray(plane) for plane in image.convert("RGB").split())
     return Image.fromarray(gray8_of_rgb8(*planes), "L")
+
+
+def repaired(source: Image.Image, mode: str) -> Image.Image:
+    """A gray image (mode L or F) after model.restore in this mode; the same object when nothing was repaired."""
+    if mode == "off":
+        return source
+    pixels = np.asarray(source)
+    result, _ = restore_gray(pixels, mode)
+    return source if result is pixels else Image.fromarray(result)
+
+
+def alpha_of(image: Image.Image) -> Image.Image | None:
+    """The image's transparency as a mode L alpha channel (from an alpha band, or a palette's or a single
+    colour's transparency), or None when it has none or every pixel is opaque."""
+    if not image.has_transparency_data:
+        return None
+    alpha = image.getchannel("A") if "A" in image.getbands() else image.convert("RGBA").getchannel("A")
+    return None if alpha.getextrema() == (255, 255) else alpha
 
 
 def pixels_to_lightness(image: Image.Image) -> torch.Tensor:

@@ -7,6 +7,8 @@ left out of every list, so no message promises it.
 """
 import io
 
+from PIL import Image
+
 try:
     import pillow_heif
 except ImportError:  # an optional extra: everything else works without it
@@ -43,8 +45,13 @@ DEFAULT_QUALITY = 90  # JPEG quality of results, on the server and on the comman
 
 
 def encode(image, output_format: str, quality: int = DEFAULT_QUALITY) -> bytes:
-    """A PIL image -> the bytes of a file in output_format ("jpeg" or "png")."""
+    """A PIL image -> the bytes of a file in output_format ("jpeg" or "png"). PNG keeps an alpha channel; JPEG has
+    none, so an image with one is written as it shows on a white page."""
     pil_format = OUTPUT_FORMATS[output_format][0]
+    if pil_format == "JPEG" and image.mode in ("RGBA", "LA"):
+        background = Image.new(image.mode[:-1], image.size, "white")
+        background.paste(image, mask=image.getchannel("A"))
+        image = background
     buffer = io.BytesIO()
     options = {"quality": quality, "optimize": False} if pil_format == "JPEG" else {"compress_level": 3}
     image.save(buffer, pil_format, **options)

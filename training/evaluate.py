@@ -16,6 +16,12 @@ mean ab distance between the result and the hint over the hinted patches. Colour
 variants: Hasler and Suesstrunk's (2003) formula, and the absolute-value variant that DDColor's tables use.
 Photos whose names start with a prefix (`intel_00001.jpg`) also get a table per prefix: per source.
 
+--degrade measures the repair of old prints instead (model.restore): each photo's gray version made old by
+training.degrade.made_old (faded, blurred, grainy, scratched, dusty, JPEG 30-70; the same for a photo in every run)
+and colorized with restore off, auto and on, against the clean gray. Colour PSNR: the result's ab joined to the
+clean photo's own lightness, against the original, so that only colour counts; colourfulness of that image; and
+how much closer to the clean lightness (Lab L PSNR) the result's lightness is than the damaged input's.
+
 FID and Inception Score need Inception weights, which cannot be downloaded here: pass --inception with the
 TorchScript detector used by StyleGAN2-ADA's metrics (inception-2015-12-05.pt), which takes uint8 images and
 returns pool features with return_features=True and class probabilities with no_output_bias=True.
@@ -31,10 +37,11 @@ import torch
 from PIL import Image, ImageDraw
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from model.color import lab_to_rgb, rgb_to_lab_np
+from model.color import gray8_of_rgb8, lab_to_rgb, lab_to_rgb_np, rgb_to_lab_np
 from model.colorizer import Colorizer, lightness
 from model.weights import DEFAULT_WEIGHTS, PRECISIONS, WeightsError
 from training.data import list_images, open_rgb, split_paths, spread
+from training.degrade import made_old
 from training.hints import SWEEP_SIDE, sweep_hints
 from training.progress import Progress
 from training.sheets import contact_sheet
@@ -188,7 +195,7 @@ def evaluate(colorizer: Colorizer, paths: list[Path], size: int | None = None, h
             # the same hints for a photo and count, whatever else is measured: comparable across gains and runs
             hints, corners = sweep_hints(lab, count, random.Random(f"{Path(path).name}:{count}")) if count else (None, [])
             for gain, variant in variants.items():
-                ours = variant(original, size=size, hints=hints)
+                ours = variant(original, size=size, hints=hints, restore="off")  # the network alone
                 result = np.asarray(ours)
                 scores = photo["scores"][gain, count] = image_scores(result, target)
                 if count:
@@ -280,6 +287,76 @@ def format_table(report: dict) -> str:
     return "\n".join(lines)
 
 
+# (name, which gray goes in, restore mode)
+DEGRADE_CONDITIONS = (("clean", "clean", "off"), ("clean, auto", "clean", "auto"), ("old, off", "old", "off"),
+                      ("old, auto", "old", "auto"), ("old, on", "old", "on"))
+DEGRADE_SHEET_ROWS = 8
+
+
+def colour_only(result: np.ndarray, original_lab: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8: the result's ab joined to the original's L, so that its lightness cannot count."""
+    lab = rgb_to_lab_np(result)
+    lab[..., 0] = original_lab[..., 0]
+    return (lab_to_rgb_np(lab) * 255).round().astype(np.uint8)
+
+
+def evaluate_degraded(colorizer: Colorizer, paths: list[Path], size: int | None = None,
+                      sheet: Path | None = None) -> dict:
+    """Each condition of DEGRADE_CONDITIONS on each photo: colour PSNR and colourfulness of the colour-only image,
+    lightness PSNR against the clean gray, and whether the lightness changed from its input's."""
+    scores = {name: [] for name, _, _ in DEGRADE_CONDITIONS}
+    originals, rows = [], []
+    sheet_rows = set(spread(len(paths), DEGRADE_SHEET_ROWS))
+    for index, path in enumerate(tqdm(paths, unit="image", disable=None)):
+        original = np.asarray(open_rgb(path))
+        original_lab = rgb_to_lab_np(original)
+        clean = gray8_of_rgb8(*(np.ascontiguousarray(original[..., c]) for c in range(3)))
+        old, _ = made_old(clean, Path(path).name)
+        grays = {"clean": clean, "old": old}
+        clean_l = lightness(Image.fromarray(clean))
+        results = {}
+        for name, source, mode in DEGRADE_CONDITIONS:
+            result = np.asarray(colorizer(Image.fromarray(grays[source]), size=size, restore=mode))
+            results[name] = result
+            colour = colour_only(result, original_lab)
+            result_l = lightness(Image.fromarray(result))
+            mse = float((result_l - clean_l).pow(2).mean())
+            changed = float((result_l - lightness(Image.fromarray(grays[source]))).abs().max()) > 0.6  # > half a level
+            scores[name].append({"psnr": peak_signal_noise_ratio(original, colour, data_range=255),
+                                 "colorfulness": colorfulness(colour),
+                                 "lightness_psnr": 10 * np.log10(100 ** 2 / max(mse, 1e-10)), "changed": changed})
+        originals.append(colorfulness(original))
+        if sheet and index in sheet_rows:
+            repaired = Image.fromarray(results["old, on"]).convert("L")
+            rows.append([Image.fromarray(old), Image.fromarray(results["old, off"]), repaired,
+                         Image.fromarray(results["old, on"]), Image.fromarray(original)])
+    report = {"images": len(paths), "original": {"colorfulness": float(np.mean(originals))}, "conditions": {}}
+    for name, per_photo in scores.items():
+        means = {key: float(np.mean([s[key] for s in per_photo])) for key in ("psnr", "colorfulness", "lightness_psnr")}
+        means["changed"] = int(sum(s["changed"] for s in per_photo))
+        report["conditions"][name] = means
+    if sheet:
+        titles = ("made old", "colorized as it is", "repaired (restore on)", "colorized after repair", "original")
+        contact_sheet(rows, titles=titles).save(sheet, quality=85)
+    return report
+
+
+def format_degraded(report: dict) -> str:
+    conditions = report["conditions"]
+    clean, old = conditions["clean"], conditions["old, off"]
+    lines = [f"{report['images']} photos; colour: the result's ab on the clean lightness; lightness: Lab L PSNR "
+             f"against the clean gray", "",
+             "| input, restore | colour PSNR dB | vs clean | colourfulness | share of clean's | lightness PSNR dB | "
+             "vs the damaged input | photos whose lightness it changed |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, r in conditions.items():
+        closer = f"{r['lightness_psnr'] - old['lightness_psnr']:+.2f}" if name.startswith("old") else ""
+        lightness_psnr = "identical" if r["lightness_psnr"] > 99 else f"{r['lightness_psnr']:.2f}"
+        lines.append(f"| {name} | {r['psnr']:.2f} | {r['psnr'] - clean['psnr']:+.2f} | {r['colorfulness']:.1f} | "
+                     f"{r['colorfulness'] / clean['colorfulness']:.0%} | {lightness_psnr} | {closer} | {r['changed']} |")
+    lines.append(f"| originals | | | {report['original']['colorfulness']:.1f} | | | | |")
+    return "\n".join(lines)
+
+
 def hint_counts(text: str) -> tuple[int, ...]:
     try:
         counts = tuple(int(t) for t in text.split(","))
@@ -305,6 +382,9 @@ def main(argv: list | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the report as JSON here")
     parser.add_argument("--sheet", type=Path, help="write a gray | automatic | hints | original sheet of 16 photos")
     parser.add_argument("--inception", type=Path, help="Inception TorchScript file, for FID and Inception Score")
+    parser.add_argument("--degrade", action="store_true", help="measure the repair of old prints instead: each photo "
+                        "made old, colorized with restore off, auto and on (--sheet: made old | as it is | repaired | "
+                        "after repair | original, 8 photos)")
     args = parser.parse_args(argv)
 
     try:
@@ -325,11 +405,14 @@ def main(argv: list | None = None) -> int:
         paths = [paths[i] for i in spread(len(paths), args.limit)]
     if not paths:
         parser.error(f"no photos to score in {args.images} (split {args.split})")
-    report = evaluate(colorizer, paths, args.size, args.hints, args.sheet, args.inception)
+    if args.degrade:
+        report = evaluate_degraded(colorizer, paths, args.size, args.sheet)
+    else:
+        report = evaluate(colorizer, paths, args.size, args.hints, args.sheet, args.inception)
     # the weights by name and hash: a path would record this machine's folders
     report.update(weights=args.weights.name, sha256=colorizer.sha256, split=args.split, size=args.size,
                   precision=colorizer.precision)
-    print(format_table(report))
+    print(format_degraded(report) if args.degrade else format_table(report))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
     if args.weights.resolve() == DEFAULT_WEIGHTS.resolve():

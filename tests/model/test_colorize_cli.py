@@ -174,3 +174,16 @@ def test_bad_options_are_usage_errors(inputs, tmp_path, tiny_weights, capsys, fl
     with pytest.raises(SystemExit) as exit_info:
         main([str(inputs), "-o", str(tmp_path / "out"), "--weights", str(tiny_weights), flag, value])
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["auto", "on", "OFF"])
+def test_restore_modes_are_accepted(inputs, tmp_path, tiny_weights, value):
+    out = tmp_path / "out"
+    assert main([str(inputs / "a.jpg"), "-o", str(out), "--weights", str(tiny_weights), "--restore", value]) == 0
+    assert size_and_format(out / "a.jpg") == ((90, 60), "JPEG")
+
+
+def test_a_bad_restore_mode_is_a_usage_error(inputs, tmp_path, tiny_weights, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(inputs), "-o", str(tmp_path / "out"), "--weights", str(tiny_weights), "--restore", "maybe"])
+    assert exit_info.value.code == 2 and "--restore" in capsys.readouterr().err

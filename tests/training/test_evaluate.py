@@ -163,3 +163,19 @@ def test_the_command_prints_a_table_and_writes_json(tiny_weights, photo_folder, 
     assert "gray" in table and "automatic" in table and "PSNR" in table
     report = json.loads(out.read_text())
     assert 0 < report["images"] < 24 and report["split"] == "validation"
+
+
+def test_degrade_scores_clean_old_and_repaired_photos(tiny_weights, photo_folder, tmp_path, capsys):
+    sheet, report_path = tmp_path / "sheet.jpg", tmp_path / "report.json"
+    assert main(["--images", str(photo_folder), "--weights", str(tiny_weights), "--limit", "4", "--degrade",
+                 "--sheet", str(sheet), "--json", str(report_path)]) == 0
+    conditions = json.loads(report_path.read_text())["conditions"]
+    assert list(conditions) == ["clean", "clean, auto", "old, off", "old, auto", "old, on"]
+    assert conditions["clean"]["changed"] == 0 and conditions["old, off"]["changed"] == 0
+    assert conditions["old, on"]["changed"] == 4  # every old photo repaired
+    assert all(0 < c["psnr"] < 60 and c["colorfulness"] >= 0 for c in conditions.values())
+    assert conditions["old, on"]["lightness_psnr"] != conditions["old, off"]["lightness_psnr"]  # the repaired L
+    assert conditions["clean"]["lightness_psnr"] > 60  # the clean gray's own lightness, to rounding
+    assert "| old, on |" in capsys.readouterr().out
+    with Image.open(sheet) as image:
+        assert image.width > 4 * image.height / 4  # five columns
