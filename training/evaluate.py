@@ -307,7 +307,8 @@ def evaluate_degraded(colorizer: Colorizer, paths: list[Path], size: int | None 
     scores = {name: [] for name, _, _ in DEGRADE_CONDITIONS}
     originals, rows = [], []
     sheet_rows = set(spread(len(paths), DEGRADE_SHEET_ROWS))
-    for index, path in enumerate(tqdm(paths, unit="image", disable=None)):
+    progress = Progress(len(paths), "photo")
+    for index, path in enumerate(paths):
         original = np.asarray(open_rgb(path))
         original_lab = rgb_to_lab_np(original)
         clean = gray8_of_rgb8(*(np.ascontiguousarray(original[..., c]) for c in range(3)))
@@ -330,6 +331,7 @@ def evaluate_degraded(colorizer: Colorizer, paths: list[Path], size: int | None 
             repaired = Image.fromarray(results["old, on"]).convert("L")
             rows.append([Image.fromarray(old), Image.fromarray(results["old, off"]), repaired,
                          Image.fromarray(results["old, on"]), Image.fromarray(original)])
+        progress.update()
     report = {"images": len(paths), "original": {"colorfulness": float(np.mean(originals))}, "conditions": {}}
     for name, per_photo in scores.items():
         means = {key: float(np.mean([s[key] for s in per_photo])) for key in ("psnr", "colorfulness", "lightness_psnr")}

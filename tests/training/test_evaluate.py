@@ -88,9 +88,9 @@ def test_the_ten_point_score_gives_each_photo_ten_points_with_their_patches_colo
     echo = Colorizer.load(echo_weights)
     asked = []
 
-    def recording(image, size=None, hints=None):
+    def recording(image, size=None, hints=None, restore="auto"):
         asked.append((np.asarray(image), hints))
-        return echo(image, size=size, hints=hints)
+        return echo(image, size=size, hints=hints, restore=restore)
     paths = sorted(photo_folder.iterdir())[:3]
     report = evaluate(recording, paths, hint_counts=(0, 10))
     assert [hints is None for _, hints in asked] == [True, False] * 3  # automatic, then 10 points, per photo
