@@ -31,10 +31,16 @@ def test_a_photo_made_old_is_repaired_and_keeps_the_repaired_lightness(colorizer
     assert (lightness(result) - lightness(off)).abs().mean() > 1
 
 
-@pytest.mark.parametrize("value", ["maybe", "", None, 1])
+@pytest.mark.parametrize("value", ["maybe", "", "AUTO", 1])
 def test_a_bad_restore_value_is_refused(colorizer, value):
     with pytest.raises(ValueError, match="restore must be auto, on or off"):
         colorizer(synthetic_photo(0), restore=value)
+
+
+def test_no_restore_value_means_auto(colorizer):
+    old = Image.fromarray(made_old(np.asarray(synthetic_photo(1, (256, 192)).convert("L")), "old print")[0])
+    assert np.array_equal(np.asarray(colorizer(old, restore=None)), np.asarray(colorizer(old, restore="auto")))
+    assert not np.array_equal(np.asarray(colorizer(old, restore=None)), np.asarray(colorizer(old, restore="off")))
 
 
 def with_hole(image: Image.Image) -> Image.Image:
