@@ -215,6 +215,14 @@ def lab_to_rgb_np(lab: np.ndarray, fit_gamut: bool = True) -> np.ndarray:
     return lab_to_rgb(lab, fit_gamut=fit_gamut).movedim(-3, -1).numpy()
 
 
+def fit_gamut_np(lab: np.ndarray) -> np.ndarray:
+    """float (..., 3) Lab -> float32 (..., 3) Lab of the colour sRGB shows for it: the same L and hue, the chroma
+    cut to what sRGB can show at that L (what lab_to_rgb and lab_to_srgb8 paint). In-gamut colours come back as
+    they are, to about 1e-3."""
+    lab = np.asarray(lab, dtype=np.float32)
+    return rgb_to_lab_np(lab_to_rgb_np(lab.reshape(-1, 1, 3))).reshape(lab.shape)
+
+
 def _as_unit_float(rgb: np.ndarray) -> np.ndarray:
     if rgb.dtype == np.uint8:
         return rgb.astype(np.float32) / 255

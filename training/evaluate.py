@@ -2,7 +2,7 @@
 
     python -m training.evaluate --images PHOTOS [--split validation] [--weights PATH] [--size N]
                                 [--hints 0,1,2,5,10,20] [--json out.json] [--sheet sheet.png]
-                                [--inception inception.pt]
+                                [--inception inception.pt] [--leak]
 
 Each photo is scored at its own size. The network sees only the photo's lightness (the Colorizer takes Lab L,
 exactly what the gray baseline keeps). With --split validation, only the photos that training.train held out
@@ -22,6 +22,11 @@ and colorized with restore off, auto and on, against the clean gray. Colour PSNR
 clean photo's own lightness, against the original, so that only colour counts; colourfulness of that image; and
 how much closer to the clean lightness (Lab L PSNR) the result's lightness is than the damaged input's.
 
+--leak adds how far one colour point leaks out of its object (training.leak): each photo gets one point in an
+object region, in a colour unlike the automatic one; leak is the mean ab change outside the object over the
+mean change near the point, "moved" the share of outside pixels changed by more than 10 ab units, and "at point"
+the ab distance from the asked colour as sRGB can show it there. Beside them, the 10-point sweep when --hints has it.
+
 FID and Inception Score need Inception weights, which cannot be downloaded here: pass --inception with the
 TorchScript detector used by StyleGAN2-ADA's metrics (inception-2015-12-05.pt), which takes uint8 images and
 returns pool features with return_features=True and class probabilities with no_output_bias=True.
@@ -40,6 +45,7 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from model.color import gray8_of_rgb8, lab_to_rgb, lab_to_rgb_np, rgb_to_lab_np
 from model.colorizer import Colorizer, lightness
 from model.weights import DEFAULT_WEIGHTS, PRECISIONS, WeightsError
+from training import leak
 from training.data import list_images, open_rgb, split_paths, spread
 from training.degrade import made_old
 from training.hints import SWEEP_SIDE, sweep_hints
@@ -387,6 +393,8 @@ def main(argv: list | None = None) -> int:
     parser.add_argument("--degrade", action="store_true", help="measure the repair of old prints instead: each photo "
                         "made old, colorized with restore off, auto and on (--sheet: made old | as it is | repaired | "
                         "after repair | original, 8 photos)")
+    parser.add_argument("--leak", action="store_true", help="also measure how far one colour point leaks out of "
+                                                           "its object (training.leak)")
     args = parser.parse_args(argv)
 
     try:
@@ -414,7 +422,16 @@ def main(argv: list | None = None) -> int:
     # the weights by name and hash: a path would record this machine's folders
     report.update(weights=args.weights.name, sha256=colorizer.sha256, split=args.split, size=args.size,
                   precision=colorizer.precision)
-    print(format_degraded(report) if args.degrade else format_table(report))
+    if args.degrade:
+        print(format_degraded(report))
+    else:
+        print(format_table(report))
+    if args.leak and not args.degrade:
+        report["leak"] = leak.summarize(leak.measure_photos(colorizer, paths, args.size)[0])
+        if "10" in report["hints"]:
+            report["leak"]["sweep"] = report["hints"]["10"]["psnr"] - report["gray"]["psnr"]
+        print("\none colour point per photo, in an object region (training.leak)")
+        print(leak.format_table({args.split: report["leak"]}))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
     if args.weights.resolve() == DEFAULT_WEIGHTS.resolve():
