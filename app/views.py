@@ -9,6 +9,7 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 from app.images import UploadError, decode_upload
 from model.colorizer import MAX_SIZE, MIN_SIZE, RequestError
 from model.formats import ACCEPT, NAMES, OUTPUT_ALIASES, OUTPUT_FORMATS, encode
+from model.hints import points_shown
 
 bp = Blueprint("colorizer", __name__)
 # The page offers the model's own working size and two around it; the API takes any size in [MIN_SIZE, MAX_SIZE].
@@ -41,9 +42,11 @@ def colorize():
         return error_response(422, f"{error}.")
     result = colorizer.colorize(image, wanted)
     _, mimetype, extension = OUTPUT_FORMATS[output_format]
-    return Response(encode(result, output_format, quality), mimetype=mimetype, headers={
-        "Content-Disposition": content_disposition(safe_stem(upload.filename), f"-color.{extension}"),
-        "Cache-Control": "no-store"})
+    headers = {"Content-Disposition": content_disposition(safe_stem(upload.filename), f"-color.{extension}"),
+               "Cache-Control": "no-store"}
+    if wanted.hints:  # what each point asked and what the result shows there (sRGB cannot show every colour at every L)
+        headers["X-Colorizer-Points"] = json.dumps(points_shown(result, wanted.hints, [h["color"] for h in raw_hints]))
+    return Response(encode(result, output_format, quality), mimetype=mimetype, headers=headers)
 
 
 @bp.get("/healthz")

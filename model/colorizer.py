@@ -23,9 +23,11 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps
 
-from model.color import AB_SCALE, denormalize_ab, gray8_of_rgb8, gray_to_l, lab_to_srgb8, lightness_of_uint8, normalize_l
+from model.color import (AB_SCALE, denormalize_ab, gray8_of_rgb8, gray_to_l, lab_to_srgb8, lightness_of_uint8,
+                         normalize_ab, normalize_l)
 from model.generator import pad_to_stride
-from model.hints import hint_layer, hint_proximity
+from model.hints import hint_layer
+from model.points import guide_shape, guided_coefficients, point_change, to_grid
 from model.request import ColorRequest, check_request
 from model.restore import restore as restore_gray
 from model.request import MAX_SIZE, MAX_VIVIDNESS, MIN_SIZE, RequestError  # noqa: F401 (for callers: limits, error)
@@ -106,24 +108,42 @@ class Colorizer:
         small_height, small_width = working_shape(height, width, request.size)
         # The network's input is made the way training made its crops: resized in sRGB, then converted to L.
         small = source.resize((small_width, small_height), Image.Resampling.BICUBIC, reducing_gap=3.0)
-        layer = proximity = None
+        l_small = pixels_to_lightness(small)
+        automatic = self.network_ab(l_small)  # (1, 2, h, w) normalized, as the network gives it
+        ab_small = at_vividness(expand_chroma(automatic, self.chroma_gain), request.vividness)
+        change = None
         if points:
-            layer = hint_layer(points, width, height, small_width, small_height)
-            proximity = hint_proximity(points, width, height, small_width, small_height)
-        ab_small = self.predict_ab(pixels_to_lightness(small), layer, proximity)  # (1, 2, h, w) normalized
-        if request.vividness != 1:
-            ab_small = (ab_small * request.vividness).clamp_(-1, 1)
-        result = paint(source, ab_small)
+            pointed = self.network_ab(l_small, hint_layer(points, width, height, small_width, small_height))
+            change = point_change_coefficients(source, ab_small, at_vividness(pointed, request.vividness) - ab_small,
+                                               automatic, points)
+        result = paint(source, ab_small, change)
         alpha = alpha_of(image)
         if alpha is not None:
             result.putalpha(alpha)
         return result
 
+    def predict_ab(self, l_small: torch.Tensor, points: list | tuple = (), size: tuple[int, int] | None = None,
+                   vividness: float = 1.0) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(h, w) L at the working size -> ((1, 2, h, w) normalized ab at the operating point and vividness, with the
+        points' change kept to their regions at this resolution (model.points); (h, w) the points' reach, None
+        without points). points: model.hints.Hint in the pixels of a picture of `size` (width, height), which this
+        L is a small copy of. For callers that paint at the working size themselves (model.video)."""
+        automatic = self.network_ab(l_small)
+        ab = at_vividness(expand_chroma(automatic, self.chroma_gain), vividness)
+        if not points:
+            return ab, None
+        height, width = l_small.shape
+        pointed = self.network_ab(l_small, hint_layer(points, *size, width, height))
+        seeds = [to_grid(p.x, p.y, *size, width, height) for p in points]
+        asked = normalize_ab(torch.tensor([[p.a, p.b] for p in points], dtype=torch.float32))
+        change, reach = point_change(l_small.numpy(), ab[0], (at_vividness(pointed, vividness) - ab)[0], seeds,
+                                     asked, automatic[0])
+        return (ab + change[None]).clamp_(-1, 1), reach
+
     @torch.inference_mode()
-    def predict_ab(self, l_small: torch.Tensor, hints: torch.Tensor | None = None,
-                   proximity: torch.Tensor | None = None) -> torch.Tensor:
-        """(h, w) L, an optional (3, h, w) hint layer and the (h, w) closeness to the hints -> (1, 2, h, w)
-        normalized ab at the working resolution, at the model's operating point (see expand_chroma)."""
+    def network_ab(self, l_small: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
+        """(h, w) L and an optional (3, h, w) hint layer -> (1, 2, h, w) normalized ab at the working resolution,
+        as the network gives it (before the chroma gain)."""
         height, width = l_small.shape
         l_norm = pad_to_stride(normalize_l(l_small)[None, None], self.stride).to(self.device, self.dtype)
         # The picture and its mirror image in one batch, the mirror's colours mirrored back and averaged: a
@@ -136,45 +156,77 @@ class Colorizer:
         ab = (0.5 * (both[:1] + both[1:].flip(-1)))[..., :height, :width].float().cpu()
         # A sliver of a photo (a few pixels across) makes feature maps one pixel wide at the bottom of the net;
         # bfloat16 kernels have returned NaN there. No colour is the honest answer for such pixels, not garbage.
-        return expand_chroma(torch.nan_to_num_(ab, nan=0.0), self.chroma_gain, proximity)
+        return torch.nan_to_num_(ab, nan=0.0)
 
 
-def expand_chroma(ab: torch.Tensor, gain: float, hinted: torch.Tensor | None = None) -> torch.Tensor:
+def at_vividness(ab: torch.Tensor, vividness: float) -> torch.Tensor:
+    """Normalized ab -> its colours `vividness` times as strong (1: unchanged, the same tensor)."""
+    return ab if vividness == 1 else (ab * vividness).clamp_(-1, 1)
+
+
+def expand_chroma(ab: torch.Tensor, gain: float) -> torch.Tensor:
     """(B, 2, h, w) normalized ab -> each picture's colours moved `gain` times as far from its mean colour.
 
     A net trained for accuracy predicts, where it is unsure of a hue, colours close to the average of the
     candidates: muted. Scaling the distances from the picture's mean colour, rather than from gray, makes it
     more colourful without deepening a cast the whole picture has. (For a net that predicts the expected colour
     it is also the most accurate way to add spread: minimizing squared error minus a weight times the variance
-    of the colours gives exactly this form.) gain 1 changes nothing.
-
-    hinted: an (h, w) closeness to colour hints in [0, 1] (model.hints.hint_proximity). Where the user gave the
-    colour the net is not unsure, so the gain fades to 1 there: a hint keeps its colour, the rest of the picture
-    its operating point.
+    of the colours gives exactly this form.) gain 1 changes nothing. Colour points do not go through it: what
+    they change is added afterwards, at gain 1 (model.points), since where the user gave the colour the net is
+    not unsure.
     """
     if gain == 1:
         return ab
     mean = ab.mean(dim=(-2, -1), keepdim=True)
-    scale = gain if hinted is None else 1 + (gain - 1) * (1 - hinted)
-    return (mean + scale * (ab - mean)).clamp_(-1, 1)
+    return (mean + gain * (ab - mean)).clamp_(-1, 1)
 
 
 @torch.inference_mode()
-def paint(source: Image.Image, ab_small: torch.Tensor) -> Image.Image:
+def point_change_coefficients(source: Image.Image, ab_small: torch.Tensor, change_small: torch.Tensor,
+                              automatic: torch.Tensor, points: list) -> tuple[torch.Tensor, torch.Tensor]:
+    """What colour points change, kept to their regions (model.points), as the guided filter's (slope, offset),
+    each (2, gh, gw) on the guide grid: the full-resolution change is slope * L + offset, upsampled.
+
+    ab_small: (1, 2, h, w) the picture without points, as painted; change_small: (1, 2, h, w) the network's change
+    for the points; automatic: (1, 2, h, w) the network's colours without points (their edges count too)."""
+    width, height = source.size
+    guide_height, guide_width = guide_shape(height, width)
+    full = (guide_width, guide_height) == (width, height)
+    guide = source if full else source.resize((guide_width, guide_height), Image.Resampling.BOX)
+    l_guide = pixels_to_lightness(guide)  # (gh, gw)
+    base, change, automatic = (F.interpolate(t, size=(guide_height, guide_width), mode="bilinear",
+                                             align_corners=False)[0] for t in (ab_small, change_small, automatic))
+    seeds = [to_grid(p.x, p.y, width, height, guide_width, guide_height) for p in points]
+    asked = normalize_ab(torch.tensor([[p.a, p.b] for p in points], dtype=torch.float32))
+    total, _ = point_change(l_guide.numpy(), base, change, seeds, asked, automatic)
+    return guided_coefficients(l_guide, total)
+
+
+@torch.inference_mode()
+def paint(source: Image.Image, ab_small: torch.Tensor,
+          change: tuple[torch.Tensor, torch.Tensor] | None = None) -> Image.Image:
     """Full-resolution L of source joined with ab_small upsampled to its size, in strips of rows.
 
     Bilinear upsampling is separable: the columns are upsampled once for the whole image (2 x h x W values,
     small), then each strip interpolates its own rows; the result equals upsampling the whole frame at once.
+    change: colour points' (slope, offset), each (2, gh, gw) (point_change_coefficients), upsampled the same way;
+    slope * L + offset is added to the ab.
     """
     width, height = source.size
     small_height = ab_small.shape[-2]
     ab_columns = F.interpolate(ab_small, size=(small_height, width), mode="bilinear", align_corners=False)[0]
+    if change is not None:
+        slope, offset = (F.interpolate(t[None], size=(t.shape[-2], width), mode="bilinear", align_corners=False)[0]
+                         for t in change)
     result = Image.new("RGB", (width, height))
     rows = max(1, STRIP_PIXELS // width)
     for top in range(0, height, rows):
         bottom = min(height, top + rows)
         l_strip = pixels_to_lightness(source.crop((0, top, width, bottom)))  # (rows, W)
         ab_strip = interpolate_rows(ab_columns, top, bottom, height)  # (2, rows, W) normalized
+        if change is not None:
+            ab_strip += interpolate_rows(slope, top, bottom, height) * l_strip
+            ab_strip += interpolate_rows(offset, top, bottom, height)
         a, b = denormalize_ab(ab_strip).clamp_(-AB_SCALE, AB_SCALE)
         strip = lab_to_srgb8(l_strip, a, b)  # (rows, W, 3) uint8; L kept exactly, the gamut fitted by chroma
         result.paste(Image.fromarray(strip.numpy()), (0, top))

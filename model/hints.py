@@ -17,7 +17,7 @@ import torch
 from model.color import normalize_ab, rgb_to_lab_np
 
 HINT_SIDE = 5  # side of the square a hint fills at the working resolution (training draws squares of 1 to 9)
-PROXIMITY_SPREAD = 1 / 8  # see hint_proximity: a hint's neighbourhood, as a share of the picture's short side
+SHOWN_TOLERANCE = 3.0  # ab units: a point whose result is further than this from the asked colour is not exact
 _COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 
 
@@ -100,17 +100,17 @@ def hint_layer(hints: list[Hint], width: int, height: int, small_width: int, sma
     return layer
 
 
-def hint_proximity(hints: list[Hint], width: int, height: int, small_width: int, small_height: int) -> torch.Tensor:
-    """(small_height, small_width) closeness to the nearest hint, in [0, 1]: 1 at a hint, falling as a Gaussian
-    of the distance with a spread of PROXIMITY_SPREAD of the short side. Where the user said the colour, the
-    net is not unsure, and the chroma gain that compensates for its doubt (model.colorizer) fades out."""
-    spread = PROXIMITY_SPREAD * min(small_width, small_height)
-    rows = torch.arange(small_height, dtype=torch.float32)[:, None]
-    columns = torch.arange(small_width, dtype=torch.float32)[None, :]
-    closeness = torch.zeros(small_height, small_width)
-    for hint in hints:
-        row = (hint.y + 0.5) * small_height / height - 0.5
-        column = (hint.x + 0.5) * small_width / width - 0.5
-        distance2 = (rows - row) ** 2 + (columns - column) ** 2
-        torch.maximum(closeness, torch.exp(-distance2 / (2 * spread**2)), out=closeness)
-    return closeness
+def points_shown(result, points: list[Hint], asked: list[str]) -> list[dict]:
+    """What each point asked for and what the colorized result shows there: [{"asked": "#rrggbb", "shown":
+    "#rrggbb", "exact": bool}], in the order given. result: the Colorizer's output (PIL, upright) for these points;
+    asked: each point's colour as the user gave it. `shown` is the result's pixel at the point: the asked hue and
+    chroma at the photo's own lightness there, as far as sRGB can show them. `exact` is false when that is more
+    than SHOWN_TOLERANCE ab units from the asked colour (an orange asked on a white cloud shows a pale cream)."""
+    rgb = result.convert("RGB")
+    shown = []
+    for point, colour in zip(points, asked):
+        pixel = np.array(rgb.getpixel((point.x, point.y)), np.uint8)
+        _, a, b = rgb_to_lab_np(pixel[None, None])[0, 0]
+        shown.append({"asked": colour.lower(), "shown": "#%02x%02x%02x" % tuple(int(v) for v in pixel),
+                      "exact": bool(math.hypot(a - point.a, b - point.b) <= SHOWN_TOLERANCE)})
+    return shown

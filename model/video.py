@@ -48,7 +48,7 @@ from PIL import Image
 from model.color import gray8_of_rgb8
 from model.colorizer import Colorizer, paint, pixels_to_lightness, working_shape
 from model.files import atomic_write
-from model.hints import Hint, hint_layer, hint_proximity, parse_hints
+from model.hints import Hint, parse_hints
 from model.request import check_vividness
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".webm", ".avi")
@@ -426,20 +426,14 @@ class FrameColour:
 
     def predict(self, small: Image.Image, with_proximity: bool = False):
         """The network's ab for this frame, with the tracked points: (h, w, 2) float32 normalized, at vividness.
-        with_proximity: also the (h, w) closeness to the points (None without points)."""
-        hints = self.tracker.hints()
-        layer = proximity = None
-        if hints:
-            args = (hints, self.width, self.height, self.small_width, self.small_height)
-            layer, proximity = hint_layer(*args), hint_proximity(*args)
-        ab = self.colorizer.predict_ab(pixels_to_lightness(small), layer, proximity)  # (1, 2, h, w)
-        if self.vividness != 1:
-            ab = (ab * self.vividness).clamp_(-1, 1)
+        with_proximity: also the (h, w) reach of the points over their regions (None without points)."""
+        ab, reach = self.colorizer.predict_ab(pixels_to_lightness(small), self.tracker.hints(),
+                                              (self.width, self.height), self.vividness)
         self.network_runs += 1
         ab = np.ascontiguousarray(ab[0].numpy().transpose(1, 2, 0))
         if not with_proximity:
             return ab
-        return ab, None if proximity is None else proximity.numpy()
+        return ab, None if reach is None else reach.numpy()
 
 
 # --- writing -------------------------------------------------------------------------------------------------------

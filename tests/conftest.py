@@ -98,6 +98,26 @@ def echo_weights(tmp_path_factory) -> Path:
     return path
 
 
+class LeakyHints(Generator):
+    """A stand-in for a net that lets points leak: no colour of its own, and with points, the mean of their
+    colours over the whole picture, across every edge."""
+
+    def forward(self, l_norm: torch.Tensor, hints: Optional[torch.Tensor] = None, raw: bool = False) -> torch.Tensor:
+        if hints is None:
+            return torch.zeros_like(l_norm).repeat(1, 2, 1, 1)
+        count = hints[:, 2:3].sum(dim=(2, 3), keepdim=True).clamp(min=1)
+        colour = (hints[:, :2] * hints[:, 2:3]).sum(dim=(2, 3), keepdim=True) / count  # (B, 2, 1, 1)
+        return colour.expand(-1, -1, l_norm.shape[2], l_norm.shape[3])
+
+
+@pytest.fixture(scope="session")
+def leaky_weights(tmp_path_factory) -> Path:
+    from model.weights import save_network
+    path = tmp_path_factory.mktemp("leaky") / "leaky.pt"
+    save_network(LeakyHints(**TINY, stem_stride=1), path, {"working_size": 64, "chroma_gain": 1.0})
+    return path
+
+
 class AutomaticOnly(torch.nn.Module):
     """A network from before the hint layer (weights format 1): lightness in, ab out, no second input at all."""
 

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from app import create_app
-from model.color import rgb_to_lab_np
+from model.color import fit_gamut_np, rgb_to_lab_np
 from model.hints import color_to_ab
 from tests.app.conftest import image_bytes, post
 from tests.conftest import synthetic_photo
@@ -120,3 +120,31 @@ def test_hints_are_parsed_once_per_request(client, monkeypatch):
     monkeypatch.setattr(model.request, "parse_hints", lambda *args: calls.append(args) or real(*args))
     response = post(client, image_bytes(PHOTO), hints=json.dumps([{"x": 40, "y": 30, "color": RED}]))
     assert response.status_code == 200 and len(calls) == 1
+
+
+def test_the_points_header_says_what_each_point_asked_and_what_the_result_shows(echo_client):
+    """Orange asked on near-white: sRGB shows only a pale cream there, so the point is not exact; a muted red asked
+    on mid-gray is shown as asked. The header lists both, in the order sent."""
+    gray = np.full((120, 160), 128, np.uint8)
+    gray[:, :80] = 245
+    hints = [{"x": 40, "y": 60, "color": "#FF8000"}, {"x": 120, "y": 60, "color": "#b45a5a"}]
+    response = post(echo_client, image_bytes(Image.fromarray(gray), "PNG"), format="png", hints=json.dumps(hints))
+    assert response.status_code == 200
+    points = json.loads(response.headers["X-Colorizer-Points"])
+    assert [p["asked"] for p in points] == ["#ff8000", "#b45a5a"]
+    orange, red = points
+    assert orange["exact"] is False and red["exact"] is True
+    with Image.open(io.BytesIO(response.data)) as result:
+        pixels = np.asarray(result.convert("RGB"))
+    for point, hint in zip(points, hints):  # "shown" is the result's own colour at the point
+        assert point["shown"] == "#%02x%02x%02x" % tuple(pixels[hint["y"], hint["x"]])
+    lab = rgb_to_lab_np(pixels[60, 40])
+    fitted = fit_gamut_np(np.array([lab[0], *color_to_ab("#ff8000")]))
+    assert np.linalg.norm(lab[1:] - fitted[1:]) < 2  # the nearest colour sRGB has there: a pale orange
+    assert np.linalg.norm(fitted[1:] - np.array(color_to_ab("#ff8000"))) > 50  # far from the orange asked
+    assert np.linalg.norm(rgb_to_lab_np(pixels[60, 120])[1:] - np.array(color_to_ab("#b45a5a"))) < 3
+
+
+def test_no_points_no_points_header(echo_client):
+    response = post(echo_client, image_bytes(PHOTO, "PNG"), format="png")
+    assert response.status_code == 200 and "X-Colorizer-Points" not in response.headers

@@ -608,3 +608,45 @@ def test_the_page_follows_the_systems_colour_scheme_and_stays_legible(browser, s
     assert len(measured["texts"]) > 15  # headings, labels, buttons, help, the colour choice
     faint = [(text, round(ratio, 2)) for text, ratio in measured["texts"] if ratio < 4.5]
     assert not faint, f"text below 4.5:1 contrast in the {scheme} scheme: {faint}"
+
+
+def region_ab(page, box: tuple[float, float, float, float]) -> np.ndarray:
+    """Mean Lab ab of the shown result over a box (left, top, right, bottom: fractions of its width and height)."""
+    pixels = page.evaluate("""([l, t, r, b]) => {
+        const img = document.getElementById("after");
+        const canvas = document.createElement("canvas");
+        canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
+        const context = canvas.getContext("2d");
+        context.drawImage(img, 0, 0);
+        const [x, y] = [Math.round(l * canvas.width), Math.round(t * canvas.height)];
+        const [w, h] = [Math.round((r - l) * canvas.width), Math.round((b - t) * canvas.height)];
+        return [w, h, Array.from(context.getImageData(x, y, w, h).data)];
+    }""", list(box))
+    width, height, data = pixels
+    rgb = np.array(data, dtype=np.uint8).reshape(height, width, 4)[..., :3]
+    return rgb_to_lab_np(rgb)[..., 1:].reshape(-1, 2).mean(axis=0)
+
+
+# A held-out photo of the project's (a man in a cap and a checked shirt, 192x238): the face's eyes, nose and
+# cheeks, the shirt, and a point on the shirt, as fractions of the photo.
+PORTRAIT = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "train" / "facemask_00070.jpg"
+FACE, SHIRT, ON_SHIRT = (0.39, 0.36, 0.65, 0.55), (0.1, 0.84, 0.89, 0.99), (0.5, 0.92)
+
+
+def test_a_point_on_a_shirt_leaves_the_face_its_colour(browser, server, tmp_path):
+    if not PORTRAIT.exists():
+        pytest.skip(f"{PORTRAIT} is not here (the project's shared data)")
+    photo = tmp_path / "portrait.jpg"
+    with Image.open(PORTRAIT) as original:
+        original.convert("L").save(photo, quality=95)
+    page = new_page(browser)
+    colorize(page, server, photo)
+    face, shirt = region_ab(page, FACE), region_ab(page, SHIRT)
+    click_photo(page, *ON_SHIRT)
+    page.click(".swatch[aria-label=blue]")
+    settle(page)
+    towards = np.array(color_to_ab(BLUE)) - shirt
+    moved = (region_ab(page, SHIRT) - shirt) @ towards / np.linalg.norm(towards)
+    assert moved > 15, f"the shirt moved {moved:.1f} ab units towards the blue asked"
+    shift = np.linalg.norm(region_ab(page, FACE) - face)
+    assert shift < 5, f"a point on the shirt moved the face's colour by {shift:.1f} ab units"

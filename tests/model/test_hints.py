@@ -142,21 +142,6 @@ def test_hints_are_in_the_upright_image(colorizer):
             colorizer(rotated, hints=[{"x": 100, "y": 10, "color": "#c02020"}])
 
 
-def test_the_chroma_gain_fades_near_hints():
-    """Where the user gave the colour the net is not unsure: the operating point's gain is 1 there."""
-    from model.colorizer import expand_chroma
-    from model.hints import hint_proximity
-    closeness = hint_proximity([Hint(10, 10, 0.0, 0.0)], 100, 80, 50, 40)  # at (5, 5) of the small picture
-    assert closeness.shape == (40, 50) and closeness[5, 5] == pytest.approx(1, abs=0.01)
-    assert closeness[5, 5] > closeness[5, 10] > closeness[30, 45] and closeness[30, 45] < 0.01
-    torch.manual_seed(0)
-    ab = torch.randn(1, 2, 40, 50) * 0.1
-    mean = ab.mean(dim=(2, 3), keepdim=True)
-    faded = expand_chroma(ab, 2.0, closeness)
-    assert torch.allclose(faded[..., 5, 5], ab[..., 5, 5], atol=0.01)  # at the hint: as the net said
-    assert torch.allclose(faded[..., 30, 45], (mean + 2 * (ab - mean))[..., 30, 45], atol=0.01)  # far: the gain
-
-
 def test_vividness_zero_is_gray_and_two_is_more_colourful(colorizer):
     from training.evaluate import colorfulness
     photo = synthetic_photo(7, (96, 72))

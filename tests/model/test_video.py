@@ -17,11 +17,12 @@ STEP = 3  # its motion per frame, pixels to the right
 
 
 def scene(index: int, width: int, height: int, seed: int = 0) -> np.ndarray:
-    """(height, width) uint8 gray: a textured background with a textured square at (4 + STEP * index, 16)."""
+    """(height, width) uint8 gray: a textured background with a lighter textured square at (4 + STEP * index, 16):
+    an object a colour point can be kept to."""
     rng = np.random.default_rng(seed)
-    background = rng.integers(40, 216, (height // 4 + 1, width // 4 + 1)).astype(np.uint8)
+    background = rng.integers(30, 150, (height // 4 + 1, width // 4 + 1)).astype(np.uint8)
     gray = np.kron(background, np.ones((4, 4), np.uint8))[:height, :width]  # 4-px blocks: texture the flow can see
-    square = rng.integers(0, 256, (SQUARE // 2, SQUARE // 2)).astype(np.uint8)
+    square = rng.integers(180, 240, (SQUARE // 2, SQUARE // 2)).astype(np.uint8)
     left = 4 + STEP * index
     gray[16:16 + SQUARE, left:left + SQUARE] = np.kron(square, np.ones((2, 2), np.uint8))[:, :width - left]
     return gray
