@@ -39,7 +39,7 @@ _ARCHITECTURE = generator_defaults()  # the generator's own defaults: the one pl
 ARCHITECTURE_FIELDS = tuple(_ARCHITECTURE)
 # Settings added after runs had been saved, with the value that reproduces what training did before they existed:
 # a saved config without one is completed with it. Anything else missing is refused (TrainConfig.from_dict).
-ADDED_LATER = {"zoom": 1.0, "loss": "l1"}
+ADDED_LATER = {"zoom": 1.0, "loss": "l1", "old_prints": 0.0}
 # Settings saved under another name before: the old name's value is the new one's.
 RENAMED = {"l1_weight": "reconstruction_weight"}
 # Old flags that still work, as other names of today's.
@@ -58,6 +58,10 @@ class TrainConfig:
     zoom: float = _field(1.0, "training crops come from the photo enlarged by a random factor from 1 to this, so "
                               "they show things at more scales (1: off); helps against memorizing when a run "
                               "sees each photo many times")
+    old_prints: float = _field(0.0, "share of training crops whose gray input is made to look like an old print "
+                                    "(training.degrade: tint, fade, vignetting, blur, grain, scratches, dust, cracks, "
+                                    "JPEG, each at random, at random strengths) against the clean photo's colours, so "
+                                    "that the model keeps its colour on damaged input (0: none)")
     num_workers: int = _field(2, "data-loading processes (0 loads in the training process)")
     # model: the defaults are model.generator.Generator's, the shipped architecture
     init: str = _field("", "start from the generator of this weights file or run checkpoint (its architecture, "
@@ -150,6 +154,8 @@ class TrainConfig:
             raise ValueError(f"--image-size must be a multiple of {stride} for {self.levels} levels, got {self.image_size}")
         if self.scale_size < self.image_size:
             raise ValueError(f"--scale-size ({self.scale_size}) must be at least --image-size ({self.image_size})")
+        if not 0 <= self.old_prints <= 1:
+            raise ValueError(f"--old-prints must be between 0 and 1, got {self.old_prints}")
         if not 1 <= self.zoom <= 4:
             raise ValueError(f"--zoom must be from 1 to 4, got {self.zoom}")
         if not 0 < self.val_fraction < 1:

@@ -11,8 +11,9 @@ import torch
 from PIL import Image, ImageOps
 from torch.utils.data import Dataset
 
-from model.color import normalize_ab, normalize_l, rgb_to_lab, rgb_to_lab_np
+from model.color import gray8_of_rgb8, gray_to_l, normalize_ab, normalize_l, rgb_to_lab, rgb_to_lab_np
 from model.formats import is_image_name
+from training.degrade import degrade
 
 GRAY_CHROMA = 3.0  # mean Lab chroma under which a photo counts as grayscale and teaches nothing about color
 
@@ -83,16 +84,20 @@ class PhotoCrops(Dataset):
 
     Training crops are random and randomly mirrored, and with zoom > 1 the photo is first enlarged by a random
     factor from 1 to zoom, so the crop shows a smaller part of it; validation crops are centred, so they are the
-    same each time.
+    same each time. With old_prints > 0 (training only) each crop is (4, size, size): RGB and the gray the network
+    is to see, which for that share of the crops is made to look like an old print (training.degrade.degrade) and
+    for the others is the crop's own gray.
     """
 
-    def __init__(self, paths: list[Path], image_size: int, scale_size: int, train: bool, zoom: float = 1.0):
+    def __init__(self, paths: list[Path], image_size: int, scale_size: int, train: bool, zoom: float = 1.0,
+                 old_prints: float = 0.0):
         assert paths, "no photos to train on: the folder has no readable color photos"
         self.paths = list(paths)
         self.image_size = image_size
         self.scale_size = scale_size
         self.train = train
         self.zoom = zoom
+        self.old_prints = old_prints if train else 0.0
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -116,7 +121,18 @@ class PhotoCrops(Dataset):
         image = image.crop((left, top, left + size, top + size))
         if self.train and random.random() < 0.5:
             image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-        return torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1)
+        rgb = np.asarray(image)
+        if self.old_prints:
+            rgb = np.dstack([rgb, self.input_gray(rgb)])
+        return torch.from_numpy(rgb.copy()).permute(2, 0, 1)
+
+    def input_gray(self, rgb: np.ndarray) -> np.ndarray:
+        """(H, W, 3) uint8 crop -> the (H, W) uint8 gray the network sees: its own, or old_prints of the time an old
+        print of it (python's random seeds the draw: torch seeds it in each loading process)."""
+        gray = gray8_of_rgb8(*rgb.transpose(2, 0, 1))
+        if random.random() >= self.old_prints:
+            return gray
+        return degrade(gray, np.random.default_rng(random.getrandbits(64)))[0]
 
 
 def resize_short_side(image: Image.Image, short_side: int) -> Image.Image:
@@ -134,6 +150,8 @@ def as_unit_float(rgb: torch.Tensor) -> torch.Tensor:
 
 
 def to_model_inputs(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(B, 3, H, W) RGB, uint8 or float in [0, 1] -> (B, 1, H, W) normalized L and (B, 2, H, W) normalized ab."""
-    lab = rgb_to_lab(as_unit_float(rgb))
-    return normalize_l(lab[:, :1]), normalize_ab(lab[:, 1:])
+    """(B, 3, H, W) RGB, uint8 or float in [0, 1] -> (B, 1, H, W) normalized L and (B, 2, H, W) normalized ab.
+    (B, 4, H, W), RGB and the gray to see (PhotoCrops with old_prints): L is that gray's, ab the RGB's."""
+    lab = rgb_to_lab(as_unit_float(rgb[:, :3]))
+    l = lab[:, :1] if rgb.shape[1] == 3 else gray_to_l(as_unit_float(rgb[:, 3:]))
+    return normalize_l(l), normalize_ab(lab[:, 1:])

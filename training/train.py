@@ -294,7 +294,8 @@ def prepare_data(config: TrainConfig, rank: int = 0, world: int = 1) -> tuple[Da
     if not train_paths or not val_paths:
         raise SystemExit(f"{config.data}: need color photos for both training and validation, "
                          f"found {len(train_paths)} and {len(val_paths)}; add photos or change --val-fraction")
-    train_set = PhotoCrops(train_paths, config.image_size, config.scale_size, train=True, zoom=config.zoom)
+    train_set = PhotoCrops(train_paths, config.image_size, config.scale_size, train=True, zoom=config.zoom,
+                           old_prints=config.old_prints)
     spread = val_paths[::max(1, len(val_paths) // VAL_BATCH)][:VAL_BATCH]  # across the folder, not its first files
     val_set = PhotoCrops(spread, config.image_size, config.scale_size, train=False)
     # Under torchrun each process takes its own share of every epoch; --batch-size is per process.

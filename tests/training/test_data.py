@@ -1,3 +1,4 @@
+import random
 import warnings
 
 import numpy as np
@@ -5,6 +6,7 @@ import pytest
 import torch
 from PIL import Image
 
+from model.color import gray8_of_rgb8
 from tests.conftest import synthetic_photo
 from training import data
 from training.data import PhotoCrops, list_images, scan_photos, split_paths, spread, to_model_inputs
@@ -100,3 +102,26 @@ def test_model_inputs_are_normalized(photo_folder):
     assert l.shape == (4, 1, 32, 32) and ab.shape == (4, 2, 32, 32)
     assert -1 <= l.min() and l.max() <= 1 and ab.abs().max() <= 1
     assert ab.abs().mean() > 0.01  # the synthetic photos have color
+
+
+def test_old_prints_give_the_network_a_damaged_gray_and_keep_the_clean_colours(photo_folder):
+    paths = list_images(photo_folder)
+    random.seed(0)
+    old = PhotoCrops(paths, image_size=32, scale_size=48, train=False)  # validation: never made old
+    assert old[0].shape == (3, 32, 32)
+    always = PhotoCrops(paths, image_size=32, scale_size=48, train=True, old_prints=1.0)
+    crops = torch.stack([always[i % len(paths)] for i in range(12)])
+    assert crops.shape == (12, 4, 32, 32) and crops.dtype == torch.uint8
+    own = torch.from_numpy(np.stack([gray8_of_rgb8(*c[:3].numpy()) for c in crops]))
+    changed = (crops[:, 3].int() - own.int()).abs().float().mean(dim=(1, 2))
+    assert (changed > 1).float().mean() > 0.5  # most crops made old (a draw may apply little)
+    l, ab = to_model_inputs(crops)
+    l_clean, ab_clean = to_model_inputs(crops[:, :3])
+    assert torch.equal(ab, ab_clean)  # the target: the clean colours
+    assert not torch.allclose(l, l_clean, atol=0.02)  # the input: the damaged gray
+
+    never = PhotoCrops(paths, image_size=32, scale_size=48, train=True, old_prints=1e-9)
+    crop = never[0]
+    assert torch.equal(crop[3], torch.from_numpy(gray8_of_rgb8(*crop[:3].numpy())))  # the crop's own gray
+    l, _ = to_model_inputs(crop[None])
+    assert (l - to_model_inputs(crop[None, :3])[0]).abs().max() < 0.01  # the same L, to a level of 255

@@ -136,6 +136,18 @@ def test_resume_without_a_checkpoint_and_overwriting_a_run_are_refused(photo_fol
         run(photo_folder, out, "--max-steps", "1")
 
 
+@pytest.mark.slow
+def test_old_prints_train_on_a_damaged_gray_against_the_clean_colours(photo_folder, tmp_path, monkeypatch):
+    import training.train as train_module
+    seen, real = [], train_module.to_model_inputs
+    monkeypatch.setattr(train_module, "to_model_inputs", lambda rgb: seen.append(rgb.shape[1]) or real(rgb))
+    run(photo_folder, tmp_path / "old", "--max-steps", "2", "--old-prints", "0.5")
+    assert json.loads((tmp_path / "old" / "config.json").read_text())["old_prints"] == 0.5
+    assert seen == [4, 4, 3]  # two training batches (RGB and the gray to see), one validation (RGB)
+    with pytest.raises(SystemExit, match="--old-prints must be between 0 and 1"):
+        run(photo_folder, tmp_path / "bad", "--old-prints", "1.5")
+
+
 def test_bad_configs_are_refused_with_the_flag_named(photo_folder, tmp_path):
     with pytest.raises(SystemExit, match="--image-size must be a multiple of 8"):
         run(photo_folder, tmp_path / "a", "--image-size", "30")
