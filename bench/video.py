@@ -10,8 +10,9 @@ compared with the original colour frames:
 - CDC: colour distribution consistency (Lei and Chen 2019; Liu et al. 2021): the Jensen-Shannon divergence
   (log base 2) between consecutive frames' histograms of R, G and B (32 bins each), averaged over channels and
   frame pairs. Lower is steadier. The originals' own CDC is the reference: real footage changes too. The results
-  are H.264 (CRF 18), whose noise changes from frame to frame and alone raises CDC (on `bear` from 0.55e-4 to
-  0.95e-4), so the originals are also measured after the same encoding ("coded"): the like-for-like reference.
+  are H.264 (model.video.ENCODER_OPTIONS), whose noise changes from frame to frame and alone raises CDC (at CRF
+  18, on `bear` from 0.55e-4 to 0.95e-4), so the originals are also measured after the same encoding ("coded"):
+  the like-for-like reference.
 - warp error: the mean change of each pixel's ab (CIE Lab, in ab units) from the previous frame moved along the
   motion, counted only where the forward and backward flows agree. The flow is Farneback's, on the gray frames at
   the clip's size: not DIS at the working size, which the stabilizer itself uses.
@@ -38,7 +39,7 @@ from model.color import gray8_of_rgb8, rgb_to_lab_np
 from model.colorizer import Colorizer
 from av.video.reformatter import ColorRange, Colorspace
 
-from model.video import CRF, PRESET, colorize_video
+from model.video import CRF, ENCODER_OPTIONS, colorize_video
 from model.weights import DEFAULT_WEIGHTS
 
 CLIPS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "video"
@@ -145,7 +146,7 @@ def write_colour_video(frames: list[np.ndarray], path: Path, fps: int = 30) -> N
     the reference for what the encoding itself does to the measures."""
     height, width = frames[0].shape[:2]
     with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=fps, options={"crf": str(CRF), "preset": PRESET})
+        stream = container.add_stream("libx264", rate=fps, options=dict(ENCODER_OPTIONS))
         stream.width, stream.height, stream.pix_fmt = width + width % 2, height + height % 2, "yuv420p"
         stream.codec_context.colorspace = stream.codec_context.color_range = 1  # BT.709, limited range
         for index, rgb in enumerate(frames):
@@ -258,7 +259,7 @@ def main(argv: list | None = None) -> int:
         timings = [time_clip(colorizer, folder, Path(scratch)) for folder in folders[:args.fps_clips]]
     print()
     print("CDC in units of 1e-4; warp error in ab units. 'original': the JPEG frames; 'coded': the same frames in "
-          "colour through the encoder the results go through (H.264 CRF %d), the fair reference for the results" % CRF)
+          "colour through the encoder the results go through (H.264 CRF %d, chroma finer), the fair reference" % CRF)
     print("| clip | frames | keyframes | size | PSNR frame | PSNR stable | CDC original | CDC coded | CDC frame | "
           "CDC stable | warp original | warp coded | warp frame | warp stable |")
     print("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
