@@ -148,23 +148,27 @@ def mean_scores(scores: list[dict]) -> dict:
     return {key: float(np.mean([s[key] for s in scores if key in s])) for key in sorted(keys)}
 
 
-class ReuseLastOutput:
-    """A network that, called again with the inputs of its last call, returns that call's output without running.
+class ReuseRecentOutputs:
+    """A network that, called again with the inputs of one of its last `keep` calls, returns that call's output
+    without running.
 
     The chroma gain is applied after the network (model.colorizer.expand_chroma), so the Colorizers of a gain sweep
-    ask it the same question once per gain: it answers once per photo and hint count, not once per gain.
+    ask it the same questions once per gain (with colour points two: without and with them): it answers once per
+    photo and hint count, not once per gain.
     """
 
-    def __init__(self, network):
+    def __init__(self, network, keep: int = 2):
         self.network = network
-        self.last: tuple[tuple, torch.Tensor] | None = None
+        self.keep = keep
+        self.recent: list[tuple[tuple, torch.Tensor]] = []
 
     def __call__(self, *inputs: torch.Tensor) -> torch.Tensor:
-        if self.last is not None and len(inputs) == len(self.last[0]) and all(
-                a.shape == b.shape and torch.equal(a, b) for a, b in zip(inputs, self.last[0])):
-            return self.last[1]
+        for known, output in self.recent:
+            if len(inputs) == len(known) and all(a.shape == b.shape and torch.equal(a, b)
+                                                 for a, b in zip(inputs, known)):
+                return output
         output = self.network(*inputs)
-        self.last = (inputs, output)
+        self.recent = [(inputs, output)] + self.recent[:self.keep - 1]
         return output
 
 
@@ -179,7 +183,7 @@ def evaluate(colorizer: Colorizer, paths: list[Path], size: int | None = None, h
     if gains is None:
         variants = {None: colorizer}
     else:
-        shared = Colorizer(ReuseLastOutput(colorizer.network), colorizer.info, colorizer.device, colorizer.sha256,
+        shared = Colorizer(ReuseRecentOutputs(colorizer.network), colorizer.info, colorizer.device, colorizer.sha256,
                            colorizer.precision)
         variants = {gain: shared.at_operating_point(gain) for gain in gains}
     progress = progress or Progress(len(paths), "photo")
