@@ -115,7 +115,7 @@ class Colorizer:
         if points:
             pointed = self.network_ab(l_small, hint_layer(points, width, height, small_width, small_height))
             change = point_change_coefficients(source, ab_small, at_vividness(pointed, request.vividness) - ab_small,
-                                               automatic, points)
+                                               automatic, points, request.vividness)
         result = paint(source, ab_small, change)
         alpha = alpha_of(image)
         if alpha is not None:
@@ -135,7 +135,7 @@ class Colorizer:
         height, width = l_small.shape
         pointed = self.network_ab(l_small, hint_layer(points, *size, width, height))
         seeds = [to_grid(p.x, p.y, *size, width, height) for p in points]
-        asked = normalize_ab(torch.tensor([[p.a, p.b] for p in points], dtype=torch.float32))
+        asked = asked_ab(points, vividness)
         change, reach = point_change(l_small.numpy(), ab[0], (at_vividness(pointed, vividness) - ab)[0], seeds,
                                      asked, automatic[0])
         return (ab + change[None]).clamp_(-1, 1), reach
@@ -164,6 +164,12 @@ def at_vividness(ab: torch.Tensor, vividness: float) -> torch.Tensor:
     return ab if vividness == 1 else (ab * vividness).clamp_(-1, 1)
 
 
+def asked_ab(points: list, vividness: float = 1.0) -> torch.Tensor:
+    """Colour points (model.hints.Hint) -> (P, 2) their normalized ab, at the picture's vividness: at 0 a point
+    is as gray as everything else, at 2 twice as strong."""
+    return at_vividness(normalize_ab(torch.tensor([[p.a, p.b] for p in points], dtype=torch.float32)), vividness)
+
+
 def expand_chroma(ab: torch.Tensor, gain: float) -> torch.Tensor:
     """(B, 2, h, w) normalized ab -> each picture's colours moved `gain` times as far from its mean colour.
 
@@ -183,12 +189,14 @@ def expand_chroma(ab: torch.Tensor, gain: float) -> torch.Tensor:
 
 @torch.inference_mode()
 def point_change_coefficients(source: Image.Image, ab_small: torch.Tensor, change_small: torch.Tensor,
-                              automatic: torch.Tensor, points: list) -> tuple[torch.Tensor, torch.Tensor]:
+                              automatic: torch.Tensor, points: list, vividness: float = 1.0
+                              ) -> tuple[torch.Tensor, torch.Tensor]:
     """What colour points change, kept to their regions (model.points), as the guided filter's (slope, offset),
     each (2, gh, gw) on the guide grid: the full-resolution change is slope * L + offset, upsampled.
 
     ab_small: (1, 2, h, w) the picture without points, as painted; change_small: (1, 2, h, w) the network's change
-    for the points; automatic: (1, 2, h, w) the network's colours without points (their edges count too)."""
+    for the points; automatic: (1, 2, h, w) the network's colours without points (their edges count too);
+    vividness: as the rest of the picture, the points' own colours are this many times as strong."""
     width, height = source.size
     guide_height, guide_width = guide_shape(height, width)
     full = (guide_width, guide_height) == (width, height)
@@ -197,8 +205,7 @@ def point_change_coefficients(source: Image.Image, ab_small: torch.Tensor, chang
     base, change, automatic = (F.interpolate(t, size=(guide_height, guide_width), mode="bilinear",
                                              align_corners=False)[0] for t in (ab_small, change_small, automatic))
     seeds = [to_grid(p.x, p.y, width, height, guide_width, guide_height) for p in points]
-    asked = normalize_ab(torch.tensor([[p.a, p.b] for p in points], dtype=torch.float32))
-    total, _ = point_change(l_guide.numpy(), base, change, seeds, asked, automatic)
+    total, _ = point_change(l_guide.numpy(), base, change, seeds, asked_ab(points, vividness), automatic)
     return guided_coefficients(l_guide, total)
 
 

@@ -135,3 +135,13 @@ def test_near_a_point_the_chroma_gain_is_one_and_far_from_it_the_operating_point
     assert np.abs(plain_ab[:, :70] - vivid_ab[:, :70]).max() < 3  # the point's side: the same at either gain
     far_plain, far_vivid = ab_of(colorizer(photo))[:, 90:], ab_of(vivid(photo))[:, 90:]
     assert np.abs(vivid_ab[:, 90:] - far_vivid).max() < 2 and np.abs(plain_ab[:, 90:] - far_plain).max() < 2
+
+
+def test_vividness_scales_a_points_colour_as_it_scales_the_rest(leaky):
+    photo, hints = two_areas(), [{"x": 40, "y": 60, "color": BLUE}]
+    gray = np.asarray(leaky(photo, hints=hints, vividness=0), dtype=int)
+    assert np.abs(gray - gray[..., :1]).max() <= 1  # R = G = B: no colour at the point either
+    soft = [{"x": 120, "y": 60, "color": "#b08a70"}]  # on the light side, well inside sRGB at either strength
+    plain = np.linalg.norm(ab_of(leaky(photo, hints=soft))[60, 120])
+    half = np.linalg.norm(ab_of(leaky(photo, hints=soft, vividness=0.5))[60, 120])
+    assert plain > 15 and half == pytest.approx(plain / 2, rel=0.1)
