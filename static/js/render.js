@@ -41,6 +41,8 @@ export async function render() {
   const current = state.photo;
   busy(true, state.hasResult ? "Updating…" : "Colorizing…");
   try {
+    await current.prepared;  // its size known and its reduced copy made (a Colorize pressed at once waits for it)
+    if (state.photo !== current) return;
     const sent = state.points.map((point) => ({ ...point }));  // what this request sends: its hints, in order
     const response = await request(false);
     if (state.photo !== current) return;

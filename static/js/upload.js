@@ -52,9 +52,14 @@ export async function chosen(file) {
 }
 
 // The photo (or a video's first frame) on screen, its size known and a reduced copy made; false if the browser
-// cannot show it or another file was chosen meanwhile.
-export async function showPhoto(file, name) {
+// cannot show it or another file was chosen meanwhile. Requests wait for it (photo.prepared).
+export function showPhoto(file, name) {
   const current = state.photo = { file, name, full: null, preview: null, previewSize: null, beforeUrl: null };
+  current.prepared = prepare(current, file);
+  return current.prepared;
+}
+
+async function prepare(current, file) {
   current.beforeUrl = URL.createObjectURL(file);
   els.result.hidden = false;
   try {

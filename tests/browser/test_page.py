@@ -306,9 +306,16 @@ def test_vividness_zero_is_gray_and_two_more_colourful(browser, server, photo):
     assert np.linalg.norm(result_ab(page, 0.3, 0.75)) > 1.6 * chroma
 
 
+SLOW_COPY = """
+    const toBlob = HTMLCanvasElement.prototype.toBlob;
+    HTMLCanvasElement.prototype.toBlob = function (...args) { setTimeout(() => toBlob.apply(this, args), 1500); };
+"""
+
+
 def test_the_download_is_the_full_photo_with_the_same_points_and_vividness(browser, server, big_photo, tmp_path):
     page = new_page(browser)
     sent = posts(page)
+    page.add_init_script(SLOW_COPY)  # a slow device: Colorize is pressed before the reduced copy is made
     colorize(page, server, big_photo)
     assert page.eval_on_selector("#after", "img => img.naturalWidth") == 1024  # edits use the reduced copy
     click_photo(page, 0.3, 0.75)
