@@ -28,7 +28,6 @@ import math
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 GUIDE_PIXELS = 1 << 18  # the grid of the edge-aware work: about 590x440 for a 4:3 photo; the photo's own if smaller
 GUIDE_BLUR = 2.5  # Gaussian blur of the guide's lightness before edges are measured (guide pixels): grain, texture
@@ -56,16 +55,12 @@ def to_grid(x: int, y: int, width: int, height: int, grid_width: int, grid_heigh
 
 
 def blur(plane: np.ndarray, sigma: float) -> np.ndarray:
-    """(H, W) float32 -> a separable Gaussian blur of it (edges replicated)."""
+    """(H, W) -> a Gaussian blur of it as float32, 3 sigma each side, edges replicated."""
+    plane = np.ascontiguousarray(plane, dtype=np.float32)
     if sigma <= 0:
         return plane
-    radius = max(1, math.ceil(3 * sigma))
-    kernel = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2).astype(np.float32)
-    kernel = torch.from_numpy(kernel / kernel.sum())
-    t = torch.from_numpy(np.ascontiguousarray(plane, dtype=np.float32))[None, None]
-    t = F.conv2d(F.pad(t, (radius, radius, 0, 0), mode="replicate"), kernel[None, None, None])
-    t = F.conv2d(F.pad(t, (0, 0, radius, radius), mode="replicate"), kernel[None, None, :, None])
-    return t[0, 0].numpy()
+    side = 2 * max(1, math.ceil(3 * sigma)) + 1
+    return cv2.GaussianBlur(plane, (side, side), sigma, borderType=cv2.BORDER_REPLICATE)
 
 
 def edge_costs(l_guide: np.ndarray, automatic: np.ndarray | None = None, blur_sigma: float = GUIDE_BLUR,
