@@ -108,14 +108,10 @@ class Colorizer:
         small_height, small_width = working_shape(height, width, request.size)
         # The network's input is made the way training made its crops: resized in sRGB, then converted to L.
         small = source.resize((small_width, small_height), Image.Resampling.BICUBIC, reducing_gap=3.0)
-        l_small = pixels_to_lightness(small)
-        automatic = self.network_ab(l_small)  # (1, 2, h, w) normalized, as the network gives it
-        ab_small = at_vividness(expand_chroma(automatic, self.chroma_gain), request.vividness)
-        change = None
+        automatic, ab_small, change = self.network_colours(pixels_to_lightness(small), points, (width, height),
+                                                           request.vividness)
         if points:
-            pointed = self.network_ab(l_small, hint_layer(points, width, height, small_width, small_height))
-            change = point_change_coefficients(source, ab_small, at_vividness(pointed, request.vividness) - ab_small,
-                                               automatic, points, request.vividness)
+            change = point_change_coefficients(source, ab_small, change, automatic, points, request.vividness)
         result = paint(source, ab_small, change)
         alpha = alpha_of(image)
         if alpha is not None:
@@ -128,17 +124,23 @@ class Colorizer:
         points' change kept to their regions at this resolution (model.points); (h, w) the points' reach, None
         without points). points: model.hints.Hint in the pixels of a picture of `size` (width, height), which this
         L is a small copy of. For callers that paint at the working size themselves (model.video)."""
+        automatic, ab, change = self.network_colours(l_small, points, size, vividness)
+        if not points:
+            return ab, None
+        kept, reach = kept_change(l_small, points, size, ab[0], change[0], automatic[0], vividness)
+        return (ab + kept[None]).clamp_(-1, 1), reach
+
+    def network_colours(self, l_small: torch.Tensor, points: list | tuple, size: tuple[int, int] | None,
+                        vividness: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(h, w) L at the working size -> each (1, 2, h, w) normalized: the network's own colours (before the
+        chroma gain), the picture's colours at the operating point and vividness, and the network's change for
+        the points (None without points; points as for predict_ab)."""
         automatic = self.network_ab(l_small)
         ab = at_vividness(expand_chroma(automatic, self.chroma_gain), vividness)
         if not points:
-            return ab, None
-        height, width = l_small.shape
-        pointed = self.network_ab(l_small, hint_layer(points, *size, width, height))
-        seeds = [to_grid(p.x, p.y, *size, width, height) for p in points]
-        asked = asked_ab(points, vividness)
-        change, reach = point_change(l_small.numpy(), ab[0], (at_vividness(pointed, vividness) - ab)[0], seeds,
-                                     asked, automatic[0])
-        return (ab + change[None]).clamp_(-1, 1), reach
+            return automatic, ab, None
+        pointed = self.network_ab(l_small, hint_layer(points, *size, l_small.shape[1], l_small.shape[0]))
+        return automatic, ab, at_vividness(pointed, vividness) - ab
 
     @torch.inference_mode()
     def network_ab(self, l_small: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
@@ -204,9 +206,17 @@ def point_change_coefficients(source: Image.Image, ab_small: torch.Tensor, chang
     l_guide = pixels_to_lightness(guide)  # (gh, gw)
     base, change, automatic = (F.interpolate(t, size=(guide_height, guide_width), mode="bilinear",
                                              align_corners=False)[0] for t in (ab_small, change_small, automatic))
-    seeds = [to_grid(p.x, p.y, width, height, guide_width, guide_height) for p in points]
-    total, _ = point_change(l_guide.numpy(), base, change, seeds, asked_ab(points, vividness), automatic)
+    total, _ = kept_change(l_guide, points, (width, height), base, change, automatic, vividness)
     return guided_coefficients(l_guide, total)
+
+
+def kept_change(l_grid: torch.Tensor, points: list, size: tuple[int, int], base: torch.Tensor, change: torch.Tensor,
+                automatic: torch.Tensor, vividness: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """model.points.point_change on a grid of (H, W) lightness l_grid, for points in the pixels of a picture of
+    `size` (width, height) that the grid covers; base, change, automatic: (2, H, W) on the grid."""
+    height, width = l_grid.shape
+    seeds = [to_grid(p.x, p.y, *size, width, height) for p in points]
+    return point_change(l_grid.numpy(), base, change, seeds, asked_ab(points, vividness), automatic)
 
 
 @torch.inference_mode()
