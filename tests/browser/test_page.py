@@ -149,32 +149,34 @@ def settle(page) -> None:
     page.wait_for_selector("#compare[data-settled=yes]", timeout=60_000)
 
 
-def result_ab(page, fx: float, fy: float) -> np.ndarray:
-    """Mean Lab ab of the shown result in a small square at (fx, fy), fractions of its width and height."""
-    pixels = page.evaluate("""([fx, fy]) => {
+def result_pixels(page, box: tuple[int, int, int, int] | None = None) -> np.ndarray:
+    """(H, W, 3) uint8 of the shown result at its own resolution: all of it, or box (x, y, width, height)."""
+    width, height, data = page.evaluate("""(box) => {
         const img = document.getElementById("after");
         const canvas = document.createElement("canvas");
         canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
-        const context = canvas.getContext("2d");
+        const context = canvas.getContext("2d", { willReadFrequently: true });
         context.drawImage(img, 0, 0);
-        const x = Math.round(fx * img.naturalWidth) - 2, y = Math.round(fy * img.naturalHeight) - 2;
-        return Array.from(context.getImageData(x, y, 5, 5).data);
-    }""", [fx, fy])
-    rgb = np.array(pixels, dtype=np.uint8).reshape(5, 5, 4)[..., :3]
+        const [x, y, w, h] = box || [0, 0, canvas.width, canvas.height];
+        return [w, h, Array.from(context.getImageData(x, y, w, h).data)];
+    }""", list(box) if box else None)
+    return np.array(data, dtype=np.uint8).reshape(height, width, 4)[..., :3]
+
+
+def result_size(page) -> tuple[int, int]:
+    return tuple(page.eval_on_selector("#after", "img => [img.naturalWidth, img.naturalHeight]"))
+
+
+def result_ab(page, fx: float, fy: float) -> np.ndarray:
+    """Mean Lab ab of the shown result in a small square at (fx, fy), fractions of its width and height."""
+    width, height = result_size(page)
+    rgb = result_pixels(page, (round(fx * width) - 2, round(fy * height) - 2, 5, 5))
     return rgb_to_lab_np(rgb)[..., 1:].reshape(-1, 2).mean(axis=0)
 
 
 def result_colorfulness(page) -> float:
     from training.evaluate import colorfulness
-    pixels = page.evaluate("""() => {
-        const img = document.getElementById("after");
-        const canvas = document.createElement("canvas");
-        canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
-        canvas.getContext("2d").drawImage(img, 0, 0);
-        return [canvas.width, canvas.height, Array.from(canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data)];
-    }""")
-    width, height, data = pixels
-    return colorfulness(np.array(data, dtype=np.uint8).reshape(height, width, 4)[..., :3])
+    return colorfulness(result_pixels(page))
 
 
 def click_photo(page, fx: float, fy: float) -> None:
@@ -619,18 +621,10 @@ def test_the_page_follows_the_systems_colour_scheme_and_stays_legible(browser, s
 
 def region_ab(page, box: tuple[float, float, float, float]) -> np.ndarray:
     """Mean Lab ab of the shown result over a box (left, top, right, bottom: fractions of its width and height)."""
-    pixels = page.evaluate("""([l, t, r, b]) => {
-        const img = document.getElementById("after");
-        const canvas = document.createElement("canvas");
-        canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
-        const context = canvas.getContext("2d");
-        context.drawImage(img, 0, 0);
-        const [x, y] = [Math.round(l * canvas.width), Math.round(t * canvas.height)];
-        const [w, h] = [Math.round((r - l) * canvas.width), Math.round((b - t) * canvas.height)];
-        return [w, h, Array.from(context.getImageData(x, y, w, h).data)];
-    }""", list(box))
-    width, height, data = pixels
-    rgb = np.array(data, dtype=np.uint8).reshape(height, width, 4)[..., :3]
+    width, height = result_size(page)
+    left, top, right, bottom = box
+    x, y = round(left * width), round(top * height)
+    rgb = result_pixels(page, (x, y, round((right - left) * width), round((bottom - top) * height)))
     return rgb_to_lab_np(rgb)[..., 1:].reshape(-1, 2).mean(axis=0)
 
 
