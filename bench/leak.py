@@ -18,7 +18,7 @@ from pathlib import Path
 from model.colorizer import Colorizer
 from model.weights import DEFAULT_WEIGHTS
 from training import leak
-from training.data import list_images, split_paths, spread
+from training.data import held_out_by, list_images, spread
 from training.evaluate import evaluate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,10 +51,10 @@ def main(argv: list | None = None) -> int:
     colorizer = Colorizer.load(args.weights)
     sets = {}
     if args.images.is_dir():
-        fraction = colorizer.info.get("training", {}).get("config", {}).get("val_fraction")
-        if fraction is None:
+        try:
+            held_out = held_out_by(colorizer.info, list_images(args.images))[1]
+        except ValueError:
             parser.error(f"{args.weights} does not say which share of its training folder it held out")
-        held_out = split_paths(list_images(args.images), fraction)[1]
         sets["held-out photos"] = [held_out[i] for i in spread(len(held_out), args.photos or len(held_out))]
     sets["video frames"] = video_frames(args.video, args.frames)
     tables, details = {}, {}

@@ -30,7 +30,7 @@ import torch
 
 from model import restore as repair
 from model.color import gray8_of_rgb8, lightness_of_uint8
-from training.data import list_images, open_rgb, split_paths, spread
+from training.data import held_out_by, list_images, open_rgb, spread
 from training.degrade import DAMAGE_KINDS, EVALUATION_KINDS, KINDS, degrade, made_old
 
 TOLERANCE = 2
@@ -168,11 +168,10 @@ def held_out(images: Path, weights: Path | None) -> list[Path]:
     """The photos training.train held out of this folder, by the share the weights file records."""
     from model.colorizer import Colorizer
     from model.weights import DEFAULT_WEIGHTS
-    info = Colorizer.load(weights or DEFAULT_WEIGHTS).info
-    fraction = info.get("training", {}).get("config", {}).get("val_fraction")
-    if fraction is None:
-        raise SystemExit("error: the weights file does not say which share of its training folder it held out")
-    return split_paths(list_images(images), fraction)
+    try:
+        return held_out_by(Colorizer.load(weights or DEFAULT_WEIGHTS).info, list_images(images))
+    except ValueError as error:
+        raise SystemExit(f"error: {error}") from None
 
 
 def main(argv: list | None = None) -> int:

@@ -37,6 +37,15 @@ def split_paths(paths: list[Path], fraction: float) -> tuple[list[Path], list[Pa
     return train, val
 
 
+def held_out_by(info: dict, paths: list[Path]) -> tuple[list[Path], list[Path]]:
+    """paths split as the run that made a weights file (its info, model.weights) split its folder: (trained on,
+    held out). ValueError when the file does not record the share it held out."""
+    fraction = info.get("training", {}).get("config", {}).get("val_fraction")
+    if fraction is None:
+        raise ValueError("the weights file does not say which share of its training folder it held out")
+    return split_paths(paths, fraction)
+
+
 def spread(count: int, n: int) -> list[int]:
     """n indices (all of them when n >= count) evenly spread over range(count), first and last included."""
     return np.linspace(0, count - 1, min(n, count)).round().astype(int).tolist() if count and n > 0 else []

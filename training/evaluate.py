@@ -46,7 +46,7 @@ from model.color import gray8_of_rgb8, lab_to_rgb, lab_to_rgb_np, rgb_to_lab_np
 from model.colorizer import Colorizer, lightness
 from model.weights import DEFAULT_WEIGHTS, PRECISIONS, WeightsError
 from training import leak
-from training.data import list_images, open_rgb, split_paths, spread
+from training.data import held_out_by, list_images, open_rgb, spread
 from training.degrade import made_old
 from training.hints import SWEEP_SIDE, sweep_hints
 from training.progress import Progress
@@ -410,11 +410,11 @@ def main(argv: list | None = None) -> int:
         parser.error(f"no such folder of photos: {args.images}")
     paths = list_images(args.images)
     if args.split == "validation":
-        fraction = colorizer.info.get("training", {}).get("config", {}).get("val_fraction")
-        if fraction is None:
+        try:
+            paths = held_out_by(colorizer.info, paths)[1]
+        except ValueError:
             parser.error(f"{args.weights} does not say which share of its training folder it held out; "
                          f"use --split all on photos it never saw")
-        paths = split_paths(paths, fraction)[1]
     if args.limit:  # spread() keeps every photo when there are no more than --limit
         paths = [paths[i] for i in spread(len(paths), args.limit)]
     if not paths:

@@ -1,5 +1,6 @@
 import random
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -125,3 +126,11 @@ def test_old_prints_give_the_network_a_damaged_gray_and_keep_the_clean_colours(p
     assert torch.equal(crop[3], torch.from_numpy(gray8_of_rgb8(*crop[:3].numpy())))  # the crop's own gray
     l, _ = to_model_inputs(crop[None])
     assert (l - to_model_inputs(crop[None, :3])[0]).abs().max() < 0.01  # the same L, to a level of 255
+
+
+def test_held_out_by_splits_as_the_weights_file_says_and_refuses_a_file_that_does_not():
+    paths = [Path(f"photo_{i:04d}.jpg") for i in range(200)]
+    info = {"training": {"config": {"val_fraction": 0.25}}}
+    assert data.held_out_by(info, paths) == split_paths(paths, 0.25)
+    with pytest.raises(ValueError, match="does not say which share"):
+        data.held_out_by({"training": {}}, paths)
