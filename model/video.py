@@ -419,9 +419,9 @@ class FrameColour:
             lost = float((self.confidence < self.settings.lost).mean())
             weight = self.settings.carry_weight * trust
             if new_points or self.since_keyframe >= self.settings.keyframe_every or lost > self.settings.refresh_area:
-                self.target, near_points = self.predict(small, with_proximity=True)
-                if near_points is not None:  # where the user gave the colour, it shows at once
-                    weight *= 1 - near_points
+                self.target, reach = self.predict(small, with_reach=True)
+                if reach is not None:  # where the user gave the colour, it shows at once
+                    weight *= 1 - reach
                 self.confidence = np.ones_like(self.confidence)
                 self.since_keyframe = 0
             ab = weight[..., None] * carried + (1 - weight[..., None]) * self.target
@@ -429,14 +429,14 @@ class FrameColour:
         self.index += 1
         return source, torch.from_numpy(np.ascontiguousarray(ab.transpose(2, 0, 1)))[None]
 
-    def predict(self, small: Image.Image, with_proximity: bool = False):
+    def predict(self, small: Image.Image, with_reach: bool = False):
         """The network's ab for this frame, with the tracked points: (h, w, 2) float32 normalized, at vividness.
-        with_proximity: also the (h, w) reach of the points over their regions (None without points)."""
+        with_reach: also the (h, w) reach of the points over their regions (None without points)."""
         ab, reach = self.colorizer.predict_ab(pixels_to_lightness(small), self.tracker.hints(),
                                               (self.width, self.height), self.vividness)
         self.network_runs += 1
         ab = np.ascontiguousarray(ab[0].numpy().transpose(1, 2, 0))
-        if not with_proximity:
+        if not with_reach:
             return ab
         return ab, None if reach is None else reach.numpy()
 
