@@ -9,6 +9,7 @@ numpy functions take channels last, (H, W, 3), like scikit-image.
 """
 import functools
 
+import cv2
 import numpy as np
 import torch
 
@@ -155,19 +156,34 @@ def _srgb8_of_linear() -> torch.Tensor:
 
 
 def lab_to_srgb8(l: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Lab as three (H, W) planes -> (H, W, 3) uint8 sRGB, the gamut fitted as lab_to_rgb fits it.
+    """Lab as three (H, W) float32 planes -> (H, W, 3) uint8 sRGB, the gamut fitted as lab_to_rgb fits it.
 
-    The full-resolution path of the Colorizer: contiguous planes rather than interleaved channels, no float
-    sRGB in between, and a lookup table for the sRGB curve. Within one level of lab_to_rgb's rounded output.
+    The full-resolution path of the Colorizer, in NumPy and OpenCV (about twice as fast as the same sums in torch
+    on one thread: OpenCV's matrix product and range test are vectorized and need no temporaries): no float sRGB
+    in between, and a lookup table for the sRGB curve. Within one level of lab_to_rgb's rounded output.
     """
-    x, y, z = (_f_inverse(f) for f in _lab_f(l, a, b))
-    matrix = _RGB_FROM_WHITE_XYZ.float()
-    linear = torch.stack([matrix[row, 0] * x + matrix[row, 1] * y + matrix[row, 2] * z for row in range(3)])
-    outside = _outside_gamut(linear, dim=0)
-    if bool(outside.any()):
-        linear[:, outside] = _fit_chroma_planes(l[outside], a[outside], b[outside])  # (3, N), those outside
-    codes = _srgb8_of_linear()[linear.mul_(_LINEAR_STEPS).clamp_(0, _LINEAR_STEPS).round_().long()]  # (3, H, W)
-    return codes.permute(1, 2, 0).contiguous()
+    l, a, b = (np.asarray(t.numpy(), dtype=np.float32) for t in (l, a, b))
+    fy = (l + 16) / np.float32(116)
+    x = _f_inverse_np(fy + a / np.float32(500))
+    z = _f_inverse_np(np.maximum(fy - b / np.float32(200), 0))
+    linear = cv2.transform(cv2.merge([x, _f_inverse_np(fy), z]), _LINEAR_FROM_F_INVERSE)  # (H, W, 3), not clipped
+    outside = cv2.inRange(linear, (-1e-5,) * 3, (1 + 1e-5,) * 3) == 0  # the tolerance of _outside_gamut
+    if outside.any():
+        fitted = _fit_chroma_planes(*(torch.from_numpy(plane[outside]) for plane in (l, a, b)))  # (3, N)
+        linear[outside] = fitted.T.numpy()
+    np.multiply(linear, _LINEAR_STEPS, out=linear)
+    np.clip(linear, 0, _LINEAR_STEPS, out=linear)
+    np.rint(linear, out=linear)
+    return torch.from_numpy(np.take(_srgb8_of_linear().numpy(), linear.astype(np.int32)))
+
+
+_LINEAR_FROM_F_INVERSE = _RGB_FROM_WHITE_XYZ.float().numpy()
+
+
+def _f_inverse_np(f: np.ndarray) -> np.ndarray:
+    """_f_inverse on float32 NumPy."""
+    cube = f * f * f
+    return np.where(cube > np.float32(_EPSILON), cube, (f - np.float32(16 / 116)) / np.float32(_KAPPA))
 
 
 def gray_to_l(gray: torch.Tensor) -> torch.Tensor:
