@@ -169,8 +169,7 @@ def lab_to_srgb8(l: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Ten
     linear = cv2.transform(cv2.merge([x, _f_inverse_np(fy), z]), _LINEAR_FROM_F_INVERSE)  # (H, W, 3), not clipped
     outside = cv2.inRange(linear, (-1e-5,) * 3, (1 + 1e-5,) * 3) == 0  # the tolerance of _outside_gamut
     if outside.any():
-        fitted = _fit_chroma_planes(*(torch.from_numpy(plane[outside]) for plane in (l, a, b)))  # (3, N)
-        linear[outside] = fitted.T.numpy()
+        linear[outside] = _fit_chroma_np(l[outside], a[outside], b[outside])
     np.multiply(linear, _LINEAR_STEPS, out=linear)
     np.clip(linear, 0, _LINEAR_STEPS, out=linear)
     np.rint(linear, out=linear)
@@ -178,6 +177,26 @@ def lab_to_srgb8(l: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Ten
 
 
 _LINEAR_FROM_F_INVERSE = _RGB_FROM_WHITE_XYZ.float().numpy()
+
+
+def _fit_chroma_np(l: np.ndarray, a: np.ndarray, b: np.ndarray, iterations: int = 8) -> np.ndarray:
+    """_fit_chroma_planes in NumPy and OpenCV, for N colours -> (N, 3) linear RGB: the same bisection, twice as
+    fast (a photo of black and white texture can have a quarter of its pixels outside sRGB at some chroma)."""
+    fy = (l + 16) / np.float32(116)
+    y = _f_inverse_np(fy)
+    a_step, b_step = a / np.float32(500), b / np.float32(200)
+
+    def linear(scale: np.ndarray) -> np.ndarray:  # (N, 1, 3): cv2 takes N x 1 pixels of 3 channels
+        x, z = _f_inverse_np(fy + scale * a_step), _f_inverse_np(np.maximum(fy - scale * b_step, 0))
+        return cv2.transform(cv2.merge([x, y, z])[:, None], _LINEAR_FROM_F_INVERSE)
+
+    lo, hi = np.zeros_like(l), np.ones_like(l)  # scale 0 is gray, always in gamut
+    for _ in range(iterations):
+        mid = (lo + hi) * np.float32(0.5)
+        inside = cv2.inRange(linear(mid), (-1e-5,) * 3, (1 + 1e-5,) * 3)[:, 0] > 0
+        lo = np.where(inside, mid, lo)
+        hi = np.where(inside, hi, mid)
+    return linear(lo)[:, 0]
 
 
 def _f_inverse_np(f: np.ndarray) -> np.ndarray:
