@@ -15,6 +15,8 @@ input's size, aspect and exact lightness (the repaired lightness where a repair 
 an input with an alpha channel (or a transparent palette colour) gives an RGBA result with the same alpha. A
 weights file carries a chroma gain (see `expand_chroma`): the operating point chosen for it between accuracy and
 colourfulness, which is vividness 1. The full-resolution work is done in strips of about a megapixel, so memory stays bounded whatever the photo's size.
+A Colorizer remembers the repair and the network's automatic colours of the latest few photos it was given, so
+that the same photo sent again with other points or another vividness costs only what changed.
 """
 import hashlib
 import threading
@@ -44,9 +46,12 @@ MAX_ASPECT = 2
 
 STRIP_PIXELS = 1 << 20  # pixels painted at a time: bounds the float32 temporaries to some tens of MB
 # The network's automatic colours for this many of the latest working-size inputs are kept (about 0.2 MB each for
-# the shipped model): a page that adds a colour point, or moves the vividness slider, sends the same photo again,
-# and its automatic colours need not be computed again.
+# the shipped model), and as many repairs (model.restore): a page that adds a colour point, or moves the vividness
+# slider, sends the same photo again, and neither needs computing again. A repaired photo is kept only up to
+# REMEMBERED_REPAIR_PIXELS; "nothing to repair", the usual answer, costs nothing to keep.
 REMEMBERED = 4
+REMEMBERED_REPAIR_PIXELS = 1 << 22
+_UNKNOWN = object()
 
 _GRAY_MODES = {"1", "L", "LA", "La"}
 _WIDE_MODES = {"I;16": 65535, "I;16L": 65535, "I;16B": 65535, "I;16N": 65535, "I": 65535, "F": 255}
@@ -65,8 +70,8 @@ class Colorizer:
         self.chroma_gain = float(info.get("chroma_gain", 1.0))
         self.takes_hints = takes_hints(info)
         self.sha256 = sha256
-        self._remembered = OrderedDict()  # key of a working-size L -> its automatic colours (network_ab)
-        self._remembered_lock = threading.Lock()
+        self._remembered = Remembered(REMEMBERED)  # a working-size L -> the network's automatic colours
+        self._repairs = Remembered(REMEMBERED)  # (mode, a gray photo) -> its repair, or None: nothing to repair
 
     @classmethod
     def load(cls, path: str | Path = DEFAULT_WEIGHTS, device: str | torch.device = "cpu",
@@ -109,7 +114,7 @@ class Colorizer:
     def colorize(self, image: Image.Image, request: ColorRequest) -> Image.Image:
         """image -> its colorized version, as `request` (from self.check, for this image) asks."""
         image = upright(image)
-        source = repaired(as_gray(image), request.restore)  # mode L or F (gray in [0, 1]), at full resolution
+        source = self.repaired(as_gray(image), request.restore)  # mode L or F (gray in [0, 1]), at full resolution
         width, height = source.size
         if (width, height) != (request.width, request.height):
             raise ValueError(f"this request was checked for a {request.width}x{request.height} image, not for this "
@@ -159,18 +164,30 @@ class Colorizer:
         inputs are kept and given again for the same L, to the bit."""
         if hints is not None:
             return self.run_network(l_small, hints)
-        l_small = l_small.contiguous()
-        key = (tuple(l_small.shape), hashlib.blake2b(l_small.numpy().tobytes(), digest_size=16).digest())
-        with self._remembered_lock:
-            if key in self._remembered:
-                self._remembered.move_to_end(key)
-                return self._remembered[key].clone()
-        ab = self.run_network(l_small)
-        with self._remembered_lock:
-            self._remembered[key] = ab.clone()
-            while len(self._remembered) > REMEMBERED:
-                self._remembered.popitem(last=False)
-        return ab
+        key = Remembered.key(l_small.numpy())
+        ab = self._remembered.get(key)
+        if ab is None:
+            ab = self.run_network(l_small)
+            self._remembered.put(key, ab)
+        return ab.clone()
+
+    def repaired(self, source: Image.Image, mode: str) -> Image.Image:
+        """A gray image (mode L or F) after model.restore in this mode; the same object when nothing was repaired.
+        The latest answers are remembered (REMEMBERED, REMEMBERED_REPAIR_PIXELS)."""
+        if mode == "off":
+            return source
+        pixels = np.asarray(source)
+        key = (mode, Remembered.key(pixels))
+        known = self._repairs.get(key, _UNKNOWN)
+        if known is not _UNKNOWN:
+            return source if known is None else Image.fromarray(known)
+        result, _ = restore_gray(pixels, mode)
+        if result is pixels:
+            self._repairs.put(key, None)
+            return source
+        if result.size <= REMEMBERED_REPAIR_PIXELS:
+            self._repairs.put(key, result)
+        return Image.fromarray(result)
 
     @torch.inference_mode()
     def run_network(self, l_small: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
@@ -188,6 +205,36 @@ class Colorizer:
         # A sliver of a photo (a few pixels across) makes feature maps one pixel wide at the bottom of the net;
         # bfloat16 kernels have returned NaN there. No colour is the honest answer for such pixels, not garbage.
         return torch.nan_to_num_(ab, nan=0.0)
+
+
+class Remembered:
+    """The answers to the latest `size` questions, by key; safe to share between threads (a film's job thread and
+    the requests of the web process use one Colorizer)."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.answers = OrderedDict()
+        self.lock = threading.Lock()
+
+    @staticmethod
+    def key(array: np.ndarray) -> tuple:
+        """An array -> a key for its exact contents (shape, type and a 128-bit hash of its bytes)."""
+        array = np.ascontiguousarray(array)
+        return array.shape, array.dtype.str, hashlib.blake2b(array.data, digest_size=16).digest()
+
+    def get(self, key, default=None):
+        with self.lock:
+            if key not in self.answers:
+                return default
+            self.answers.move_to_end(key)
+            return self.answers[key]
+
+    def put(self, key, answer) -> None:
+        with self.lock:
+            self.answers[key] = answer
+            self.answers.move_to_end(key)
+            while len(self.answers) > self.size:
+                self.answers.popitem(last=False)
 
 
 def at_vividness(ab: torch.Tensor, vividness: float) -> torch.Tensor:
@@ -327,15 +374,6 @@ def as_gray(image: Image.Image) -> Image.Image:
         return image.convert("L")
     planes = (np.asarray(plane) for plane in image.convert("RGB").split())
     return Image.fromarray(gray8_of_rgb8(*planes), "L")
-
-
-def repaired(source: Image.Image, mode: str) -> Image.Image:
-    """A gray image (mode L or F) after model.restore in this mode; the same object when nothing was repaired."""
-    if mode == "off":
-        return source
-    pixels = np.asarray(source)
-    result, _ = restore_gray(pixels, mode)
-    return source if result is pixels else Image.fromarray(result)
 
 
 def alpha_of(image: Image.Image) -> Image.Image | None:

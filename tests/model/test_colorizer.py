@@ -248,4 +248,27 @@ def test_only_the_latest_photos_are_remembered(tiny_weights):
     colorizer = Colorizer.load(tiny_weights)
     for seed in range(REMEMBERED + 3):
         colorizer(synthetic_photo(30 + seed, (40, 30)))
-    assert len(colorizer._remembered) == REMEMBERED
+    assert len(colorizer._remembered.answers) == REMEMBERED
+
+
+def test_a_photo_sent_again_is_not_examined_for_repair_again(tiny_weights, monkeypatch):
+    """The repair (model.restore) of the latest photos is remembered too, whether it repaired or found nothing."""
+    import model.colorizer as module
+    from training.degrade import made_old
+    colorizer = Colorizer.load(tiny_weights)
+    calls = []
+    real = module.restore_gray
+
+    def counting(pixels, mode):
+        calls.append(mode)
+        return real(pixels, mode)
+    monkeypatch.setattr(module, "restore_gray", counting)
+    clean = synthetic_photo(41, (256, 192)).convert("L")
+    old = Image.fromarray(made_old(np.asarray(synthetic_photo(1, (256, 192)).convert("L")), "old print")[0])
+    first = [np.asarray(colorizer(photo, vividness=v)) for photo in (clean, old) for v in (1.0, 1.5)]
+    assert calls == ["auto", "auto"]  # once per photo
+    assert not np.array_equal(first[2], np.asarray(colorizer(old, restore="off")))  # the old one was repaired
+    assert np.asarray(colorizer(old, restore="on")).shape and calls == ["auto", "auto", "on"]  # another question
+    fresh = Colorizer.load(tiny_weights)
+    again = [np.asarray(fresh(photo, vividness=v)) for photo in (clean, old) for v in (1.0, 1.5)]
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
