@@ -1,6 +1,6 @@
 """The page's round trip when a colour point changes: one client posting a 1024x768 preview with hints to gunicorn.
 
-    python -m bench.hints [--requests 60] [--points 0,1,5,20] [--size 1024x768] [--photo PATH]
+    python -m bench.hints [--requests 60] [--points 0,1,5,20] [--size 1024x768] [--photo PATH] [--new-photos]
 
 Starts `gunicorn wsgi:app` (the shipped config: on 2 cores, 2 workers of 1 thread) on a free port of 127.0.0.1
 and, for each number of points, posts the same photo with that many random points and vividness 1.2, one request
@@ -8,7 +8,8 @@ at a time, as a person editing on the page does; prints the latency percentiles 
 (upload, decode, colorize, JPEG encode, download). The Colorizer keeps the network's automatic colours of the
 latest photos it saw (model.colorizer.REMEMBERED), as a page's edits of one photo find them; so 0 points is
 measured twice: with a new photo every time (a photo's first colorization) and with the same one (the vividness
-slider moved).
+slider moved). --new-photos sends a new photo with every request of the points rows too: the page's full-size
+download, the first time the server sees the full photo.
 """
 import argparse
 import http.client
@@ -55,6 +56,8 @@ def main(argv: list | None = None) -> int:
     parser.add_argument("--size", default="1024x768", help="the preview's size, WIDTHxHEIGHT (default 1024x768)")
     parser.add_argument("--photo", help="a photo of your own (resized to --size) instead of a synthetic one")
     parser.add_argument("--weights", help="weights file (default: the shipped one)")
+    parser.add_argument("--new-photos", action="store_true",
+                        help="a photo the server has not seen in every request, points rows included")
     args = parser.parse_args(argv)
 
     width, height = (int(v) for v in args.size.split("x"))
@@ -80,11 +83,15 @@ def main(argv: list | None = None) -> int:
         for count in (int(c) for c in args.points.split(",")):
             hints = [{"x": rng.randrange(width), "y": rng.randrange(height),
                       "color": "#%06x" % rng.randrange(1 << 24)} for _ in range(count)]
-            body, content_type = multipart(photo, {"hints": json.dumps(hints), "vividness": "1.2"})
-            round_trip(port, body, content_type)  # warm-up: each worker's first calls are slower
-            round_trip(port, body, content_type)
-            times = sorted(round_trip(port, body, content_type) for _ in range(args.requests))
-            rows.append((f"{count}, the same photo" if count == 0 else count, times))
+            fields = {"hints": json.dumps(hints), "vividness": "1.2"}
+            same = multipart(photo, fields)
+            bodies = ([multipart(photo_variant(photo, 100 + i), fields) for i in range(args.requests)]
+                      if args.new_photos else [same] * args.requests)
+            round_trip(port, *same)  # warm-up: each worker's first calls are slower
+            round_trip(port, *same)
+            times = sorted(round_trip(port, *body) for body in bodies)
+            label = "a new photo each time" if args.new_photos else "the same photo"
+            rows.append((f"{count}, {label}" if count == 0 or args.new_photos else count, times))
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)
