@@ -23,8 +23,8 @@ Where no point reaches, the colours are the automatic ones, to the bit; where a 
 network's colours for it, without the chroma gain (the gain makes up for the network's doubt, and a point removes
 it). Nothing here runs when there are no points. The settings below were chosen by the leak measure
 (training.leak) on 60 held-out photos and 33 video frames, against the 10-point sweep on the same photos: the
-network's change was the better cue of a region's end than the automatic colours' edges it replaced: less leak
-and fewer pixels moved outside the object, and a better sweep. (With it, the lightness's edges could count for
+network's own answer was a better cue of a region's end than the automatic colours' edges it replaced: less leak,
+fewer pixels moved outside the object, and a better sweep. (With it, the lightness's edges could count for
 less, for a little more sweep; they were kept as they were, so that a strong edge stops a point's colour even
 where the network's change runs across it.)
 """
@@ -38,7 +38,7 @@ GUIDE_PIXELS = 1 << 18  # the grid of the edge-aware work: about 590x440 for a 4
 GUIDE_BLUR = 2.5  # Gaussian blur of the guide's lightness before edges are measured (guide pixels): grain, texture
 EDGE_FLOOR = 0.7  # lightness steps between neighbouring guide pixels up to this are shading or noise, not edges
 EDGE_SCALE = 4.0  # the lightness above the floor (summed along the path) that costs one unit of distance: e^-1
-CHANGE_EDGE_SCALE = 60.0  # the variation of the network's change for the points (ab units, summed) costing one
+CHANGE_EDGE_SCALE = 60.0  # the variation of the network's answer to the points (ab units, summed) costing one
 REACH = 4.0  # a point's reach over a flat region falls to e^-1 at REACH times the guide's short side
 DAB = 0.015  # the point's own dab, where its reach is 1: this share of the guide's short side around it
 SWEEPS = 2  # rounds of the four directional sweeps of the geodesic distance (paths turning more corners need more)
@@ -71,8 +71,8 @@ def blur(plane: np.ndarray, sigma: float) -> np.ndarray:
 def edge_costs(l_guide: np.ndarray, change: np.ndarray | None = None, blur_sigma: float = GUIDE_BLUR,
                floor: float = EDGE_FLOOR, scale: float = EDGE_SCALE, change_scale: float = CHANGE_EDGE_SCALE,
                reach: float = REACH) -> tuple[np.ndarray, np.ndarray]:
-    """(H, W) lightness on the guide grid, and optionally the (2, H, W) network's change for the points there (ab
-    units) -> the cost of a step to the right (H, W-1) and down (H-1, W)."""
+    """(H, W) lightness on the guide grid, and optionally the (2, H, W) network's own answer to the points there
+    (with them minus without, ab units) -> the cost of a step to the right (H, W-1) and down (H-1, W)."""
     l = blur(l_guide, blur_sigma)
     step = np.float32(1 / (reach * min(l.shape)))
     right = step + np.maximum(np.abs(np.diff(l, axis=1)) - floor, 0) / np.float32(scale)
