@@ -24,7 +24,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from bench.load import free_port, multipart, sample_photo, start_server
+from bench.load import free_port, multipart, photo_variant, sample_photo, start_server
 
 
 def round_trip(port: int, body: bytes, content_type: str) -> float:
@@ -37,16 +37,6 @@ def round_trip(port: int, body: bytes, content_type: str) -> float:
     if response.status != 200 or payload[:2] != b"\xff\xd8":
         raise SystemExit(f"the server answered {response.status}: {payload[:200]!r}")
     return time.perf_counter() - started
-
-
-def photo_variant(photo: bytes, index: int) -> bytes:
-    """The JPEG photo with a small block of its corner set to a gray of index's: a photo the server has not seen."""
-    with Image.open(io.BytesIO(photo)) as image:
-        image = image.copy()
-    image.paste(index % 256, (0, 0, 16, 16))
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=90)
-    return buffer.getvalue()
 
 
 def main(argv: list | None = None) -> int:

@@ -4,9 +4,10 @@
     python -m bench.load --clients 4 --seconds 600 --sample-every 60     # a 10-minute soak
     python -m bench.load --clients 2 --seconds 30 --size 5656x4242       # 24 MP photos: each worker's peak
 
-Starts `gunicorn wsgi:app` on a free port of 127.0.0.1, posts one photo over and over from each client, and
-prints requests, failures, latency percentiles and each worker's memory (RSS) at the start and the end, and its
-peak (VmHWM) over the run.
+Starts `gunicorn wsgi:app` on a free port of 127.0.0.1, posts photos over and over from each client, and prints
+requests, failures, latency percentiles and each worker's memory (RSS) at the start and the end, and its peak
+(VmHWM) over the run. The photos are variants of one (a corner block of each its own gray), enough of them that
+no worker is sent a photo it still remembers (model.colorizer.REMEMBERED): many users' photos, not one user's.
 Every request is bounded by a timeout, and the run stops by itself.
 """
 import argparse
@@ -46,6 +47,16 @@ def sample_photo(width: int, height: int, color: bool = False) -> bytes:
         image = image[..., None] + tint
     buffer = io.BytesIO()
     Image.fromarray(np.clip(image, 0, 255).astype(np.uint8)).save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def photo_variant(photo: bytes, index: int) -> bytes:
+    """The JPEG photo with a 16x16 block of its corner set to a gray of index's: a photo the server has not seen."""
+    with Image.open(io.BytesIO(photo)) as image:
+        image = image.copy()
+    image.paste(index % 256, (0, 0, 16, 16))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=90)
     return buffer.getvalue()
 
 
@@ -95,8 +106,12 @@ def start_server(port: int, env: dict) -> subprocess.Popen:
     raise SystemExit("gunicorn did not answer within 120 s")
 
 
-def client(port: int, body: bytes, content_type: str, stop_at: float, timeout: float, results: list, lock):
+def client(port: int, bodies: list, stop_at: float, timeout: float, results: list, lock):
+    """Posts bodies[0], bodies[1], ... (each a (body, content type)), round and round, until stop_at."""
+    sent = 0
     while time.time() < stop_at:
+        body, content_type = bodies[sent % len(bodies)]
+        sent += 1
         started = time.perf_counter()
         try:
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
@@ -123,7 +138,8 @@ def main(argv: list | None = None) -> int:
     args = parser.parse_args(argv)
 
     width, height = (int(v) for v in args.size.split("x"))
-    body, content_type = multipart(sample_photo(width, height))
+    photo = sample_photo(width, height)
+    pool = [multipart(photo_variant(photo, i)) for i in range(4 * args.clients + 4)]
     env = dict(os.environ)
     if args.weights:
         env["COLORIZER_WEIGHTS"] = str(Path(args.weights).resolve())
@@ -134,8 +150,9 @@ def main(argv: list | None = None) -> int:
         memory_start = {pid: rss_mb(pid) for pid in pids}
         results, lock = [], threading.Lock()
         stop_at = time.time() + args.seconds
-        threads = [threading.Thread(target=client, args=(port, body, content_type, stop_at, args.timeout, results,
-                                                         lock)) for _ in range(args.clients)]
+        # client c sends variants c, c + clients, ...: the server as a whole goes round the pool in order
+        threads = [threading.Thread(target=client, args=(port, pool[c::args.clients], stop_at, args.timeout, results,
+                                                         lock)) for c in range(args.clients)]
         started = time.time()
         for thread in threads:
             thread.start()
