@@ -108,8 +108,13 @@ def lab_to_rgb(lab: torch.Tensor, fit_gamut: bool = True) -> torch.Tensor:
 def _outside_gamut(linear: torch.Tensor, dim: int = -1) -> torch.Tensor:
     """Linear RGB with its channels at dim -> where any channel leaves [0, 1]."""
     # Tested on linear RGB: the sRGB curve is monotonic, so [0, 1] means the same before and after it.
-    # The tolerance is tight because L is steep near black (L = 903 Y there): 1e-5 moves L by under 0.01.
-    return ((linear < -1e-5) | (linear > 1 + 1e-5)).any(dim=dim)
+    return ((linear < -_GAMUT_TOLERANCE) | (linear > 1 + _GAMUT_TOLERANCE)).any(dim=dim)
+
+
+# How far outside [0, 1] a linear RGB channel may be and count as in gamut. Tight, because L is steep near black
+# (L = 903 Y there): 1e-5 moves L by under 0.01.
+_GAMUT_TOLERANCE = 1e-5
+_GAMUT_LOW, _GAMUT_HIGH = (-_GAMUT_TOLERANCE,) * 3, (1 + _GAMUT_TOLERANCE,) * 3  # cv2.inRange's bounds
 
 
 def _fit_chroma(lab: torch.Tensor, iterations: int = 8) -> torch.Tensor:
@@ -164,10 +169,8 @@ def lab_to_srgb8(l: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Ten
     """
     l, a, b = (np.asarray(t.numpy(), dtype=np.float32) for t in (l, a, b))
     fy = (l + 16) / np.float32(116)
-    x = _f_inverse_np(fy + a / np.float32(500))
-    z = _f_inverse_np(np.maximum(fy - b / np.float32(200), 0))
-    linear = cv2.transform(cv2.merge([x, _f_inverse_np(fy), z]), _LINEAR_FROM_F_INVERSE)  # (H, W, 3), not clipped
-    outside = cv2.inRange(linear, (-1e-5,) * 3, (1 + 1e-5,) * 3) == 0  # the tolerance of _outside_gamut
+    linear = _linear_np(fy, _f_inverse_np(fy), a / np.float32(500), b / np.float32(200))  # (H, W, 3), not clipped
+    outside = cv2.inRange(linear, _GAMUT_LOW, _GAMUT_HIGH) == 0
     if outside.any():
         linear[outside] = _fit_chroma_np(l[outside], a[outside], b[outside])
     np.multiply(linear, _LINEAR_STEPS, out=linear)
@@ -179,24 +182,28 @@ def lab_to_srgb8(l: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Ten
 _LINEAR_FROM_F_INVERSE = _RGB_FROM_WHITE_XYZ.float().numpy()
 
 
+def _linear_np(fy: np.ndarray, y: np.ndarray, a_step: np.ndarray, b_step: np.ndarray) -> np.ndarray:
+    """Lab as (H, W) planes of f(Y / Yn), Y / Yn, a / 500 and b / 200 -> (H, W, 3) linear RGB, not clipped
+    (_lab_f and _lab_to_linear_last in NumPy and OpenCV)."""
+    x = _f_inverse_np(fy + a_step)
+    z = _f_inverse_np(np.maximum(fy - b_step, 0))  # f(z) < 0 is impossible light: clipped to 0, as in _lab_f
+    return cv2.transform(cv2.merge([x, y, z]), _LINEAR_FROM_F_INVERSE)
+
+
 def _fit_chroma_np(l: np.ndarray, a: np.ndarray, b: np.ndarray, iterations: int = 8) -> np.ndarray:
     """_fit_chroma_planes in NumPy and OpenCV, for N colours -> (N, 3) linear RGB: the same bisection, twice as
     fast (a photo of black and white texture can have a quarter of its pixels outside sRGB at some chroma)."""
+    l, a, b = (plane[:, None] for plane in (l, a, b))  # (N, 1): OpenCV's N x 1 pixels
     fy = (l + 16) / np.float32(116)
     y = _f_inverse_np(fy)
     a_step, b_step = a / np.float32(500), b / np.float32(200)
-
-    def linear(scale: np.ndarray) -> np.ndarray:  # (N, 1, 3): cv2 takes N x 1 pixels of 3 channels
-        x, z = _f_inverse_np(fy + scale * a_step), _f_inverse_np(np.maximum(fy - scale * b_step, 0))
-        return cv2.transform(cv2.merge([x, y, z])[:, None], _LINEAR_FROM_F_INVERSE)
-
     lo, hi = np.zeros_like(l), np.ones_like(l)  # scale 0 is gray, always in gamut
     for _ in range(iterations):
         mid = (lo + hi) * np.float32(0.5)
-        inside = cv2.inRange(linear(mid), (-1e-5,) * 3, (1 + 1e-5,) * 3)[:, 0] > 0
+        inside = cv2.inRange(_linear_np(fy, y, mid * a_step, mid * b_step), _GAMUT_LOW, _GAMUT_HIGH) > 0
         lo = np.where(inside, mid, lo)
         hi = np.where(inside, hi, mid)
-    return linear(lo)[:, 0]
+    return _linear_np(fy, y, lo * a_step, lo * b_step)[:, 0]
 
 
 def _f_inverse_np(f: np.ndarray) -> np.ndarray:
