@@ -36,6 +36,8 @@ import cv2
 import numpy as np
 import torch
 
+from model.color import denormalize_ab
+
 GUIDE_PIXELS = 1 << 16  # the grid of the edge-aware work: about 296x222 for a 4:3 photo; the photo's own if smaller
 GUIDE_BLUR = 2.5  # Gaussian blur of the guide's lightness before edges are measured (guide pixels): grain, texture
 EDGE_FLOOR = 0.7  # lightness steps between neighbouring guide pixels up to this are shading or noise, not edges
@@ -135,7 +137,7 @@ def point_change(l_guide: np.ndarray, base: torch.Tensor, change: torch.Tensor, 
     (with them minus without, before the chroma gain), whose edges count (None: the lightness's alone).
     -> ((2, H, W) normalized ab to add to base, (H, W) the points' reach in [0, 1]).
     """
-    right, down = edge_costs(l_guide, None if own is None else own.numpy() * 110)  # normalized -> about ab units
+    right, down = edge_costs(l_guide, None if own is None else denormalize_ab(own).numpy())
     distance = torch.from_numpy(geodesic_distance(right, down, seeds, dab=DAB * min(l_guide.shape)))
     reach = torch.exp(-distance.min(dim=0).values)  # (H, W): 1 at a point, falling over distance and edges
     kept = reach * change
