@@ -95,19 +95,21 @@ async function firstResult(current) {
   setComparing(false);
   els.legend.hidden = els.actions.hidden = false;
   els.editor.hidden = !settings.takesHints;
-  els.download.download = current.name.replace(/\.[^.]*$/, "") + "-color.jpg";
   const still = matchMedia("(prefers-reduced-motion: reduce)").matches;
   els.result.scrollIntoView({ behavior: still ? "auto" : "smooth", block: "nearest" });
 }
 
-// The download: the full photo with the same points and settings (colorized again if the page shows a copy).
-async function download(event) {
-  const link = els.download;
-  if (link.dataset.ready === "yes") { delete link.dataset.ready; return; }  // our own second click
-  event.preventDefault();
-  if (!state.resultUrl) return;
+// The download: the full photo with the same points and settings (colorized again if the page shows a copy). The
+// control is a button, so that Enter and Space both press it; the file is handed over by a link of its own, made
+// for it: a link that clicks itself from inside its own click is ignored by Chromium (so Enter did nothing).
+let preparing = false;
+
+async function download() {
+  if (!state.resultUrl || preparing) return;
+  const current = state.photo;
   let url = state.resultUrl;
-  if (state.photo.preview) {
+  if (current.preview) {
+    preparing = true;
     busy(true, "Preparing the full-size photo…");
     try {
       const response = await request(true);
@@ -118,11 +120,17 @@ async function download(event) {
       return;
     } finally {
       busy(false);
+      preparing = false;
     }
+    if (state.photo !== current) { URL.revokeObjectURL(url); return; }  // another photo was chosen meanwhile
   }
+  const link = document.createElement("a");
   link.href = url;
-  link.dataset.ready = "yes";
+  link.download = current.name.replace(/\.[^.]*$/, "") + "-color.jpg";
+  link.hidden = true;
+  document.body.append(link);
   link.click();
+  link.remove();
   if (url !== state.resultUrl) setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 

@@ -651,3 +651,60 @@ def test_a_point_on_a_shirt_leaves_the_face_its_colour(browser, server, tmp_path
     assert moved > 15, f"the shirt moved {moved:.1f} ab units towards the blue asked"
     shift = np.linalg.norm(region_ab(page, FACE) - face)
     assert shift < 5, f"a point on the shirt moved the face's colour by {shift:.1f} ab units"
+
+
+def focused(page) -> str:
+    """The focused element as tag#id, tag.class or tag."""
+    return page.evaluate("""() => { const e = document.activeElement || document.body;
+        return e.tagName.toLowerCase() + (e.id ? "#" + e.id : e.classList.length ? "." + e.classList[0] : ""); }""")
+
+
+def tab_to(page, selector: str, presses: int = 40) -> None:
+    """Tab forwards until the element matching selector has the focus, as a keyboard user would."""
+    for _ in range(presses):
+        if page.evaluate("(selector) => document.activeElement.matches(selector)", selector):
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"{presses} presses of Tab never reached {selector}; the last was on {focused(page)}")
+
+
+def test_the_whole_photo_flow_with_the_keyboard_alone(browser, server, photo, tmp_path):
+    page = new_page(browser)
+    problems = watched(page)
+    sent = posts(page)
+    page.goto(server)
+    tab_to(page, "#image")  # the file input, reached with Tab and opened with Space
+    with page.expect_file_chooser() as chooser:
+        page.keyboard.press("Space")
+    chooser.value.set_files(str(photo))
+    page.wait_for_selector("#before[src]")
+    tab_to(page, "#submit")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#compare:not(.pending)", timeout=60_000)
+    settle(page)
+    page.screenshot(path=str(tmp_path / "keyboard-result.png"))
+
+    tab_to(page, "#add-point")  # a point in the middle, moved up, coloured with the first swatch
+    page.keyboard.press("Enter")
+    settle(page)
+    page.keyboard.press("ArrowUp")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Enter")
+    settle(page)
+    (hint,) = json.loads(sent[-1]["hints"])
+    assert hint == {"x": 120, "y": 80 - 2, "color": "#c0392b"}
+
+    tab_to(page, "#download")
+    with Image.open(photo) as original:
+        size = original.size
+    for key in ("Enter", "Space"):  # each downloads at the first press
+        with page.expect_download(timeout=10_000) as download_info:
+            page.keyboard.press(key)
+        assert download_info.value.suggested_filename == "old photo-color.jpg"
+        downloaded = tmp_path / f"{key}.jpg"
+        download_info.value.save_as(downloaded)
+        with Image.open(downloaded) as result:
+            assert result.format == "JPEG" and result.size == size
+        assert page.evaluate("document.activeElement.id") == "download"  # still there, for another press
+    page.screenshot(path=str(tmp_path / "keyboard-download.png"))
+    assert not problems, f"the page logged errors: {problems}"
