@@ -95,6 +95,10 @@ async function firstResult(current) {
   setComparing(false);
   els.legend.hidden = els.actions.hidden = false;
   els.editor.hidden = !settings.takesHints;
+  // Colorize is disabled while the first result is made, and the focus it had falls to the page's body: it goes to
+  // the result instead, from where Tab reaches the comparison, the points and the download. A focus elsewhere (a
+  // setting changed meanwhile, the file input for a video's first frame) stays where it is.
+  if ([null, document.body, els.submit].includes(document.activeElement)) els.result.focus({ preventScroll: true });
   const still = matchMedia("(prefers-reduced-motion: reduce)").matches;
   els.result.scrollIntoView({ behavior: still ? "auto" : "smooth", block: "nearest" });
 }

@@ -682,6 +682,7 @@ def test_the_whole_photo_flow_with_the_keyboard_alone(browser, server, photo, tm
     page.keyboard.press("Enter")
     page.wait_for_selector("#compare:not(.pending)", timeout=60_000)
     settle(page)
+    assert focused(page) == "section#result"  # the result, not the page's body: Tab goes on from there
     page.screenshot(path=str(tmp_path / "keyboard-result.png"))
 
     tab_to(page, "#add-point")  # a point in the middle, moved up, coloured with the first swatch
