@@ -51,7 +51,8 @@ export function showNote(point) {
   swatch.setAttribute("role", "img");
   swatch.setAttribute("aria-label", shown);
   swatch.title = shown;
-  const words = `This photo is too ${lighter ? "light" : "dark"} here for that color; shown:`;
+  const what = state.video ? "frame" : "photo";  // a video's points are placed on its first frame
+  const words = `This ${what} is too ${lighter ? "light" : "dark"} here for that color; shown:`;
   els.pointNote.replaceChildren(document.createTextNode(words), swatch);
 }
 

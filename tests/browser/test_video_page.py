@@ -162,6 +162,32 @@ def test_a_video_is_colorized_with_progress_and_shown_beside_the_original(browse
     assert not problems, f"the page logged errors: {problems}"
 
 
+def test_a_colour_the_first_frame_cannot_show_is_said_of_the_frame(browser, video_server, film):
+    """The note on a colour the result cannot show at a point (test_page.py tests it on a photo) speaks of the frame
+    on a video's first frame. The test answers /colorize itself: a gray frame, and a header that says the navy
+    asked is shown as a lighter blue."""
+    page = new_page(browser)
+    with av.open(str(film)) as container:
+        size = container.streams.video[0].width, container.streams.video[0].height
+    gray = io.BytesIO()
+    Image.new("RGB", size, (128, 128, 128)).save(gray, "JPEG")
+
+    def answer(route):
+        headers = {"Cache-Control": "no-store"}
+        hints = re.search(rb'name="hints"\r\n\r\n(.*?)\r\n--', route.request.post_data_buffer or b"", re.S)
+        if hints:
+            headers["X-Colorizer-Points"] = json.dumps([{"asked": hint["color"], "shown": "#7f8fb8", "exact": False}
+                                                        for hint in json.loads(hints.group(1))])
+        route.fulfill(status=200, content_type="image/jpeg", body=gray.getvalue(), headers=headers)
+    page.route("**/colorize", answer)
+    choose(page, video_server, film)
+    click_photo(page, *POINT)
+    page.click(".swatch[aria-label=navy]")
+    settle(page)
+    note = page.inner_text("#point-note")
+    assert "This frame is too light here for that color; shown" in note and "photo" not in note
+
+
 def test_cancel_stops_the_job_and_removes_it(browser, video_server, film, frame_delay):
     frame_delay(0.5)  # long enough to cancel in the middle
     page = new_page(browser, color_scheme="dark")  # and the progress legible in the dark scheme
