@@ -6,6 +6,8 @@ from PIL import Image, UnidentifiedImageError
 
 from model.formats import NAMES, PILLOW_FORMATS
 
+MAX_SIDE = 65_500  # pixels: JPEG, the default result, holds at most 65,535 a side; a longer photo could not be sent back
+
 
 class UploadError(Exception):
     """A problem with what the user sent: status is the HTTP status, the message is for a person."""
@@ -39,6 +41,9 @@ def decode_upload(data: bytes, max_pixels: int) -> Image.Image:
     if width * height > max_pixels:
         raise UploadError(413, f"The image is too large: {width} x {height} pixels is {width * height / 1e6:.0f} "
                                f"megapixels; the limit is {max_pixels / 1e6:.0f}.")
+    if max(width, height) > MAX_SIDE:
+        raise UploadError(413, f"The image is too large: {width} x {height} pixels; a side may be at most "
+                               f"{MAX_SIDE:,} pixels.")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

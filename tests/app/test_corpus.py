@@ -99,6 +99,9 @@ INVALID = {  # name: (bytes or None, filename, field, status)
     "png declaring 40000x40000": (declared_png(40000, 40000), "bomb.png", "image", 413),
     "png declaring 3000x3000 (over the limit)": (declared_png(3000, 3000), "big.png", "image", 413),
     "over the byte limit": (b"\xff\xd8\xff" + b"\0" * (3 * 1024 * 1024), "huge.jpg", "image", 413),
+    # under the pixel limit, but longer than a JPEG result can be (65,535 a side)
+    "1x100000 png": (image_bytes(Image.new("L", (1, 100_000), 90), "PNG"), "line.png", "image", 413),
+    "65501x30 png": (image_bytes(Image.new("L", (65_501, 30), 90), "PNG"), "wide.png", "image", 413),
 }
 
 
