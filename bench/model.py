@@ -18,7 +18,8 @@ from torch import nn
 from bench.load import sample_photo
 from bench.zhang2016 import zhang2016
 from model.colorizer import Colorizer
-from model.generator import Generator, count_parameters
+from model.generator import count_parameters
+from model.networks import build_generator
 from model.weights import DEFAULT_WEIGHTS, PRECISIONS, default_precision, load_network
 
 
@@ -84,7 +85,7 @@ def main(argv: list | None = None) -> None:
     rows = []
     for precision in precisions:
         network, info = load_network(args.weights, precision=precision)  # frozen TorchScript, as the Colorizer runs it
-        eager = Generator(**info["generator"])
+        eager = build_generator(info["generator"])
         dtype = getattr(torch, precision)
         rows += [("ours (frozen TorchScript)", precision, lambda x, n=network, d=dtype: n(x.to(d)), eager, side)
                  for side in (256, 512)]

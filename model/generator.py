@@ -170,14 +170,21 @@ def generator_defaults() -> dict:
     return {name: p.default for name, p in inspect.signature(Generator.__init__).parameters.items() if name != "self"}
 
 
-def load_compatible(generator: Generator, state: dict) -> list[str]:
-    """Loads a state dict into generator; a state made before the hint layer existed leaves that layer at zero.
+# Parts a state may lack, each of which starts as it would untrained: the hint layer (at zero, added after the
+# first models), and the ImageNet encoder with the 1x1 convolutions that add its features (model.encoder_unet's
+# FusedResUNet: the encoder's weights are loaded from ImageNet by training, the convolutions start at zero).
+ADDABLE = ("hint_stem.", "imagenet.", "fuse.")
+
+
+def load_compatible(generator: nn.Module, state: dict) -> list[str]:
+    """Loads a state dict into generator; parts the state lacks (ADDABLE: a state made before the hint layer
+    existed, or a ResUNet's state into a FusedResUNet) are set to zero, changing nothing the net did before.
 
     Returns the names of the parameters the state lacked. Raises RuntimeError for any other mismatch.
     """
     own = generator.state_dict()
     missing = [name for name in own if name not in state]
-    if any(not name.startswith("hint_stem.") for name in missing):
+    if any(not name.startswith(ADDABLE) for name in missing):
         raise RuntimeError(f"the weights lack {', '.join(missing[:5])}: they are not of this architecture")
     unexpected = [name for name in state if name not in own]
     if unexpected:

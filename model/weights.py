@@ -16,7 +16,8 @@ import torch
 
 INFO_FILE = "colorizer.json"
 FORMAT_VERSION = 2  # 2: the network takes a hint layer, and the info holds its architecture ("generator")
-READABLE_FORMATS = (1, 2)  # 1: an automatic colorizer only; it still loads, and refuses hints
+ENCODER_FORMAT = 3  # 3: as 2, with an ImageNet-trained encoder inside (the "architecture" in "generator" says which)
+READABLE_FORMATS = (1, 2, 3)  # 1: an automatic colorizer only; it still loads, and refuses hints
 MAX_CHROMA_GAIN = 4.0  # beyond this the colours are cartoons, whatever the net predicts
 MIN_SIZE, MAX_SIZE = 32, 1024  # working sizes (the short side the network sees) a file may ask for and a caller use
 # The shipped weights: weights/ in a checkout of the repository; installed (pip install .), inside this package.
@@ -43,7 +44,8 @@ def save_network(generator: torch.nn.Module, path: Path, info: dict) -> None:
     Weights are stored as float16, which halves the file; load_network casts them to the precision it is asked
     for (float32: outputs move by at most 3e-4 from the checkpoint's; bfloat16: see default_precision).
     """
-    info = {"format": FORMAT_VERSION, "stride": int(generator.stride), "storage": "float16",
+    version = ENCODER_FORMAT if "architecture" in generator.spec else FORMAT_VERSION
+    info = {"format": version, "stride": int(generator.stride), "storage": "float16",
             "generator": generator.spec, **info}
     with quiet_jit():
         scripted = torch.jit.script(copy.deepcopy(generator).eval().half())

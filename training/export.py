@@ -19,7 +19,8 @@ from pathlib import Path
 import torch
 
 from model.files import atomic_write
-from model.generator import BinsHead, Generator, count_parameters
+from model.generator import BinsHead, count_parameters
+from model.networks import build_generator as build_network
 from model.weights import (DEFAULT_WEIGHTS, MAX_CHROMA_GAIN, MAX_SIZE, MIN_SIZE, load_network, save_network,
                            valid_chroma_gain)
 from training.config import TrainConfig
@@ -47,20 +48,20 @@ def without_paths(config: dict) -> dict:
     return config | {name: Path(config[name]).name for name in PATH_FIELDS if config.get(name)}
 
 
-def build_generator(checkpoint: dict, use_ema: bool = True) -> tuple[Generator, TrainConfig]:
+def build_generator(checkpoint: dict, use_ema: bool = True) -> tuple[torch.nn.Module, TrainConfig]:
     """A run's checkpoint -> (its generator, rebuilt from the architecture the checkpoint stores; the run's config).
     Raises ValueError for a checkpoint that does not say its architecture."""
     if "spec" not in checkpoint:
         raise ValueError("the checkpoint does not store its architecture (no 'spec'): it was written by an older "
                          "version of training.train; start a run from it with --init instead")
     config = TrainConfig.from_dict(checkpoint["config"])
-    generator = Generator(**checkpoint["spec"])
+    generator = build_network(checkpoint["spec"])
     generator.load_state_dict(checkpoint["ema" if use_ema else "generator"])
     return generator.eval(), config
 
 
 @torch.no_grad()
-def set_operating_point(generator: Generator, checkpoint: dict, temperature: float | None = None,
+def set_operating_point(generator: torch.nn.Module, checkpoint: dict, temperature: float | None = None,
                         prior_correction: float = 0.0) -> None:
     """Bins head: the temperature of the annealed mean, and how much of the training's rebalancing to undo.
 

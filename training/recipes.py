@@ -19,7 +19,6 @@ from torch.utils.data import DataLoader
 
 from model.bins import nearest_bin, rebalancing_weights
 from model.critic import Critic
-from model.generator import Generator
 from training.data import to_model_inputs
 from training.losses import bins_loss, critic_loss, downsample_ab, generator_loss
 
@@ -50,16 +49,20 @@ class Recipe:
     description = ""  # for the first lines a run prints
     betas = (0.9, 0.999)
 
-    def __init__(self, config: "TrainConfig", generator: Generator, device: torch.device,
+    def __init__(self, config: "TrainConfig", generator: nn.Module, device: torch.device,
                  amp_dtype: torch.dtype | None = None):
         self.config, self.generator, self.device, self.amp_dtype = config, generator, device, amp_dtype
         self.generator_train: nn.Module = generator
-        # The hint layer starts at zero and learns faster: each parameter group carries its scale of the rate.
-        hint_layer = list(generator.hint_stem.parameters())
-        rest = [p for name, p in generator.named_parameters() if not name.startswith("hint_stem.")]
-        self.opt_g = torch.optim.Adam([{"params": rest, "scale": 1.0},
-                                       {"params": hint_layer, "scale": config.hint_lr_scale}],
-                                      lr=config.lr, betas=self.betas)
+        # The hint layer starts at zero and learns faster, an ImageNet encoder learns slower or not at all (frozen:
+        # no gradients, training.imagenet): each parameter group carries its scale of the rate.
+        learning = [(name, p) for name, p in generator.named_parameters() if p.requires_grad]
+        hint_layer = [p for name, p in learning if name.startswith("hint_stem.")]
+        encoder = [p for name, p in learning if name.startswith("imagenet.")]
+        rest = [p for name, p in learning if not name.startswith(("hint_stem.", "imagenet."))]
+        groups = [{"params": rest, "scale": 1.0}, {"params": hint_layer, "scale": config.hint_lr_scale}]
+        if encoder:
+            groups.append({"params": encoder, "scale": config.encoder_lr_scale})
+        self.opt_g = torch.optim.Adam(groups, lr=config.lr, betas=self.betas)
 
     def networks(self) -> list[nn.Module]:
         """The trained networks (plain modules): every process must end with the same weights."""
@@ -132,7 +135,7 @@ class Adversarial(Regression):
     critic --critic-steps times on new batches, then the generator on reconstruction_weight * reconstruction
     minus the critic's score, the critic frozen."""
 
-    def __init__(self, config: "TrainConfig", generator: Generator, device: torch.device,
+    def __init__(self, config: "TrainConfig", generator: nn.Module, device: torch.device,
                  amp_dtype: torch.dtype | None = None):
         super().__init__(config, generator, device, amp_dtype)
         self.critic = Critic(**config.critic_kwargs()).to(device, memory_format=torch.channels_last)
@@ -187,7 +190,7 @@ class Bins(Recipe):
     description = "rebalanced cross-entropy over ab bins"
     betas = (0.9, 0.99)  # no critic to chase
 
-    def __init__(self, config: "TrainConfig", generator: Generator, device: torch.device,
+    def __init__(self, config: "TrainConfig", generator: nn.Module, device: torch.device,
                  amp_dtype: torch.dtype | None = None):
         super().__init__(config, generator, device, amp_dtype)
         self.class_weights: torch.Tensor | None = None  # (Q,) loss weight of each ab bin

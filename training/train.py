@@ -33,11 +33,13 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from model.color import denormalize_ab, denormalize_l, lab_to_rgb
 from model.files import atomic_write
-from model.generator import Generator, count_parameters, load_compatible
+from model.generator import count_parameters, load_compatible
+from model.networks import build_generator, has_imagenet_encoder
 from model.weights import WeightsError, default_precision, file_sha256, is_torchscript, read_state
-from training.config import ARCHITECTURE_FIELDS, TrainConfig, load_run_config, parse_args
+from training.config import ARCHITECTURE_FIELDS, RESUNET_FIELDS, TrainConfig, load_run_config, parse_args
 from training.data import PhotoCrops, as_unit_float, list_images, scan_photos, split_paths, spread, to_model_inputs
 from training.hints import patch_hints, simulate_hints
+from training.imagenet import MissingWeights, freeze_imagenet, load_imagenet
 from training.progress import Meter, Progress, duration
 from training.recipes import recipe_class
 from training.sheets import contact_sheet
@@ -134,9 +136,17 @@ class Trainer:
         self.device = device or pick_device(config.device)
         self.amp_dtype = autocast_dtype(config.amp, self.device)
 
-        self.generator = Generator(**config.spec())
+        self.generator = build_generator(config.spec())
+        missing = list(self.generator.state_dict())  # what neither --init nor a checkpoint gives: all, at first
         if config.init and not resume:
-            load_compatible(self.generator, read_generator(Path(config.init))[1])
+            missing = load_compatible(self.generator, read_generator(Path(config.init))[1])
+        if has_imagenet_encoder(self.generator):
+            if not resume and any(name.startswith("imagenet.") for name in missing):
+                try:
+                    load_imagenet(self.generator)
+                except MissingWeights as error:
+                    raise SystemExit(str(error)) from None
+            freeze_imagenet(self.generator, train_upper=config.encoder_lr_scale > 0)
         self.generator.to(self.device, memory_format=torch.channels_last)
         self.ema = copy.deepcopy(self.generator).eval().requires_grad_(False)
         self.recipe = recipe_class(config)(config, self.generator, self.device, self.amp_dtype)
@@ -155,7 +165,8 @@ class Trainer:
 
     def describe(self) -> str:
         """What this run trains, and how: for its first line."""
-        parameters = ", ".join(f"{type(net).__name__.lower()} {count_parameters(net):,} parameters"
+        parameters = ", ".join(f"{type(net).__name__.lower()} {count_parameters(net):,} parameters "
+                               f"({sum(p.numel() for p in net.parameters() if p.requires_grad):,} learning)"
                                for net in self.recipe.networks())
         native = "native" if bfloat16_native(self.device) else "not native"
         precision = "bfloat16 autocast" if self.amp_dtype else "float32"
@@ -322,7 +333,7 @@ def read_generator(path: Path) -> tuple[dict, dict]:
         return info["generator"], state
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-        spec = checkpoint.get("spec") or {name: checkpoint["config"][name] for name in ARCHITECTURE_FIELDS}
+        spec = checkpoint.get("spec") or {name: checkpoint["config"][name] for name in RESUNET_FIELDS}
         return spec, checkpoint["ema"]
     except Exception as error:
         raise SystemExit(f"--init: {path} is neither a weights file nor a run's checkpoint "
@@ -350,8 +361,11 @@ def settle_config(config: TrainConfig, args, explicit: dict) -> TrainConfig:
         raise SystemExit(f"{run_dir} already holds a run: add --resume to continue it, or choose another --out")
     elif config.init:
         spec, _ = read_generator(Path(config.init))
+        spec = {"architecture": "resunet", **spec}
+        if explicit.get("architecture") == "resunet_imagenet" and spec["architecture"] == "resunet":
+            spec["architecture"] = "resunet_imagenet"  # the ResUNet it starts from, with the encoder added
         clashes = [f"--{name.replace('_', '-')} {explicit[name]} (the file's: {spec[name]})"
-                   for name in ARCHITECTURE_FIELDS if name in explicit and explicit[name] != spec[name]]
+                   for name in ARCHITECTURE_FIELDS if name in explicit and name in spec and explicit[name] != spec[name]]
         if clashes:
             raise SystemExit(f"--init {config.init} fixes the architecture; drop {', '.join(clashes)}")
         config = dataclasses.replace(config, **spec)
