@@ -2,9 +2,12 @@
 
     create_app()                       # settings from COLORIZER_* environment variables
     create_app({"WEIGHTS": "x.pt"})    # settings from a dict (tests)
+    create_app(start_jobs=False)       # nothing started: `python -m app.worker` starts its own threads
 
 The Colorizer is loaded once, here, and shared by every request through app.extensions["colorizer"]; the video
-jobs' queue (app/jobs.py) is app.extensions["jobs"].
+jobs' queue (app/jobs.py) is app.extensions["jobs"]. Its threads start with the app, as an extension's do (Flask's
+init_app): the process's JOB_THREADS worker threads and the sweeper, so that queued jobs run and expired ones are
+removed after a restart whether or not anyone calls /videos.
 """
 import io
 import os
@@ -14,11 +17,11 @@ from pathlib import Path
 
 import torch
 from flask import Flask, Request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from app.jobs import Jobs, JobSettings, prepare_folder
 from app.videos import bp as videos_bp
-from app.views import bp, error_response
+from app.views import TooManyParts, bp, error_response
 from model.colorizer import Colorizer
 from model.formats import DEFAULT_QUALITY
 from model.weights import DEFAULT_WEIGHTS, PRECISIONS, WeightsError
@@ -39,10 +42,12 @@ DEFAULTS = {
     "JOB_TTL": 3600,  # seconds a job and its result are kept after it ended
     "JOB_LEASE": 60,  # seconds without news from a running job's worker before it is started again
     "JOB_ATTEMPTS": 2,  # starts of a job whose worker keeps dying before it is reported failed
+    "JOB_TIMEOUT": 6 * 3600,  # seconds of work on one video before it is stopped and failed
     "MAX_QUEUED": 20,  # videos waiting; more get 503
     "MAX_VIDEO_BYTES": 512 * 1024 * 1024,  # per upload (10 minutes of 480p are 100 to 300 MB)
     "MAX_VIDEO_SECONDS": 1200,  # duration of a video
-    "MAX_VIDEO_PIXELS": 1920 * 1080,  # width x height of a video's frames
+    "MAX_VIDEO_PIXELS": 1920 * 1080,  # width x height of a video's frames, each checked as it is decoded
+    "MAX_VIDEO_FRAMES": 36_000,  # frames of a video (20 minutes at 30 a second), checked again as it is decoded
     "VIDEO_FUNCTION": "model.video:colorize_video",  # the work; tests point it elsewhere
 }
 
@@ -59,12 +64,25 @@ class InMemoryRequest(Request):
             return tempfile.NamedTemporaryFile(dir=self.upload_folder, prefix="upload-", delete=False)
         return io.BytesIO()
 
+    def _load_form_data(self) -> None:
+        """werkzeug answers too many form parts with the same 413 as too many bytes; its multipart decoder
+        (werkzeug/sansio/multipart.py) raises it only for the parts, so a 413 from there says so."""
+        try:
+            super()._load_form_data()
+        except RequestEntityTooLarge as error:
+            trace = error.__traceback__
+            while trace.tb_next is not None:
+                trace = trace.tb_next
+            if trace.tb_frame.f_code.co_filename.replace(os.sep, "/").endswith("werkzeug/sansio/multipart.py"):
+                raise TooManyParts(self.max_form_parts) from None
+            raise
+
 
 class StartupError(RuntimeError):
     """The app cannot start; the message says what to do."""
 
 
-def create_app(config: dict | None = None) -> Flask:
+def create_app(config: dict | None = None, *, start_jobs: bool = True) -> Flask:
     app = Flask(__name__, template_folder=page_files("templates"), static_folder=page_files("static"))
     app.request_class = InMemoryRequest
     app.config.from_mapping(DEFAULTS)
@@ -82,7 +100,7 @@ def create_app(config: dict | None = None) -> Flask:
                                                      precision=None if precision == "auto" else precision)
     except WeightsError as error:
         raise StartupError(f"cannot start the colorizer: {error}. Set COLORIZER_WEIGHTS to a weights file.") from None
-    app.extensions["jobs"] = start_jobs(app.config, app.extensions["colorizer"])
+    app.extensions["jobs"] = jobs = make_jobs(app.config, app.extensions["colorizer"])
 
     app.register_blueprint(bp)
     app.register_blueprint(videos_bp)
@@ -90,6 +108,8 @@ def create_app(config: dict | None = None) -> Flask:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
+        if isinstance(error, TooManyParts):
+            return error_response(413, error.description)
         messages = {413: f"The upload is too large: the limit is {app.config['MAX_CONTENT_LENGTH'] / 2**20:g} MiB."}
         return error_response(error.code or 500, messages.get(error.code, error.description))
 
@@ -98,13 +118,15 @@ def create_app(config: dict | None = None) -> Flask:
         app.logger.exception("unexpected error")
         return error_response(500, "Something went wrong on our side; the error is logged.")
 
+    if start_jobs:
+        jobs.start()
     return app
 
 
 # Settings that must be whole numbers, and their least value.
 WHOLE_NUMBERS = {"MAX_CONTENT_LENGTH": 1, "MAX_PIXELS": 1, "TORCH_THREADS": 0, "MAX_HINTS": 0, "MAX_HINTS_CHARS": 2,
-                 "JOB_TTL": 1, "JOB_LEASE": 1, "JOB_ATTEMPTS": 1, "MAX_QUEUED": 1, "MAX_VIDEO_BYTES": 1,
-                 "MAX_VIDEO_SECONDS": 1, "MAX_VIDEO_PIXELS": 1}
+                 "JOB_TTL": 1, "JOB_LEASE": 1, "JOB_ATTEMPTS": 1, "JOB_TIMEOUT": 1, "MAX_QUEUED": 1,
+                 "MAX_VIDEO_BYTES": 1, "MAX_VIDEO_SECONDS": 1, "MAX_VIDEO_PIXELS": 1, "MAX_VIDEO_FRAMES": 1}
 
 
 def check_settings(config) -> None:
@@ -134,9 +156,8 @@ def check_settings(config) -> None:
                            f"got {config['JOB_FOLDER']!r}")
 
 
-def start_jobs(config, colorizer) -> Jobs:
-    """The video jobs' queue, with its folder checked. Nothing runs yet: the first request to /videos starts this
-    process's worker threads (none with Redis, by default), `python -m app.worker` starts a worker's."""
+def make_jobs(config, colorizer) -> Jobs:
+    """The video jobs' queue, with its folder checked; create_app starts its threads."""
     settings = JobSettings.from_config(config)
     try:
         prepare_folder(settings.folder, default=not config["JOB_FOLDER"])

@@ -25,8 +25,15 @@ for one machine. So the queue is huey's, and the rest is written once on top of 
   failed once it has been started `attempts` times. A queued job whose ticket is not in the queue for `lease`
   seconds (a worker killed between taking the message and starting the job) is queued again the same way. A
   message whose ticket is no longer the record's is dropped, so a job never runs twice at once for long.
-- Stopping. A worker asked to stop (SIGTERM, Ctrl-C, gunicorn recycling the web process) hands its running jobs
-  back to the queue at once, without counting an attempt.
+- Stopping. A worker asked to stop (SIGTERM, Ctrl-C, gunicorn recycling a web process that runs jobs) hands its
+  running jobs back to the queue at once, without counting an attempt; the job starts again from its first frame.
+  Hand-backs are counted on their own: a job handed back `MAX_HAND_BACKS` times is failed, saying so, rather than
+  started from the beginning for ever.
+- A work budget. Each film's frames (`max_frames`) and frame size (`max_pixels`) are checked before it is queued
+  (app/videos.py) and again as it is decoded (model.video's limits), and a job that runs longer than `timeout`
+  seconds is stopped and failed.
+- The storage failing. A worker thread outlives any error of the queue's storage (it logs, waits and goes on), and
+  a finished job's end is written again until the storage answers, so the job is not run a second time.
 - Files. A job's folder holds its upload and its result; the upload is removed when the job ends, the folder when
   the job is cancelled or expires (`ttl` seconds after it ended), and folders without a record after a day. Workers
   and the web process must see the same folder (one machine, or shared storage such as NFS): results are files,
@@ -55,7 +62,7 @@ from typing import Callable
 from huey import RedisHuey, SqliteHuey
 from redis.exceptions import RedisError, WatchError
 
-from model.video import VideoError
+from model.video import VideoError, VideoLimits
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +75,26 @@ PROGRESS_SECONDS = 1.0  # progress is written at most this often per job: a long
 ORPHAN_SECONDS = 24 * 3600  # a folder with no record (a process died between making it and queuing the job)
 IDLE_POLL_SECONDS = 0.25  # how often an idle worker looks at the SQLite queue (Redis wakes it at once)
 BACKEND_ERRORS = (sqlite3.Error, RedisError)  # the queue's storage cannot be reached: 503, not 500
-WORKER = f"{socket.gethostname()}:{os.getpid()}"
+RETRY_SECONDS = 5.0  # how long a worker waits before it tries its storage again
+MAX_HAND_BACKS = 5  # hand-backs (the process running it was stopping) before a job is failed instead
+
+
+def worker_name() -> str:
+    """host:pid of the process running this code: asked each time, since gunicorn imports the app in its master
+    and forks its workers from it."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class JobCancelled(Exception):
     """Raised by the progress callback: the job was cancelled, or given to another worker."""
+
+
+class JobTimedOut(Exception):
+    """Raised by the progress callback: the job ran past the settings' `timeout`."""
+
+
+class QueueFull(Exception):
+    """A job that found the queue full as it was queued (another process queued one meanwhile); for a person."""
 
 
 def default_folder() -> Path:
@@ -90,6 +112,9 @@ class JobSettings:
     attempts: int = 2  # starts before a job whose worker keeps dying is reported failed
     max_queued: int = 20  # queued jobs before POST /videos answers 503
     min_free_bytes: int = 0  # free disk in the folder below which POST /videos answers 503
+    max_frames: int = 36_000  # frames of a film, checked again as it is decoded
+    max_pixels: int = 1920 * 1080  # width x height of each of its frames, checked before a frame is converted
+    timeout: float = 6 * 3600.0  # seconds a job may run before it is stopped and failed
     video_function: str = "model.video:colorize_video"
 
     @classmethod
@@ -100,7 +125,9 @@ class JobSettings:
             threads = 0 if config["REDIS_URL"] else 1
         return cls(folder=folder, redis_url=config["REDIS_URL"], threads=threads, ttl=config["JOB_TTL"],
                    lease=config["JOB_LEASE"], attempts=config["JOB_ATTEMPTS"], max_queued=config["MAX_QUEUED"],
-                   min_free_bytes=2 * config["MAX_VIDEO_BYTES"], video_function=config["VIDEO_FUNCTION"])
+                   min_free_bytes=2 * config["MAX_VIDEO_BYTES"], max_frames=config["MAX_VIDEO_FRAMES"],
+                   max_pixels=config["MAX_VIDEO_PIXELS"], timeout=config["JOB_TIMEOUT"],
+                   video_function=config["VIDEO_FUNCTION"])
 
 
 def prepare_folder(folder: Path, default: bool) -> None:
@@ -249,6 +276,7 @@ class Jobs:
         self._threads: list[threading.Thread] = []
         self._start_lock = threading.Lock()
         self._at_exit = False
+        self._checked_durability = False
         self._running: dict[str, str] = {}  # job id -> runner token, for the jobs this process runs
         self._beats: dict[str, tuple] = {}  # sweeper's memory: job id -> ((runner, beat), first seen, monotonic)
         self._missing: dict[str, tuple] = {}  # job id -> (ticket, first seen missing from the queue)
@@ -283,11 +311,17 @@ class Jobs:
         """Records the job (its upload already in its folder, as `source`) and queues it."""
         ticket = secrets.token_hex(8)
         record = {"id": job_id, "name": name, "source": source, "hints": hints, "vividness": vividness,
-                  "state": "queued", "ticket": ticket, "attempts": 0, "runner": None, "worker": None, "beat": 0,
-                  "frames_done": 0, "frames_total": frames, "seconds_left": None, "error": None,
+                  "state": "queued", "ticket": ticket, "attempts": 0, "hand_backs": 0, "runner": None, "worker": None,
+                  "beat": 0, "frames_done": 0, "frames_total": frames, "seconds_left": None, "error": None,
                   "created": time.time(), "finished": None}
         self.store.add(record)
         try:
+            # room() was asked before the upload was read; other processes may have queued jobs since. Each new job
+            # looks at the queued ones, itself included, in one order that every process sees alike: the ones past
+            # the limit withdraw, so the queue never holds more than max_queued (two at once may both withdraw).
+            queued = sorted((r["created"], r["id"]) for r in self.store.all() if r["state"] == "queued")
+            if (record["created"], job_id) in queued[self.settings.max_queued:]:
+                raise QueueFull(f"The video queue is full ({len(queued) - 1} videos waiting); try again later.")
             self.task(job_id, ticket)
         except BaseException:
             self.store.delete(job_id)
@@ -334,6 +368,11 @@ class Jobs:
         many) and the sweeper."""
         count = self.settings.threads if threads is None else threads
         with self._start_lock:
+            if count and not self._checked_durability:
+                self._checked_durability = True
+                why = self.durability_warning()
+                if why:
+                    log.warning(why)
             self._stop.clear()
             if not any(thread.name == "video-sweeper" for thread in self._threads):
                 self._spawn(self.sweep_forever, "video-sweeper")
@@ -342,6 +381,25 @@ class Jobs:
             if count and not self._at_exit:  # a web process that exits (gunicorn recycles its workers) hands
                 atexit.register(self.close)  # its running jobs back, as `python -m app.worker` does on SIGTERM
                 self._at_exit = True
+
+    def durability_warning(self) -> str | None:
+        """Why the queue's storage would lose jobs if it crashed or restarted, or None. Redis keeps its data only
+        in memory unless its append-only file is on (Debian's default is off); a Redis whose CONFIG command is
+        renamed or disabled (managed services do) cannot be asked, and is taken at its word."""
+        if not self.settings.redis_url:
+            return None  # SQLite writes each change to its file before it answers
+        try:
+            answer = self.huey.storage.conn.config_get("appendonly")
+        except RedisError as error:
+            log.info("cannot ask Redis whether its append-only file is on (%s); make sure it is", error)
+            return None
+        value = {str(k, "utf-8") if isinstance(k, bytes) else k: str(v, "utf-8") if isinstance(v, bytes) else v
+                 for k, v in answer.items()}.get("appendonly")
+        if value != "no":
+            return None
+        return ("Redis runs with appendonly no: if it crashes or is restarted, the video jobs queued and running "
+                "are lost (their uploads stay until the sweepers remove them a day later). Set appendonly yes in "
+                "redis.conf (or CONFIG SET appendonly yes) to keep them.")
 
     def _spawn(self, target, name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
@@ -358,29 +416,35 @@ class Jobs:
         self._threads = []
 
     def work(self) -> None:
-        """A worker thread: take the next message, run it, until stopped."""
+        """A worker thread: take the next message, run it, until stopped. No error ends the thread: the storage
+        failing under huey's own bookkeeping (before or after the task) is logged and the loop goes on; a message
+        lost that way is queued again by the sweepers after the lease (`sweep`)."""
         while not self._stop.is_set():
             try:
                 task = self.huey.dequeue()  # Redis: waits up to a second for one; SQLite: returns at once
             except Exception:
-                log.exception("cannot read the video queue; retrying in 5 s")
-                self._stop.wait(5)
+                log.exception("cannot read the video queue; retrying in %g s", RETRY_SECONDS)
+                self._stop.wait(RETRY_SECONDS)
                 continue
             if task is None:
                 if not self.settings.redis_url:
                     self._stop.wait(IDLE_POLL_SECONDS)
                 continue
-            if self._stop.is_set():  # taken while stopping: put it back rather than start it
-                self.huey.enqueue(task)
-                return
-            self.huey.execute(task)
+            try:
+                if self._stop.is_set():  # taken while stopping: put it back rather than start it
+                    self.huey.enqueue(task)
+                    return
+                self.huey.execute(task)
+            except Exception:
+                log.exception("the video queue failed around a job; this worker goes on in %g s", RETRY_SECONDS)
+                self._stop.wait(RETRY_SECONDS)
 
     def run(self, job_id: str, ticket: str) -> None:
         """The task: claims the job under its ticket, colorizes with beats and progress, records the end."""
         runner = secrets.token_hex(8)
         record, claimed = self.store.update(job_id, lambda r: r["state"] == "queued" and r["ticket"] == ticket and {
-            "state": "running", "runner": runner, "worker": WORKER, "attempts": r["attempts"] + 1,
-            "beat": r["beat"] + 1, "seconds_left": None})
+            "state": "running", "runner": runner, "worker": worker_name(), "attempts": r["attempts"] + 1,
+            "beat": r["beat"] + 1, "frames_done": 0, "seconds_left": None})
         if not claimed:
             return  # cancelled, or a stale message: the job was queued again under a newer ticket
         self._running[job_id] = runner
@@ -391,14 +455,12 @@ class Jobs:
         beater.start()
         try:
             ending = self.colorize(record, runner, lost)
+            if ending is not None:  # the beats go on until the end is written: it may wait for the storage
+                ended = self.end(job_id, runner, ending)
         finally:
             beating.set()
             self._running.pop(job_id, None)
         folder = self.folder(job_id)
-        if ending is not None:
-            now = time.time()
-            _, ended = self.store.update(job_id, lambda r: r["state"] == "running" and r["runner"] == runner and {
-                **ending, "finished": now, "seconds_left": None, "runner": None})
         if ending is None or not ended:  # stopped (this process is closing), or no longer this runner's job
             if lost.is_set() or ending is not None:
                 final = self.store.get(job_id)
@@ -411,6 +473,21 @@ class Jobs:
                     remove_path(leftover)
         else:
             shutil.rmtree(folder, ignore_errors=True)  # failed: nothing in it is wanted
+
+    def end(self, job_id: str, runner: str, ending: dict) -> bool:
+        """Writes a job's end (done or failed) while this runner still has it; tries again while the storage cannot
+        be reached, so a job that was finished is not run again for it. False when the job is no longer this
+        runner's (cancelled, taken over), or this process stopped before the storage came back."""
+        now = time.time()
+        while True:
+            try:
+                return self.mine(job_id, runner, lambda r: {**ending, "finished": now, "seconds_left": None,
+                                                            "runner": None})
+            except BACKEND_ERRORS:
+                log.warning("cannot reach the queue's storage to record the end of video job %s; retrying in %g s",
+                            job_id, RETRY_SECONDS)
+                if self._stop.wait(RETRY_SECONDS):
+                    return False
 
     def colorize(self, record: dict, runner: str, lost: threading.Event) -> dict | None:
         """Runs the video function; returns the fields that end the job (done or failed), or None when it was
@@ -427,6 +504,8 @@ class Jobs:
                 raise JobCancelled
             frames.update(done=done, total=total)
             now = time.monotonic()
+            if now - started > self.settings.timeout:
+                raise JobTimedOut
             if done < total and now - last_write < PROGRESS_SECONDS:
                 return
             last_write = now
@@ -444,9 +523,14 @@ class Jobs:
         try:
             info = self.video_function(self.colorizer, folder / record["source"], folder / RESULT,
                                        hints=record["hints"] or None, vividness=record["vividness"],
-                                       progress=progress)
+                                       progress=progress, limits=VideoLimits(self.settings.max_frames,
+                                                                             self.settings.max_pixels))
         except JobCancelled:
             return None
+        except JobTimedOut:
+            return {"state": "failed", "error": f"The video was stopped after {clock(self.settings.timeout)} of work, "
+                                                f"the limit for one video, with {frames['done']} of {frames['total']} "
+                                                f"frames colorized."}
         except VideoError as error:
             return {"state": "failed", "error": str(error)}
         except Exception:
@@ -475,13 +559,32 @@ class Jobs:
                 log.warning("cannot reach the queue's storage to keep video job %s alive", job_id)
 
     def hand_back(self) -> None:
-        """Puts this process's running jobs back in the queue, not counting the attempt."""
+        """Puts this process's running jobs back in the queue, not counting the attempt; a job handed back
+        MAX_HAND_BACKS times is failed instead (it would start from its first frame again)."""
         for job_id, runner in list(self._running.items()):
             ticket = secrets.token_hex(8)
+
+            def back(r: dict) -> dict:
+                hand_backs = r.get("hand_backs", 0) + 1
+                if hand_backs >= MAX_HAND_BACKS:
+                    return {"state": "failed", "runner": None, "seconds_left": None, "finished": time.time(),
+                            "hand_backs": hand_backs,
+                            "error": f"The video was stopped {hand_backs} times before it was finished, each time "
+                                     f"because the process colorizing it was stopping (a restart, or a web worker "
+                                     f"being replaced), and each time it started again from its first frame; it "
+                                     f"was not started again."}
+                return {"state": "queued", "ticket": ticket, "runner": None, "hand_backs": hand_backs,
+                        "attempts": max(0, r["attempts"] - 1)}
             try:
-                if self.mine(job_id, runner, lambda r: {"state": "queued", "ticket": ticket, "runner": None,
-                                                        "attempts": max(0, r["attempts"] - 1)}):
+                record, changed = self.store.update(
+                    job_id, lambda r: r["state"] == "running" and r["runner"] == runner and back(r))
+                if not changed:
+                    continue
+                if record["state"] == "queued":
                     self.task(job_id, ticket)
+                else:
+                    log.warning("video job %s handed back %d times; failed", job_id, record["hand_backs"])
+                    shutil.rmtree(self.folder(job_id), ignore_errors=True)
             except BACKEND_ERRORS:
                 log.warning("could not hand video job %s back; it runs again after the lease", job_id)
 
@@ -535,8 +638,9 @@ class Jobs:
         record, changed = self.store.update(job_id, lambda r: still(r) and (
             {"state": "queued", "ticket": ticket, "runner": None, "seconds_left": None} if r["attempts"] < limit else
             {"state": "failed", "runner": None, "seconds_left": None, "finished": time.time(),
-             "error": f"The video was started {r['attempts']} times and each time the worker colorizing it stopped "
-                      f"before the end (a crash, or the machine ran out of memory); it was not started again."}))
+             "error": f"The video was started {r['attempts']} time{'s' if r['attempts'] != 1 else ''} and each "
+                      f"time the process colorizing it stopped answering before the end, without handing it back "
+                      f"(it was killed, crashed, or its machine was lost); it was not started again."}))
         self._beats.pop(job_id, None)
         self._missing.pop(job_id, None)
         if not changed:
@@ -559,6 +663,13 @@ class Jobs:
                 continue
             if now - newest > ORPHAN_SECONDS:
                 shutil.rmtree(entry, ignore_errors=True)
+
+
+def clock(seconds: float) -> str:
+    """Seconds as h:mm:ss, or m:ss under an hour."""
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else \
+        f"{seconds // 60}:{seconds % 60:02d}"
 
 
 def remove_path(path: Path) -> None:

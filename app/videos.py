@@ -3,9 +3,10 @@ DELETE /videos/ID (cancel and remove). The queue itself is app/jobs.py, reached 
 
 An upload is streamed into the job's own folder (app.InMemoryRequest.upload_folder), never held in memory, and
 checked there before it is queued: bytes (413), a video model.video reads (400: MP4, MOV, MKV, WebM or AVI, its
-first frame decoded; a photo is not one), duration and frame size (422), the fields (422). Everything a refused
-upload left is removed before the answer.
+first frame decoded; a photo is not one), duration, frames and frame size (422), the fields (422). Everything a
+refused upload left is removed before the answer.
 """
+import errno
 import os
 import time
 from pathlib import Path, PurePath
@@ -14,10 +15,10 @@ from flask import Blueprint, Response, current_app, jsonify, request, send_file,
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.images import UploadError
-from app.jobs import BACKEND_ERRORS, Jobs
-from app.views import content_disposition, parse_hints_field, safe_stem
+from app.jobs import BACKEND_ERRORS, Jobs, QueueFull, clock
+from app.views import TooManyParts, content_disposition, parse_hints_field, safe_stem
 from model.request import RequestError, check_hints as check_points, check_vividness
-from model.video import VideoError, VideoInfo, probe
+from model.video import MAX_SIDE, VideoError, VideoInfo, probe
 
 bp = Blueprint("videos", __name__, url_prefix="/videos")
 RETRY_SECONDS = 60  # Retry-After of a 503: the queue moves by whole videos, minutes each
@@ -25,12 +26,6 @@ RETRY_SECONDS = 60  # Retry-After of a 503: the queue moves by whole videos, min
 
 def jobs() -> Jobs:
     return current_app.extensions["jobs"]
-
-
-@bp.before_request
-def start_jobs():
-    """The first request to /videos starts this process's worker threads (if any) and its sweeper."""
-    jobs().start()
 
 
 def queue_unreachable(error):
@@ -58,8 +53,16 @@ def submit():
         request.max_content_length = form_limit
         try:
             form, files = request.form, request.files
+        except TooManyParts as refused:
+            raise UploadError(413, refused.description) from None
         except RequestEntityTooLarge:
             raise UploadError(413, too_large(limit)) from None
+        except OSError as failed:
+            if failed.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            current_app.logger.warning("the job folder's disk filled up during a video's upload")
+            raise UploadError(503, "The server ran out of disk space for videos during the upload; try again "
+                                   "later.") from None
         try:
             vividness = check_vividness(form.get("vividness"), text=True)
         except RequestError as refused:
@@ -72,9 +75,12 @@ def submit():
         info = check_video(source)
         hints = check_hints(raw_hints, info)
         jobs().submit(job_id, safe_stem(upload.filename or "video"), source.name, hints, vividness, info.frames)
+    except QueueFull as full:
+        jobs().discard(job_id)
+        return unavailable(str(full))
     except UploadError as refused:
         jobs().discard(job_id)
-        return error(refused.status, refused.message)
+        return unavailable(refused.message) if refused.status == 503 else error(refused.status, refused.message)
     except BaseException:
         jobs().discard(job_id)
         raise
@@ -156,6 +162,12 @@ def check_video(path: Path) -> VideoInfo:
     if info.width * info.height > most:
         raise UploadError(422, f"The video's frames are {info.width} x {info.height} pixels "
                                f"({info.width * info.height / 1e6:.1f} megapixels); the limit is {most / 1e6:.1f}.")
+    if max(info.width, info.height) > MAX_SIDE:
+        raise UploadError(422, f"The video's frames are {info.width} x {info.height} pixels; the result (H.264) "
+                               f"holds frames of at most {MAX_SIDE} pixels a side.")
+    frames = config["MAX_VIDEO_FRAMES"]
+    if info.frames > frames:
+        raise UploadError(422, f"The video has {info.frames:,} frames; the limit is {frames:,}.")
     return info
 
 
@@ -174,12 +186,6 @@ def check_hints(raw_hints: list, info: VideoInfo) -> list[dict]:
         raise UploadError(422, f"{refused}.") from None
     return [{"x": hint["x"], "y": hint["y"], "color": hint["color"], "frame": hint.get("frame", 0)}
             for hint in raw_hints]
-
-
-def clock(seconds: float) -> str:
-    seconds = int(round(seconds))
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else \
-        f"{seconds // 60}:{seconds % 60:02d}"
 
 
 def too_large(limit: int) -> str:

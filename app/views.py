@@ -5,6 +5,7 @@ from pathlib import PurePath
 from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.images import UploadError, decode_upload
 from model.colorizer import MAX_SIZE, MIN_SIZE, RequestError
@@ -58,6 +59,15 @@ def healthz():
         "precision": colorizer.precision, "hints": colorizer.takes_hints,
         "exported": info.get("exported"), "training": {k: v for k, v in info.get("training", {}).items() if k != "config"},
     })
+
+
+class TooManyParts(RequestEntityTooLarge):
+    """A multipart form of more parts than werkzeug parses (max_form_parts): a 413 of its own words, since the
+    bytes were within the limit."""
+
+    def __init__(self, parts: int):
+        super().__init__(f"The form has more than {parts:,} parts; send the file and the few fields the API "
+                         f"takes.")
 
 
 def error_response(status: int, message: str):

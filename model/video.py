@@ -67,6 +67,7 @@ CRF = 15
 PRESET = "medium"  # x264's speed; the network, not the encoder, is most of the time
 ENCODER_OPTIONS = {"crf": str(CRF), "preset": PRESET, "x264-params": "chroma-qp-offset=-6"}
 AUDIO_BITRATE = 192_000  # when the audio has to be encoded
+MAX_SIDE = 16384  # pixels: x264 refuses a wider or taller frame, so no result could be written
 _AAC_LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "4.0", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}  # by channels
 
 
@@ -82,6 +83,14 @@ class VideoInfo:
     fps: float  # average frames per second
     duration: float  # seconds
     has_audio: bool
+
+
+@dataclass(frozen=True)
+class VideoLimits:
+    """A work budget for one film, checked as it is decoded: a file's index can understate its frames, and its
+    first frame can be small and the next ones huge. None: no limit."""
+    frames: int | None = None  # frames of the film
+    pixels: int | None = None  # width x height of each frame, checked before the frame is converted
 
 
 @dataclass(frozen=True)
@@ -514,17 +523,20 @@ class _Writer:
 
 def colorize_video(colorizer: Colorizer, source: Path, destination: Path, *, hints=None, vividness=None,
                    stabilize: bool = True, progress: Callable[[int, int], None] | None = None,
-                   settings: Stabilization = Stabilization()) -> VideoInfo:
+                   settings: Stabilization = Stabilization(), limits: VideoLimits = VideoLimits()) -> VideoInfo:
     """Colorizes the video at source into an MP4 at destination (written atomically); returns the result's info.
 
     hints: [{"x", "y", "color", "frame" (default 0)}], x and y in pixels of the upright frame; each point's colour
     holds on its object from that frame on, within its shot. vividness: as for photos (0 to 2, 1 the model's own).
     stabilize: False colorizes each frame alone. progress(done_frames, total_frames) is called after each frame;
-    an exception raised in it stops the work, removes the partial output and propagates.
-    Raises VideoError for a file that cannot be read, ValueError for hints or vividness out of range.
+    an exception raised in it stops the work, removes the partial output and propagates. limits: the frames and
+    frame size allowed, checked up front and again for every frame as it is decoded.
+    Raises VideoError for a file that cannot be read or is over a limit, ValueError for hints or vividness out of
+    range.
     """
     source, destination = Path(source), Path(destination)
     info = probe(source)
+    check_limits(info, limits, source.name)
     vividness = check_vividness(vividness)
     points = _points_by_frame(hints, info.width, info.height, info.frames)
     if points and not colorizer.takes_hints:
@@ -547,6 +559,13 @@ def colorize_video(colorizer: Colorizer, source: Path, destination: Path, *, hin
                     writer.write_audio(packet)
                     continue
                 for frame in packet.decode():
+                    if limits.frames is not None and done >= limits.frames:
+                        raise VideoError(f"{source.name} has more than {limits.frames} frames, the limit (its index "
+                                         f"said {info.frames})")
+                    if limits.pixels is not None and frame.width * frame.height > limits.pixels:
+                        raise VideoError(f"{source.name}: frame {done + 1} is {frame.width} x {frame.height} "
+                                         f"pixels ({frame.width * frame.height:,}); the limit is "
+                                         f"{limits.pixels:,} pixels a frame")
                     gray = gray_of(frame)
                     if gray.shape != (info.height, info.width):  # a stream that changes size midway: keep the first
                         gray = cv2.resize(gray, (info.width, info.height), interpolation=cv2.INTER_AREA)
@@ -567,6 +586,18 @@ def colorize_video(colorizer: Colorizer, source: Path, destination: Path, *, hin
 
     atomic_write(destination, write)
     return probe(destination)
+
+
+def check_limits(info: VideoInfo, limits: VideoLimits, name: str) -> None:
+    """VideoError when a video's facts (from probe) are over the limits, or more than H.264 can hold."""
+    if max(info.width, info.height) > MAX_SIDE:
+        raise VideoError(f"{name}: its frames are {info.width} x {info.height} pixels; the result (H.264) holds "
+                         f"frames of at most {MAX_SIDE} pixels a side")
+    if limits.pixels is not None and info.width * info.height > limits.pixels:
+        raise VideoError(f"{name}: its frames are {info.width} x {info.height} pixels "
+                         f"({info.width * info.height:,}); the limit is {limits.pixels:,} pixels a frame")
+    if limits.frames is not None and info.frames > limits.frames:
+        raise VideoError(f"{name} has {info.frames} frames; the limit is {limits.frames}")
 
 
 # --- the command line's part ---------------------------------------------------------------------------------------

@@ -42,3 +42,20 @@ def post(client, data: bytes | None = None, filename: str = "photo.jpg", field: 
     files = {field: (data, filename)} if data is not None else {}
     body, content_type = multipart({k: str(v) for k, v in fields.items()}, files)
     return client.post("/colorize", data=body, content_type=content_type, headers=headers or {})
+
+
+@pytest.fixture(autouse=True)
+def jobs_stopped_after_each_test(monkeypatch):
+    """create_app starts its queue's threads (a worker thread with the embedded queue, and a sweeper): stop those
+    each test started, so that no test's threads poll the queue folders of the tests after it."""
+    from app.jobs import Jobs
+    started, real_start = [], Jobs.start
+
+    def start(self, *args, **kwargs):
+        started.append(self)
+        return real_start(self, *args, **kwargs)
+
+    monkeypatch.setattr(Jobs, "start", start)
+    yield
+    for jobs in started:
+        jobs.close(hand_back=False)

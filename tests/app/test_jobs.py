@@ -12,6 +12,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -347,7 +348,8 @@ def test_a_job_whose_workers_keep_dying_is_reported_failed(backend, make_app):
     jobs.store.update(job_id, lambda r: {"state": "running", "runner": "dead", "attempts": 1, "beat": 1})
     jobs.start(1)
     final = wait_state(client, job_id, ("done", "failed"), timeout=60)
-    assert final["state"] == "failed" and "stopped before the end" in final["error"]
+    assert final["state"] == "failed" and "stopped answering before the end" in final["error"]
+    assert "memory" not in final["error"] and "without handing it back (it was killed" in final["error"]
     assert not (Path(settings["JOB_FOLDER"]) / job_id).exists()  # the upload went with it
 
 
@@ -406,3 +408,130 @@ def test_a_worker_stopped_with_sigterm_hands_its_job_to_the_other(backend, make_
         record = store.get(job_id)
         assert record["attempts"] == 1  # handed back: the stop is not counted as a failed start
         assert int(record["worker"].rsplit(":", 1)[1]) != stopped_pid
+
+
+# --- the storage failing, restarts and budgets ---------------------------------------------------------------
+
+def unreachable(backend) -> type:
+    return redis.ConnectionError if backend.kind == "redis" else sqlite3.OperationalError
+
+
+def test_a_worker_outlives_the_storage_failing_as_a_job_ends(backend, make_app, monkeypatch):
+    """huey's bookkeeping after the task (it deletes the task's revoke flag) and the job's own end record both meet
+    a storage that cannot be reached: the job ends done, run once, and the same worker thread runs the next one."""
+    monkeypatch.setattr("app.jobs.RETRY_SECONDS", 0.2)
+    app = make_app(backend.queue(10), JOB_THREADS=0)
+    jobs, client = app.extensions["jobs"], app.test_client()
+    failures = {"bookkeeping": 1, "end": 1}
+    real_delete, real_end, real_mine = jobs.huey.delete, jobs.end, jobs.mine
+    ending = threading.local()
+
+    def delete(key):
+        if failures["bookkeeping"]:
+            failures["bookkeeping"] -= 1
+            raise unreachable(backend)("the storage is down")
+        return real_delete(key)
+
+    def end(*args):
+        ending.now = True
+        try:
+            return real_end(*args)
+        finally:
+            ending.now = False
+
+    def mine(*args):
+        if getattr(ending, "now", False) and failures["end"]:
+            failures["end"] -= 1
+            raise unreachable(backend)("the storage is down")
+        return real_mine(*args)
+
+    jobs.huey.delete, jobs.end, jobs.mine = delete, end, mine
+    first = submit(client, QUICK)
+    jobs.start(1)
+    assert wait_state(client, first, ("done", "failed"))["state"] == "done"
+    assert failures == {"bookkeeping": 0, "end": 0}
+    second = submit(client, QUICK)  # the worker thread is still there to run it
+    assert wait_state(client, second, ("done", "failed"), timeout=60)["state"] == "done"
+    assert jobs.store.get(first)["attempts"] == 1 and jobs.huey.pending_count() == 0
+    assert [t.name for t in jobs._threads if t.is_alive()].count("video-worker-1") == 1
+
+
+def test_a_job_handed_back_too_often_is_failed_saying_why(backend, make_app, monkeypatch):
+    """A web process that runs jobs and is replaced (gunicorn's max_requests) hands its film back, which then starts
+    again from its first frame: counted, so that a long film is not started again for ever."""
+    monkeypatch.setattr("app.jobs.MAX_HAND_BACKS", 2)
+    settings = backend.queue(11)
+    client = make_app(settings, JOB_THREADS=0).test_client()
+    job_id = submit(client, LONG)
+    for handed_back in (1, 2):
+        jobs = make_app(settings, JOB_THREADS=1).extensions["jobs"]
+        wait_for(lambda: jobs._running, 60, "the job to start")
+        jobs.close(hand_back=True)  # what gunicorn recycling the process does
+        assert jobs.store.get(job_id)["hand_backs"] == handed_back
+    final = state(client, job_id)
+    assert final["state"] == "failed", final
+    assert "stopped 2 times" in final["error"] and "the process colorizing it was stopping" in final["error"]
+    assert "memory" not in final["error"]
+    assert not (Path(settings["JOB_FOLDER"]) / job_id).exists()
+
+
+def test_a_job_past_the_time_limit_is_stopped_and_failed(backend, make_app):
+    settings = backend.queue(12)
+    client = make_app(settings, JOB_THREADS=1, JOB_TIMEOUT=1).test_client()
+    job_id = submit(client, LONG)  # about 6 s of work
+    final = wait_state(client, job_id, ("done", "failed"), timeout=60)
+    assert final["state"] == "failed" and final["error"].startswith("The video was stopped after 0:01 of work")
+    assert f"of {LONG} frames colorized" in final["error"]
+    assert not (Path(settings["JOB_FOLDER"]) / job_id).exists()
+
+
+def test_the_record_names_the_process_that_runs_the_job_not_its_parent():
+    """gunicorn imports the app in its master and forks the workers: the name is asked in the process itself."""
+    from app.jobs import worker_name
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # the forked child: its own pid, not the parent's
+        os.write(writer, worker_name().encode())
+        os._exit(0)
+    os.close(writer)
+    name = os.read(reader, 200).decode()
+    os.close(reader)
+    os.waitpid(child, 0)
+    assert name == f"{socket.gethostname()}:{child}"
+
+
+def test_queued_jobs_run_and_expired_ones_go_without_any_request(make_app, tmp_path):
+    """After a restart the worker threads and the sweeper start with the app, not with the first call to /videos."""
+    settings = {"JOB_FOLDER": str(tmp_path / "jobs"), "JOB_LEASE": 1, "VIDEO_FUNCTION": SLOW}
+    before = make_app(settings, JOB_THREADS=0)
+    client, store = before.test_client(), before.extensions["jobs"].store
+    waiting, old = submit(client, QUICK), submit(client, QUICK)
+    store.update(old, lambda r: {"state": "done", "finished": time.time() - 7200})  # ended two hours ago
+    before.extensions["jobs"].close(hand_back=False)
+    make_app(settings)  # "restarted": nobody calls it
+    wait_for(lambda: store.get(waiting)["state"] == "done", 60, "the queued job to run")
+    wait_for(lambda: store.get(old) is None, 10, "the expired job to be removed")
+    assert not (tmp_path / "jobs" / old).exists()
+
+
+def test_the_worker_warns_when_redis_would_lose_jobs(redis_server, make_app, tmp_path, caplog):
+    url = f"{redis_server}/13"
+    settings = {"JOB_FOLDER": str(tmp_path / "jobs"), "REDIS_URL": url, "VIDEO_FUNCTION": SLOW}
+    client = redis.Redis.from_url(url)
+    assert client.config_get("appendonly")["appendonly"] == "no"  # the test server, as Debian's defaults
+    with caplog.at_level("WARNING", logger="app.jobs"):
+        make_app(settings, JOB_THREADS=1)
+    assert any("appendonly no" in r.getMessage() and "lost" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    client.config_set("appendonly", "yes")
+    try:
+        with caplog.at_level("WARNING", logger="app.jobs"):
+            make_app(settings, JOB_THREADS=1)
+        assert not any("appendonly" in r.getMessage() for r in caplog.records)
+    finally:
+        client.config_set("appendonly", "no")
+        client.close()
+    # a Redis whose CONFIG command is disabled (managed services) cannot be asked: no warning, no failure
+    jobs = make_app(settings, JOB_THREADS=0).extensions["jobs"]
+    jobs.huey.storage.conn.config_get = lambda *_: (_ for _ in ()).throw(redis.ResponseError("unknown command"))
+    assert jobs.durability_warning() is None

@@ -11,7 +11,7 @@ from PIL import Image
 
 from app import StartupError, create_app
 from tests.app.conftest import image_bytes, multipart
-from tests.app.video_files import frames_of, post_video, synthetic_video
+from tests.app.video_files import frames_of, mjpeg_video, post_video, synthetic_video
 from tests.conftest import synthetic_photo
 
 
@@ -275,3 +275,102 @@ def test_a_photo_never_reaches_the_video_queue(idle):
     body, content_type = multipart({}, {"image": (image_bytes(Image.new("RGB", (32, 24))), "a.jpg")})
     assert idle.test_client().post("/colorize", data=body, content_type=content_type).status_code == 200
     assert job_folders(idle) == []
+
+
+def wait_ended(app, job_id: str, timeout: float = 60) -> dict:
+    client, deadline = app.test_client(), time.monotonic() + timeout
+    while (state := client.get(f"/videos/{job_id}").json)["state"] in ("queued", "running"):
+        assert time.monotonic() < deadline, f"job {job_id} did not end"
+        time.sleep(0.1)
+    return state
+
+
+def test_a_video_whose_later_frames_are_huge_fails_cleanly(make_app):
+    """The first frame (checked before queuing) is small, the next ones over the limit: each frame's size is checked
+    before it is converted, so the job fails saying so instead of colorizing them."""
+    app = make_app(JOB_THREADS=1, MAX_VIDEO_PIXELS=64 * 48 * 2)
+    response = post_video(app.test_client(), mjpeg_video([(64, 48)] + [(640, 480)] * 3), "grows.mkv")
+    assert response.status_code == 202, response.json
+    final = wait_ended(app, response.json["id"])
+    assert final["state"] == "failed", final
+    assert "frame 2 is 640 x 480 pixels (307,200); the limit is 6,144 pixels a frame" in final["error"]
+    assert job_folders(app) == []
+
+
+def test_the_frame_limit_is_checked_before_queuing_and_while_decoding(make_app, tmp_path, monkeypatch):
+    app = make_app(JOB_THREADS=0, MAX_VIDEO_FRAMES=10)
+    refused(post_video(app.test_client(), synthetic_video(12)), 422, "The video has 12 frames; the limit is 10.")
+    assert job_folders(app) == []
+    assert post_video(app.test_client(), synthetic_video(10)).status_code == 202
+    # a file whose index says fewer frames than it holds is stopped at the limit as it is decoded
+    import model.video
+    source = tmp_path / "lies.mp4"
+    source.write_bytes(synthetic_video(12))
+    real = model.video.probe(source)
+    monkeypatch.setattr(model.video, "probe", lambda path: real if path != source else
+                        model.video.VideoInfo(64, 48, 3, 12.0, 0.25, False))
+    with pytest.raises(model.video.VideoError, match="has more than 5 frames, the limit .its index said 3."):
+        model.video.colorize_video(app.extensions["colorizer"], source, tmp_path / "out.mp4",
+                                   limits=model.video.VideoLimits(frames=5))
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_a_video_wider_than_h264_holds_is_refused_before_queuing(refusing):
+    response = post_video(refusing.test_client(), mjpeg_video([(20000, 16)] * 2), "strip.mkv")
+    refused(response, 422, "20000 x 16 pixels; the result (H.264) holds frames of at most 16384 pixels a side")
+    assert job_folders(refusing) == []
+
+
+def test_the_queue_limit_holds_when_processes_check_it_at_once(make_app, monkeypatch):
+    """Each process checks the room before it reads the upload: several uploads at once all pass that check. The
+    last to be queued past the limit withdraws."""
+    app = make_app(JOB_THREADS=0, MAX_QUEUED=2)
+    monkeypatch.setattr(app.extensions["jobs"], "room", lambda: None)  # as if all three had checked together
+    client = app.test_client()
+    assert [post_video(client, synthetic_video(4)).status_code for _ in range(2)] == [202, 202]
+    response = post_video(client, synthetic_video(4))
+    refused(response, 503, "The video queue is full (2 videos waiting)")
+    assert response.headers["Retry-After"] == "60"
+    assert len(job_folders(app)) == 2
+    assert sum(r["state"] == "queued" for r in app.extensions["jobs"].store.all()) == 2
+
+
+def test_a_disk_that_fills_during_the_upload_gets_503_and_leaves_nothing(idle, monkeypatch):
+    import errno
+    from app import InMemoryRequest
+
+    class FullDisk(io.RawIOBase):
+        def __init__(self, path: Path):
+            self.name = str(path)
+            path.write_bytes(b"")
+
+        def writable(self):
+            return True
+
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    real = InMemoryRequest._get_file_stream
+
+    def full(self, *args, **kwargs):
+        if self.upload_folder is None:
+            return real(self, *args, **kwargs)
+        return FullDisk(self.upload_folder / "upload-spool")
+
+    monkeypatch.setattr(InMemoryRequest, "_get_file_stream", full)
+    response = post_video(idle.test_client(), synthetic_video(4))
+    refused(response, 503, "ran out of disk space")
+    assert response.headers["Retry-After"] == "60"
+    assert job_folders(idle) == []
+
+
+def test_too_many_form_parts_are_said_as_such(refusing):
+    fields = {f"field{number}": "x" for number in range(1001)}
+    body, content_type = multipart(fields, {"video": (synthetic_video(4), "film.mp4")})
+    response = refusing.test_client().post("/videos", data=body, content_type=content_type)
+    refused(response, 413, "The form has more than 1,000 parts")
+    assert "too large" not in response.json["error"]
+    assert job_folders(refusing) == []
+    body, content_type = multipart(fields, {"image": (image_bytes(synthetic_photo(1)), "a.jpg")})
+    response = refusing.test_client().post("/colorize", data=body, content_type=content_type)
+    refused(response, 413, "The form has more than 1,000 parts")

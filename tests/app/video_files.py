@@ -1,8 +1,10 @@
 """Small synthetic videos for the job tests, made with PyAV in memory, and the form that posts them."""
 import io
+from fractions import Fraction
 
 import av
 import numpy as np
+from PIL import Image
 
 from tests.app.conftest import multipart
 
@@ -37,3 +39,23 @@ def post_video(client, data: bytes | None, filename: str = "film.mp4", **fields)
     files = {"video": (data, filename)} if data is not None else {}
     body, content_type = multipart({k: str(v) for k, v in fields.items()}, files)
     return client.post("/videos", data=body, content_type=content_type)
+
+
+def mjpeg_video(sizes: list[tuple[int, int]], fmt: str = "matroska", fps: int = 12) -> bytes:
+    """A video whose frames are JPEGs of the given (width, height) each, gray, in an MKV (or fmt: "avi"): each
+    frame says its own size, so later frames can differ from the first (what an H.264 stream cannot do)."""
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format=fmt) as container:
+        stream = container.add_stream("mjpeg", rate=fps)
+        stream.width, stream.height = sizes[0]
+        stream.pix_fmt = "yuvj420p"
+        stream.time_base = Fraction(1, fps)
+        for index, size in enumerate(sizes):
+            jpeg = io.BytesIO()
+            Image.new("L", size, 40 + 10 * (index % 16)).save(jpeg, "JPEG")
+            packet = av.Packet(jpeg.getvalue())
+            packet.stream, packet.time_base = stream, stream.time_base
+            packet.pts = packet.dts = index
+            packet.is_keyframe = True
+            container.mux(packet)
+    return buffer.getvalue()
