@@ -6,6 +6,13 @@ In a checkout, `gunicorn wsgi:app` reads them through gunicorn.conf.py in the wo
 Each worker loads the model itself, after the fork: loading it in the master with preload_app and then forking
 can deadlock in torch's thread pool. Workers x torch threads = cores, so they do not fight over cores.
 Every setting can be overridden on the command line or with GUNICORN_CMD_ARGS.
+
+Video jobs. With the embedded queue (no COLORIZER_REDIS_URL) and COLORIZER_JOB_THREADS left to auto, the master
+starts one `python -m app.worker` beside the web workers, with a thread per web worker, and the web workers run
+none: a web worker is replaced every max_requests requests, and killed when a request outlives the timeout, and a
+film running in it would go with it. The master lives as long as the service; its video worker is started again
+if it dies and stopped (its running videos handed back to the queue) when the master stops. With Redis, run
+`python -m app.worker` yourself (README, "Running workers"); a COLORIZER_JOB_THREADS that is set is obeyed as it is.
 """
 import os
 
@@ -21,3 +28,20 @@ max_requests = 2000  # recycle workers now and then: bounds any slow growth of m
 max_requests_jitter = 200
 limit_request_line = 4094
 accesslog = "-"
+
+# The video worker beside the web workers (see above). The web workers inherit JOB_THREADS=0 from the master.
+job_process = not os.environ.get("COLORIZER_REDIS_URL") and os.environ.get("COLORIZER_JOB_THREADS", "auto") == "auto"
+if job_process:
+    os.environ["COLORIZER_JOB_THREADS"] = "0"
+
+
+def when_ready(server):
+    if job_process:
+        from app.worker import JobProcess
+        server.colorizer_jobs = JobProcess(threads=server.cfg.workers).start()
+
+
+def on_exit(server):
+    job_process = getattr(server, "colorizer_jobs", None)
+    if job_process is not None:
+        job_process.stop(timeout=graceful_timeout)

@@ -10,16 +10,30 @@ from pathlib import Path
 
 import pytest
 
-from bench.load import free_port, multipart, sample_photo, workers
+from bench.load import free_port, multipart, sample_photo
+from bench.load import workers as children
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 
+def workers(master: int) -> list[int]:
+    """gunicorn's web workers: the master's children but its video worker (`python -m app.worker`)."""
+    return [pid for pid in children(master) if b"app.worker" not in Path(f"/proc/{pid}/cmdline").read_bytes()]
+
+
+def job_process(master: int) -> int | None:
+    """The master's video worker (started by a thread of the master's, so listed under that thread)."""
+    tasks = Path(f"/proc/{master}/task").iterdir()
+    pids = [int(pid) for task in tasks for pid in (task / "children").read_text().split()]
+    found = [pid for pid in pids if b"app.worker" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    return found[0] if found else None
+
+
 @pytest.fixture
-def gunicorn(tiny_weights):
+def gunicorn(tiny_weights, tmp_path):
     port = free_port()
-    env = dict(os.environ, COLORIZER_WEIGHTS=str(tiny_weights))
+    env = dict(os.environ, COLORIZER_WEIGHTS=str(tiny_weights), COLORIZER_JOB_FOLDER=str(tmp_path / "jobs"))
     server = subprocess.Popen([sys.executable, "-m", "gunicorn", "wsgi:app", "--bind", f"127.0.0.1:{port}",
                                "--workers", "2", "--timeout", "3", "--access-logfile", "/dev/null"],
                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -134,3 +148,51 @@ def test_a_hinted_avif_request_and_a_heic_under_gunicorn(gunicorn):
     assert status == 200 and disposition == 'inline; filename="IMG_0042-color.jpg"'
     with Image.open(io.BytesIO(data)) as result:
         assert result.size == (80, 60)
+
+
+def test_a_film_outlives_web_workers_that_are_recycled_or_killed(tiny_weights, tmp_path):
+    """With the embedded queue, the shipped config runs the films in a video worker of the master's, not in the web
+    workers: recycling them (max_requests) and killing one (a request past the timeout) costs the film nothing."""
+    import json
+    from app.jobs import SqliteStore
+    from tests.app.conftest import multipart as form
+    from tests.app.video_files import synthetic_video
+    port, folder = free_port(), tmp_path / "jobs"
+    env = dict(os.environ, COLORIZER_WEIGHTS=str(tiny_weights), COLORIZER_JOB_FOLDER=str(folder),
+               COLORIZER_VIDEO_FUNCTION="tests.app.slow_video:colorize_video", COLORIZER_TEST_FRAME_DELAY="0.15")
+    env.pop("COLORIZER_JOB_THREADS", None)
+    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "wsgi:app", "--bind", f"127.0.0.1:{port}",
+                               "--workers", "2", "--timeout", "3", "--max-requests", "4",
+                               "--max-requests-jitter", "0", "--access-logfile", "/dev/null"], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 60
+        while len(workers(server.pid)) < 2 or job_process(server.pid) is None or not healthy(port):
+            assert time.time() < deadline, "gunicorn did not start"
+            time.sleep(0.3)
+        video_worker = job_process(server.pid)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        body, content_type = form({}, {"video": (synthetic_video(40), "film.mp4")})
+        connection.request("POST", "/videos", body=body, headers={"Content-Type": content_type})
+        response = connection.getresponse()
+        assert response.status == 202
+        job_id = json.loads(response.read())["id"]
+        store, killed, seen = SqliteStore(folder / "queue.sqlite3"), False, set()
+        deadline = time.time() + 120
+        while (record := store.get(job_id))["state"] in ("queued", "running"):
+            assert time.time() < deadline, "the film did not end"
+            seen.update(workers(server.pid))
+            healthy(port)  # every 4 requests a web worker is replaced
+            if record["frames_done"] >= 10 and not killed:
+                os.kill(workers(server.pid)[0], signal.SIGKILL)
+                killed = True
+            time.sleep(0.05)
+        assert record["state"] == "done", record
+        assert killed and len(seen) >= 4, "the web workers were not replaced while the film ran"
+        assert record["attempts"] == 1 and record.get("hand_backs", 0) == 0
+        assert record["worker"].rsplit(":", 1)[1] == str(video_worker)  # neither the master nor a web worker
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+    assert not Path(f"/proc/{video_worker}").exists() or b"app.worker" not in \
+        Path(f"/proc/{video_worker}/cmdline").read_bytes()  # the master stopped its video worker with it
