@@ -6,7 +6,7 @@ from PIL import Image, UnidentifiedImageError
 
 from model.formats import NAMES, PILLOW_FORMATS
 
-MAX_SIDE = 65_500  # pixels: JPEG, the default result, holds at most 65,535 a side; a longer photo could not be sent back
+MAX_SIDE = 65_500  # pixels: JPEG, the default result, holds at most 65,535 a side: a longer photo could not be sent
 
 
 class UploadError(Exception):
