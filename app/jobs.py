@@ -593,10 +593,17 @@ class Jobs:
     def sweep_forever(self) -> None:
         interval = max(0.2, min(30.0, self.settings.lease / 3))
         while not self._stop.wait(interval):
-            try:
-                self.sweep()
-            except Exception:
-                log.exception("sweeping video jobs failed; trying again")
+            self.sweep_once()
+
+    def sweep_once(self) -> None:
+        """A sweep that no error stops. Silences are timed only while the storage can be seen: beats that could not
+        arrive during an outage are not the workers' fault, and they beat again as soon as it answers."""
+        try:
+            self.sweep()
+        except Exception:
+            log.exception("sweeping video jobs failed; trying again")
+            self._beats.clear()
+            self._missing.clear()
 
     def sweep(self) -> None:
         """One pass: removes expired jobs and orphan folders, queues again jobs whose worker is gone."""

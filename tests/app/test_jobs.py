@@ -61,14 +61,26 @@ def stopped_at_exit(process: subprocess.Popen):
                 process.wait()
 
 
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory):
+def redis_binary() -> str:
     binary = shutil.which("redis-server") or ("/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists()
                                               else None)
     if binary is None:
         if os.environ.get("CI"):
             pytest.fail("redis-server is not installed; CI must install it (apt-get install redis-server)")
         pytest.skip("redis-server is not installed (apt-get install redis-server): the Redis queue is not tested")
+    return binary
+
+
+def answers(client: redis.Redis) -> bool:
+    try:
+        return client.ping()
+    except redis.ConnectionError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory):
+    binary = redis_binary()
     port = free_port()
     folder = tmp_path_factory.mktemp("redis")
     server = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
@@ -485,6 +497,25 @@ def test_a_job_past_the_time_limit_is_stopped_and_failed(backend, make_app):
     assert not (Path(settings["JOB_FOLDER"]) / job_id).exists()
 
 
+def test_a_storage_outage_is_not_taken_for_a_silent_worker(make_app, tmp_path):
+    app = make_app({"JOB_FOLDER": str(tmp_path / "jobs"), "JOB_LEASE": 1, "VIDEO_FUNCTION": SLOW}, JOB_THREADS=0)
+    jobs = app.extensions["jobs"]
+    jobs.close(hand_back=False)  # this test sweeps by hand
+    job_id = submit(app.test_client(), QUICK)
+    jobs.store.update(job_id, lambda r: {"state": "running", "runner": "alive", "attempts": 1, "beat": 1})
+    jobs.sweep_once()  # seen running at beat 1
+    real_all = jobs.store.all
+    jobs.store.all = lambda: (_ for _ in ()).throw(sqlite3.OperationalError("disk I/O error"))
+    time.sleep(1.3)  # longer than the lease, with the storage out of reach: no beat could arrive
+    jobs.sweep_once()
+    jobs.store.all = real_all
+    jobs.sweep_once()  # the storage is back, the worker has had no time to beat yet
+    assert jobs.store.get(job_id)["state"] == "running"
+    time.sleep(1.3)
+    jobs.sweep_once()  # now it has been silent for a whole lease, seen: queued again
+    assert jobs.store.get(job_id)["state"] == "queued"
+
+
 def test_the_record_names_the_process_that_runs_the_job_not_its_parent():
     """gunicorn imports the app in its master and forks the workers: the name is asked in the process itself."""
     from app.jobs import worker_name
@@ -535,3 +566,43 @@ def test_the_worker_warns_when_redis_would_lose_jobs(redis_server, make_app, tmp
     jobs = make_app(settings, JOB_THREADS=0).extensions["jobs"]
     jobs.huey.storage.conn.config_get = lambda *_: (_ for _ in ()).throw(redis.ResponseError("unknown command"))
     assert jobs.durability_warning() is None
+
+
+@pytest.mark.slow
+def test_redis_stopping_as_a_job_ends_leaves_a_worker_that_goes_on(make_app, tiny_weights, tmp_path):
+    """A real Redis (with its append-only file, so it keeps the jobs) stops while a real worker process colorizes;
+    the film ends meanwhile and its end is recorded once Redis is back: done on its first start, and the same
+    worker runs the next job."""
+    port, data = free_port(), tmp_path / "redis"
+    data.mkdir()
+    command = [redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
+               "--appendfsync", "always", "--dir", str(data)]
+    probe = redis.Redis(port=port)
+    servers = [subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        wait_for(lambda: answers(probe), 30, "redis-server to answer")
+        settings = {"JOB_FOLDER": str(tmp_path / "jobs"), "JOB_LEASE": LEASE, "VIDEO_FUNCTION": SLOW,
+                    "REDIS_URL": f"redis://127.0.0.1:{port}/0"}
+        app = make_app(settings, JOB_THREADS=0)  # the web side: it queues, and sweeps
+        client = app.test_client()
+        with worker_processes(1, settings, tiny_weights, tmp_path / "logs"):
+            job_id = submit(client, 20)  # about 3 s of frames
+            wait_for(lambda: state(client, job_id)["frames_done"] >= 12, 120, "the job to be well under way")
+            servers[0].terminate()
+            servers[0].wait(30)
+            time.sleep(4)  # the film's last frames and its end, with Redis gone
+            servers.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            wait_for(lambda: answers(probe), 30, "redis-server to answer again")
+            final = wait_state(client, job_id, ("done", "failed"), timeout=120)
+            assert final["state"] == "done", final
+            assert app.extensions["jobs"].store.get(job_id)["attempts"] == 1
+            following = submit(client, QUICK)
+            assert wait_state(client, following, ("done", "failed"), timeout=60)["state"] == "done"
+        app.extensions["jobs"].close(hand_back=False)
+        app.extensions["jobs"].huey.storage.conn.connection_pool.disconnect()
+    finally:
+        probe.close()
+        for server in servers:
+            if server.poll() is None:
+                server.terminate()
+                server.wait(30)
