@@ -41,7 +41,15 @@ def when_ready(server):
         server.colorizer_jobs = JobProcess(threads=server.cfg.workers).start()
 
 
+def on_reload(server):
+    """SIGHUP: new code and settings for the web workers, and for the video worker (its videos are handed back)."""
+    running = getattr(server, "colorizer_jobs", None)  # this module is read again on reload: ask the server
+    if running is not None:
+        running.stop(timeout=graceful_timeout)
+        server.colorizer_jobs = type(running)(threads=server.cfg.workers).start()
+
+
 def on_exit(server):
-    job_process = getattr(server, "colorizer_jobs", None)
-    if job_process is not None:
-        job_process.stop(timeout=graceful_timeout)
+    running = getattr(server, "colorizer_jobs", None)
+    if running is not None:
+        running.stop(timeout=graceful_timeout)

@@ -88,7 +88,12 @@ class JobProcess:
         failures = 0
         while not self.stopping.is_set():
             started = time.monotonic()
-            self.process = subprocess.Popen(self.command, env=self.env)
+            try:
+                self.process = subprocess.Popen(self.command, env=self.env)
+            except OSError as error:
+                log.error("cannot start the video worker (%s); trying again in 60 s", error)
+                self.stopping.wait(60)
+                continue
             log.info("video worker started (pid %d)", self.process.pid)
             code = self.process.wait()  # 0 also when gunicorn's master reaped it first
             if self.stopping.is_set():
