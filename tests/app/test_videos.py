@@ -3,8 +3,10 @@ upload leaves nothing behind. The embedded queue; the queue's own behaviour is t
 import io
 import json
 import time
+from fractions import Fraction
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 from PIL import Image
@@ -374,3 +376,26 @@ def test_too_many_form_parts_are_said_as_such(refusing):
     body, content_type = multipart(fields, {"image": (image_bytes(synthetic_photo(1)), "a.jpg")})
     response = refusing.test_client().post("/colorize", data=body, content_type=content_type)
     refused(response, 413, "The form has more than 1,000 parts")
+
+
+def test_a_hundred_thousand_frames_in_a_small_file_get_422_before_any_work(make_app):
+    """One tiny black frame indexed 100,000 times (33 MB here; a few hundred KB with H.264): within the bytes and
+    the duration, but hours of a worker. Refused from the container's index, at the default limits."""
+    jpeg = io.BytesIO()
+    Image.new("L", (16, 16), 0).save(jpeg, "JPEG")
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp4") as container:
+        stream = container.add_stream("mjpeg", rate=100)
+        stream.width, stream.height, stream.pix_fmt = 16, 16, "yuvj420p"
+        stream.time_base = Fraction(1, 100)
+        for index in range(100_000):
+            packet = av.Packet(jpeg.getvalue())
+            packet.stream, packet.time_base = stream, stream.time_base
+            packet.pts = packet.dts = index
+            packet.is_keyframe = True
+            container.mux(packet)
+    app = make_app(JOB_THREADS=0)
+    started = time.monotonic()
+    refused(post_video(app.test_client(), buffer.getvalue(), "bomb.mp4"), 422,
+            "The video has 100,000 frames; the limit is 36,000.")
+    assert time.monotonic() - started < 10 and job_folders(app) == []
