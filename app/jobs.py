@@ -591,9 +591,12 @@ class Jobs:
     # --- the sweeper: recovery and expiry ------------------------------------------------------------------
 
     def sweep_forever(self) -> None:
+        """Sweeps at once (what expired while no process ran goes now), then every third of the lease."""
         interval = max(0.2, min(30.0, self.settings.lease / 3))
-        while not self._stop.wait(interval):
+        while True:
             self.sweep_once()
+            if self._stop.wait(interval):
+                return
 
     def sweep_once(self) -> None:
         """A sweep that no error stops. Silences are timed only while the storage can be seen: beats that could not
