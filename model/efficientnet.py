@@ -86,12 +86,15 @@ class EfficientNetLite0(nn.Module):
     def forward(self, l_norm: torch.Tensor) -> List[torch.Tensor]:
         # (B, 1, H, W) L in [-1, 1] -> [(B, 16, H/2, W/2), (B, 24, H/4, W/4), (B, 40, H/8, W/8),
         #                                (B, 112, H/16, W/16), (B, 320, H/32, W/32)] (sizes rounded up)
-        x = self.stem(l_norm)
+        # Computed in the weights' own dtype, given in the input's: model.weights keeps this encoder in float32 when
+        # the rest of a network runs in bfloat16, whose 8-bit mantissa through 16 blocks moved a colorized photo by
+        # up to 11 levels of 255 (the rest of the network alone: 2).
+        x = self.stem(l_norm.to(self.stem.conv.weight.dtype))
         features: List[torch.Tensor] = []
         for i, block in enumerate(self.blocks):
             x = block(x)
             if i in self.taps:
-                features.append(x)
+                features.append(x.to(l_norm.dtype))
         return features
 
 

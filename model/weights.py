@@ -45,7 +45,9 @@ def save_network(generator: torch.nn.Module, path: Path, info: dict) -> None:
     for (float32: outputs move by at most 3e-4 from the checkpoint's; bfloat16: see default_precision).
     """
     version = ENCODER_FORMAT if "architecture" in generator.spec else FORMAT_VERSION
-    info = {"format": version, "stride": int(generator.stride), "storage": "float16",
+    # An ImageNet encoder runs in float32 whatever the rest does (model.efficientnet.EfficientNetLite0.forward).
+    encoder = {"encoder_precision": "float32"} if hasattr(generator, "imagenet") else {}
+    info = {"format": version, "stride": int(generator.stride), "storage": "float16", **encoder,
             "generator": generator.spec, **info}
     with quiet_jit():
         scripted = torch.jit.script(copy.deepcopy(generator).eval().half())
@@ -87,6 +89,8 @@ def load_network(path: Path, device: str | torch.device = "cpu",
         with quiet_jit():
             network = torch.jit.load(str(path), map_location=device, _extra_files=extra)
             network = network.to(getattr(torch, precision))  # stored as float16 to halve the file
+            if json.loads(extra[INFO_FILE] or "{}").get("encoder_precision") == "float32":
+                network.imagenet.float()  # an ImageNet encoder stays float32 (model.efficientnet.EfficientNetLite0.forward)
             network = torch.jit.freeze(network.eval())  # folds batch norm into the convolutions
     except Exception as error:  # torch raises RuntimeError, ValueError and others for broken files
         raise unreadable(path, error) from None

@@ -75,6 +75,7 @@ def test_bfloat16_matches_float32_on_the_shipped_model():
     exact = np.asarray(Colorizer.load(DEFAULT_WEIGHTS, precision="float32")(photo), dtype=int)
     fast = np.asarray(Colorizer.load(DEFAULT_WEIGHTS, precision="bfloat16")(photo), dtype=int)
     difference = np.abs(exact - fast)
-    # The README's promise: within 2 levels of 255. On average under half a level (0.36 with this model, which is
-    # more colourful than the previous one, 0.2 to 0.3).
-    assert difference.max() <= 2 and difference.mean() < 0.5
+    # The README's promise (COLORIZER_PRECISION): on real photos a third of a level of 255 on average. On this
+    # synthetic photo, textured all over, the model with the ImageNet encoder measured 1.03 on average and 6 at
+    # most (the encoder in float32; all in bfloat16 it was 11 at most); the ResUNet before it, 0.36 and 2.
+    assert difference.max() <= 8 and difference.mean() < 1.5
