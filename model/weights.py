@@ -90,7 +90,7 @@ def load_network(path: Path, device: str | torch.device = "cpu",
             network = torch.jit.load(str(path), map_location=device, _extra_files=extra)
             network = network.to(getattr(torch, precision))  # stored as float16 to halve the file
             if json.loads(extra[INFO_FILE] or "{}").get("encoder_precision") == "float32":
-                network.imagenet.float()  # an ImageNet encoder stays float32 (model.efficientnet.EfficientNetLite0.forward)
+                network.imagenet.float()  # the ImageNet encoder stays float32 (EfficientNetLite0.forward)
             network = torch.jit.freeze(network.eval())  # folds batch norm into the convolutions
     except Exception as error:  # torch raises RuntimeError, ValueError and others for broken files
         raise unreadable(path, error) from None

@@ -75,8 +75,9 @@ class TrainConfig:
     init: str = _field("", "start from the generator of this weights file or run checkpoint (its architecture, "
                            "which the model flags below must then match); a file made before the hint layer "
                            "existed gets that layer at zero, so it starts by colorizing exactly as before")
-    architecture: str = _field("resunet", "resunet: the ResUNet, trained from scratch; encoder_unet: an ImageNet-trained "
-                                          "encoder (--encoder) on the lightness, frozen, with a residual decoder and "
+    architecture: str = _field("resunet", "resunet: the ResUNet, trained from scratch; encoder_unet: an "
+                                          "ImageNet-trained encoder (--encoder) on the lightness, frozen, with a "
+                                          "residual decoder and "
                                           "hint layers that learn; resunet_imagenet: the ResUNet with the encoder's "
                                           "features added to its deepest levels through convolutions that start at "
                                           "zero (with --init from a ResUNet it starts as that model)")

@@ -365,7 +365,8 @@ def settle_config(config: TrainConfig, args, explicit: dict) -> TrainConfig:
         if explicit.get("architecture") == "resunet_imagenet" and spec["architecture"] == "resunet":
             spec["architecture"] = "resunet_imagenet"  # the ResUNet it starts from, with the encoder added
         clashes = [f"--{name.replace('_', '-')} {explicit[name]} (the file's: {spec[name]})"
-                   for name in ARCHITECTURE_FIELDS if name in explicit and name in spec and explicit[name] != spec[name]]
+                   for name in ARCHITECTURE_FIELDS
+                   if name in explicit and name in spec and explicit[name] != spec[name]]
         if clashes:
             raise SystemExit(f"--init {config.init} fixes the architecture; drop {', '.join(clashes)}")
         config = dataclasses.replace(config, **spec)
