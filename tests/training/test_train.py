@@ -10,6 +10,7 @@ import time
 import pytest
 import torch
 
+from model.networks import build_generator
 from training.config import TrainConfig, parse_args
 from model.files import atomic_write
 from training import train as train_module
@@ -345,7 +346,7 @@ def test_a_run_folder_written_before_the_recipes_resumes(photo_folder, tmp_path)
     run(photo_folder, out, "--max-steps", "2")
     checkpoint = torch.load(out / "checkpoint.pt", weights_only=True)
     critic = Adversarial(TrainConfig(**{**checkpoint["config"], "adversarial": True}),
-                         train_module.Generator(**checkpoint["spec"]), torch.device("cpu"))
+                         build_generator(checkpoint["spec"]), torch.device("cpu"))
     checkpoint |= {"critic": critic.critic.state_dict(), "opt_c": critic.opt_c.state_dict()}
     config = checkpoint["config"]
     config["l1_weight"] = config.pop("reconstruction_weight")
