@@ -160,12 +160,4 @@ class FusedResUNet(Generator):
             if self.fuse_levels[j] == -1:
                 added = fuse(features[self.fuse_features[j]])
                 x = x + F.interpolate(added, size=x.shape[-2:], mode="bilinear", align_corners=False)
-        x = self.bottleneck(x)
-        for i, up in enumerate(self.decoder):
-            x = up(x, skips[-2 - i])
-        if raw:
-            return self.head.raw(x)
-        ab = self.head(x)
-        if self.stem_stride > 1:
-            ab = F.interpolate(ab, size=l_norm.shape[-2:], mode="bilinear", align_corners=False)
-        return ab
+        return self.decode(x, skips, l_norm, raw)

@@ -154,6 +154,10 @@ class Generator(nn.Module):
         for level in self.encoder:
             x = level(x)
             skips.append(x)
+        return self.decode(x, skips, l_norm, raw)
+
+    def decode(self, x: torch.Tensor, skips: List[torch.Tensor], l_norm: torch.Tensor, raw: bool) -> torch.Tensor:
+        """The deepest level's features and every level's skip -> ab at l_norm's size (raw: the head's output)."""
         x = self.bottleneck(x)  # (B, base * 2**(levels-1), H / stride, W / stride)
         for i, up in enumerate(self.decoder):
             x = up(x, skips[-2 - i])
