@@ -1,0 +1,137 @@
+"""Colours from a reference photo (model.reference): matched regions get the reference's colours, an unrelated
+reference changes nothing, and a reference that cannot give colours is refused naming the field."""
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from model.color import lab_to_rgb_np, rgb_to_lab_np
+from model.colorizer import Colorizer
+from model.efficientnet import EfficientNetLite0
+from model.reference import MAX_POINTS, ReferenceMatcher, colorize_with_reference
+from model.request import RequestError
+
+WIDTH, HEIGHT = 192, 128
+RED, BLUE = (45.0, 30.0), (10.0, -45.0)  # Lab (a, b) of the reference's two regions
+
+
+def stripes(height: int, width: int) -> np.ndarray:
+    """Horizontal stripes, 4 pixels a period, about L 50 +- 15."""
+    return np.where((np.arange(height)[:, None] // 2) % 2 == 0, 35.0, 65.0) * np.ones((height, width))
+
+
+def checks(height: int, width: int) -> np.ndarray:
+    """A checkerboard of 2-pixel squares, about the same lightness as stripes()."""
+    rows, columns = np.arange(height)[:, None] // 2, np.arange(width)[None, :] // 2
+    return np.where((rows + columns) % 2 == 0, 35.0, 65.0)
+
+
+def two_textures(left, right, colours=None, seed: int = 0) -> Image.Image:
+    """A photo of two halves, each of one texture (and, given colours, of one Lab (a, b) colour); noise added."""
+    rng = np.random.default_rng(seed)
+    half = WIDTH // 2
+    l = np.concatenate([left(HEIGHT, half), right(HEIGHT, WIDTH - half)], axis=1) + rng.normal(0, 1.5, (HEIGHT, WIDTH))
+    lab = np.zeros((HEIGHT, WIDTH, 3), np.float32)
+    lab[..., 0] = l
+    if colours is not None:
+        lab[:, :half, 1:], lab[:, half:, 1:] = colours[0], colours[1]
+    rgb = (lab_to_rgb_np(lab) * 255).round().astype(np.uint8)
+    return Image.fromarray(rgb).convert("L") if colours is None else Image.fromarray(rgb)
+
+
+def random_encoder() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return EfficientNetLite0().eval()
+
+
+@pytest.fixture(params=["texture", "encoder"])
+def matcher(request) -> ReferenceMatcher:
+    """A matcher on lightness texture alone (weights of format 2), and one on an (untrained) EfficientNet's
+    features: random convolutions tell stripes from checks too, enough to test the matching around them."""
+    return ReferenceMatcher(None if request.param == "texture" else random_encoder())
+
+
+@pytest.fixture(scope="module")
+def echo_colorizer(echo_weights) -> Colorizer:
+    return Colorizer.load(echo_weights, precision="float32")
+
+
+def test_each_region_takes_the_colour_of_the_reference_region_of_its_texture(matcher):
+    gray = two_textures(stripes, checks)
+    # the reference has the textures the other way round: position alone would give each region the wrong colour
+    reference = two_textures(checks, stripes, colours=(BLUE, RED), seed=1)
+    colours = matcher.match(gray, reference)
+    assert 0.5 < colours.share <= 1 and 2 <= len(colours.hints) <= MAX_POINTS
+    left = [h for h in colours.hints if h.x < WIDTH // 2]
+    right = [h for h in colours.hints if h.x >= WIDTH // 2]
+    assert left and right, f"points on both regions, got {colours.hints}"
+    for hint in left:  # stripes: red in the reference
+        assert np.hypot(hint.a - RED[0], hint.b - RED[1]) < 8, hint
+    for hint in right:  # checks: blue
+        assert np.hypot(hint.a - BLUE[0], hint.b - BLUE[1]) < 8, hint
+
+
+def test_the_colorized_photo_shows_each_reference_colour_on_its_own_region(echo_colorizer):
+    gray = two_textures(stripes, checks)
+    reference = two_textures(checks, stripes, colours=(BLUE, RED), seed=1)
+    result, share = colorize_with_reference(echo_colorizer, gray, reference, ReferenceMatcher(None), restore="off")
+    lab = rgb_to_lab_np(np.asarray(result))
+    left, right = lab[:, 8:WIDTH // 2 - 8, 1:].mean(axis=(0, 1)), lab[:, WIDTH // 2 + 8:-8, 1:].mean(axis=(0, 1))
+    assert share > 0.5
+    assert left[0] > 20 and left[1] > 10, f"the striped half should be red, got ab {left}"
+    # (the checks' edges everywhere keep each point's colour nearer to it than on the stripes: model.points)
+    assert right[1] < -8 and right[0] < left[0] - 20, f"the checked half should be blue, got ab {right}"
+
+
+def test_a_reference_of_another_scene_leaves_the_automatic_colours(echo_colorizer):
+    gray = two_textures(stripes, checks)
+    # smooth colour gradients, no texture at all, much lighter: nothing in it is like either half
+    y, x = np.mgrid[0:HEIGHT, 0:WIDTH]
+    lab = np.stack([85 + 10 * y / HEIGHT, 40 * x / WIDTH - 20, 30 - 50 * y / HEIGHT], axis=-1).astype(np.float32)
+    reference = Image.fromarray((lab_to_rgb_np(lab) * 255).round().astype(np.uint8))
+    for matcher in (ReferenceMatcher(None), ReferenceMatcher(random_encoder())):
+        colours = matcher.match(gray, reference)
+        assert colours.hints == () and colours.share < 0.1
+    result, share = colorize_with_reference(echo_colorizer, gray, reference, ReferenceMatcher(None), restore="off")
+    automatic = echo_colorizer(gray, restore="off")
+    assert share < 0.1
+    assert np.abs(np.asarray(result, np.int16) - np.asarray(automatic, np.int16)).max() <= 1
+
+
+def test_the_users_own_points_win_over_the_reference_near_them(echo_colorizer, monkeypatch):
+    gray = two_textures(stripes, checks)
+    reference = two_textures(checks, stripes, colours=(BLUE, RED), seed=1)
+    seen = {}
+
+    def colorizer(image, hints=None, **options):
+        seen["hints"] = hints
+        return echo_colorizer(image, hints=hints, **options)
+
+    mine = {"x": 40, "y": 60, "color": "#20c020"}
+    colorize_with_reference(colorizer, gray, reference, ReferenceMatcher(None), hints=[mine], restore="off")
+    assert seen["hints"][-1] == mine
+    others = seen["hints"][:-1]
+    assert others and all(np.hypot(h.x - 40, h.y - 60) >= HEIGHT / 8 for h in others)
+
+
+@pytest.mark.parametrize("reference, words", [
+    (Image.new("RGB", (64, 48), (120, 120, 120)), "gray"),
+    (Image.new("L", (64, 48), 90), "gray"),
+    (np.zeros((48, 64, 3), np.uint8), "PIL image"),
+    ("photo.jpg", "PIL image"),
+])
+def test_a_reference_that_cannot_give_colours_is_refused_naming_the_field(reference, words):
+    with pytest.raises(RequestError, match=words) as raised:
+        ReferenceMatcher(None).match(two_textures(stripes, checks), reference)
+    assert raised.value.field == "reference" and "reference" in str(raised.value)
+
+
+def test_a_reference_over_the_pixel_limit_is_refused_before_it_is_decoded():
+    reference = two_textures(checks, stripes, colours=(BLUE, RED))
+    with pytest.raises(RequestError, match="too large") as raised:
+        ReferenceMatcher(None).match(two_textures(stripes, checks), reference, max_pixels=WIDTH * HEIGHT - 1)
+    assert raised.value.field == "reference"
+
+
+def test_a_weights_file_without_an_encoder_gives_a_texture_matcher(tiny_weights):
+    assert ReferenceMatcher.load(tiny_weights).encoder is None
