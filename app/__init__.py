@@ -5,9 +5,10 @@
     create_app(start_jobs=False)       # nothing started: `python -m app.worker` starts its own threads
 
 The Colorizer is loaded once, here, and shared by every request through app.extensions["colorizer"]; the video
-jobs' queue (app/jobs.py) is app.extensions["jobs"]. Its threads start with the app, as an extension's do (Flask's
-init_app): the process's JOB_THREADS worker threads and the sweeper, so that queued jobs run and expired ones are
-removed after a restart whether or not anyone calls /videos.
+jobs' queue (app/jobs.py) is app.extensions["jobs"], handed its work as a plain callable (app.videos.make_work).
+Its threads start with the app, in its init_app: the process's JOB_THREADS worker threads and the sweeper, so that
+queued jobs run and expired ones are removed after a restart whether or not anyone calls /videos. The process's
+cores are shared between torch, OpenCV and the video codec once, here (model.threads).
 """
 import io
 import os
@@ -15,15 +16,15 @@ import sqlite3
 import tempfile
 from pathlib import Path
 
-import torch
 from flask import Flask, Request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from app.jobs import Jobs, JobSettings, prepare_folder
-from app.videos import bp as videos_bp
+from app.videos import bp as videos_bp, make_work
 from app.views import TooManyParts, bp, error_response
 from model.colorizer import Colorizer
 from model.formats import DEFAULT_QUALITY
+from model.threads import share_cores
 from model.weights import DEFAULT_WEIGHTS, PRECISIONS, WeightsError
 
 DEFAULTS = {
@@ -33,7 +34,7 @@ DEFAULTS = {
     "DEFAULT_QUALITY": DEFAULT_QUALITY,  # JPEG quality of the result unless the request asks otherwise
     "MAX_HINTS": 64,  # colour points per request
     "MAX_HINTS_CHARS": 16384,  # characters of the hints field: its JSON is refused unread beyond this
-    "TORCH_THREADS": 0,  # torch threads per process; 0 leaves torch's default (all cores)
+    "TORCH_THREADS": 0,  # torch threads per process; 0: the process's cores (OpenCV and the codec get half as many)
     "PRECISION": "auto",  # float32 or bfloat16; auto: bfloat16 where the CPU computes it natively (about 2x faster)
     # Video jobs (app/jobs.py, app/videos.py)
     "REDIS_URL": "",  # "": the embedded queue (SQLite in JOB_FOLDER); redis://host:6379/0: Redis, for many machines
@@ -92,15 +93,14 @@ def create_app(config: dict | None = None, *, start_jobs: bool = True) -> Flask:
         app.config.update(config)
 
     check_settings(app.config)
-    if app.config["TORCH_THREADS"]:
-        torch.set_num_threads(int(app.config["TORCH_THREADS"]))
+    share_cores(int(app.config["TORCH_THREADS"]))
     precision = app.config["PRECISION"]
     try:
         app.extensions["colorizer"] = Colorizer.load(app.config["WEIGHTS"],
                                                      precision=None if precision == "auto" else precision)
     except WeightsError as error:
         raise StartupError(f"cannot start the colorizer: {error}. Set COLORIZER_WEIGHTS to a weights file.") from None
-    app.extensions["jobs"] = jobs = make_jobs(app.config, app.extensions["colorizer"])
+    jobs = make_jobs(app.config, app.extensions["colorizer"])
 
     app.register_blueprint(bp)
     app.register_blueprint(videos_bp)
@@ -118,8 +118,7 @@ def create_app(config: dict | None = None, *, start_jobs: bool = True) -> Flask:
         app.logger.exception("unexpected error")
         return error_response(500, "Something went wrong on our side; the error is logged.")
 
-    if start_jobs:
-        jobs.start()
+    jobs.init_app(app, start=start_jobs)
     return app
 
 
@@ -157,14 +156,14 @@ def check_settings(config) -> None:
 
 
 def make_jobs(config, colorizer) -> Jobs:
-    """The video jobs' queue, with its folder checked; create_app starts its threads."""
+    """The video jobs' queue, with its folder checked and its work; its init_app starts its threads."""
     settings = JobSettings.from_config(config)
     try:
         prepare_folder(settings.folder, default=not config["JOB_FOLDER"])
     except (OSError, ValueError) as error:
         raise StartupError(f"cannot start the colorizer: the job folder cannot be used: {error}") from None
     try:
-        return Jobs(settings, colorizer)
+        return Jobs(settings, make_work(config, colorizer))
     except (ImportError, AttributeError, ValueError, sqlite3.Error) as error:
         raise StartupError(f"cannot start the colorizer: video jobs cannot be set up: {error}. Check "
                            f"COLORIZER_REDIS_URL and COLORIZER_VIDEO_FUNCTION.") from None

@@ -1,22 +1,33 @@
 """Video jobs: long work queued, run by workers, watched by the web process.
 
-    jobs = Jobs(JobSettings.from_config(app.config), colorizer)
+    jobs = Jobs(JobSettings.from_config(app.config), work)   # work(source, result, request, progress) -> frames
+    jobs.init_app(app, start=True)                 # app.extensions["jobs"]; its threads start with the app
     job_id, folder = jobs.create()                 # a new job's own folder: the upload goes there
-    jobs.submit(job_id, name, source, hints, vividness, frames)
-    jobs.get(job_id)                               # its record: state, frames done / total, seconds left
+    jobs.submit(job_id, name, source, request, frames)   # request: plain JSON, handed to `work` as it is
+    jobs.get(job_id)                               # its record (Job): state, frames done / total, seconds left
     jobs.result_path(job_id)                       # where the finished MP4 is
     jobs.cancel(job_id)                            # stops it, removes its files
     jobs.start(threads)                            # run jobs in this process (a worker, or the web's own threads)
+    jobs.live_workers()                            # processes running jobs that announced themselves lately
+
+A job's life, each change a named transition below (`claim`, `beat`, `finish`, `fail`, `cancel`, `requeue`,
+`hand_back`), applied atomically to its record:
+
+    queued   --claim-->  running  --finish-->  done
+    running  --fail-->   failed                     (the work failed, timed out, or was handed back too often)
+    running  --requeue / hand_back-->  queued       (its lease lost: the worker went silent; or it was stopping)
+    queued or running --cancel--> cancelled
 
 Why huey, and the design around it. The queue must need no server by default, and run on Redis with workers on
 other machines after changing one setting. huey 3.5 has both behind one API: `SqliteHuey` (a SQLite file in the
 job folder, shared by every process on the machine) and `RedisHuey`. RQ, Celery and dramatiq need a broker even
 for one machine. So the queue is huey's, and the rest is written once on top of it:
 
-- Records. Each job is a JSON record in the queue's own storage (a table in the same SQLite file, or a Redis key),
-  changed only through `Store.update`, an atomic compare-and-set (SQLite's `begin immediate`, Redis's WATCH/MULTI),
-  so the web process (cancel), the worker running the job (progress) and any other process (recovery) never
-  overwrite each other. Every process, on any machine, sees the same progress.
+- Records. Each job is a `Job` (a dataclass, stored as JSON) in the queue's own storage (a table in the same
+  SQLite file, or a Redis key), changed only by the transitions through `Store.update`, an atomic compare-and-set
+  (SQLite's `begin immediate`, Redis's WATCH/MULTI), so the web process (cancel), the worker running the job
+  (progress) and any other process (recovery) never overwrite each other. Every process, on any machine, sees the
+  same progress.
 - Losing no job. huey removes a message from the queue when a worker takes it; a worker killed (SIGKILL, the OOM
   killer, a lost machine) would lose the job with it. So the worker running a job beats: it bumps the record's
   `beat` at least every `lease / 4` seconds (and with the progress, at most once a second). Every process with a
@@ -29,21 +40,25 @@ for one machine. So the queue is huey's, and the rest is written once on top of 
   running jobs back to the queue at once, without counting an attempt; the job starts again from its first frame.
   Hand-backs are counted on their own: a job handed back `MAX_HAND_BACKS` times is failed, saying so, rather than
   started from the beginning for ever.
-- A work budget. Each film's frames (`max_frames`) and frame size (`max_pixels`) are checked before it is queued
-  (app/videos.py) and again as it is decoded (model.video's limits), and a job that runs longer than `timeout`
-  seconds is stopped and failed.
+- A work budget. Each film's frames and frame size are checked before it is queued (app/videos.py) and again as
+  it is decoded (the work the app hands the queue passes model.film's limits), and a job that runs longer than
+  `timeout` seconds is stopped and failed.
 - The storage failing. A worker thread outlives any error of the queue's storage (it logs, waits and goes on), and
   a finished job's end is written again until the storage answers, so the job is not run a second time.
 - Files. A job's folder holds its upload and its result; the upload is removed when the job ends, the folder when
   the job is cancelled or expires (`ttl` seconds after it ended), and folders without a record after a day. Workers
   and the web process must see the same folder (one machine, or shared storage such as NFS): results are files,
   too large to pass through Redis.
-- The work is `video_function` (default `model.video:colorize_video`), resolved at startup; tests point it at a
-  slower wrapper. Its `progress(done, total)` callback records progress and raises `JobCancelled` to stop.
+- Workers announce themselves: each process running worker threads writes a heartbeat (a row of the same SQLite
+  file, or a Redis key that expires) every few seconds, and removes it when it stops. A job queued while no worker
+  is alive says so (GET /videos/ID), and /healthz counts them.
+- The work is a plain callable handed to Jobs: work(source, result, request, progress) -> frames written. The
+  queue knows nothing of colour: the request is the JSON the web side checked, passed on as it is. `progress(done,
+  total)` records progress and raises `JobCancelled` to stop; the work raises `WorkFailed(message)` for a film it
+  cannot colorize (the message is the person's), anything else is an error on our side.
 """
 import atexit
 import contextlib
-import importlib
 import json
 import logging
 import os
@@ -55,19 +70,16 @@ import sqlite3
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields, replace
+from enum import Enum
 from pathlib import Path
 from typing import Callable
 
 from huey import RedisHuey, SqliteHuey
 from redis.exceptions import RedisError, WatchError
 
-from model.video import VideoError, VideoLimits
-
 log = logging.getLogger(__name__)
 
-STATES = ("queued", "running", "done", "failed", "cancelled")
-ACTIVE = ("queued", "running")
 ID_PATTERN = re.compile(r"[0-9a-f]{32}")
 RESULT = "result.mp4"
 QUEUE_FILE = "queue.sqlite3"
@@ -77,6 +89,7 @@ IDLE_POLL_SECONDS = 0.25  # how often an idle worker looks at the SQLite queue (
 BACKEND_ERRORS = (sqlite3.Error, RedisError)  # the queue's storage cannot be reached: 503, not 500
 RETRY_SECONDS = 5.0  # how long a worker waits before it tries its storage again
 MAX_HAND_BACKS = 5  # hand-backs (the process running it was stopping) before a job is failed instead
+WORKER_BEAT_SECONDS = 5.0  # how often a process with worker threads announces itself (at most; lease / 4 if less)
 
 
 def worker_name() -> str:
@@ -97,6 +110,128 @@ class QueueFull(Exception):
     """A job that found the queue full as it was queued (another process queued one meanwhile); for a person."""
 
 
+class WorkFailed(Exception):
+    """Raised by the work for a film it cannot colorize: the message is the person's, the job fails with it."""
+
+
+Work = Callable[[Path, Path, dict, Callable[[int, int], None]], int]  # (source, result, request, progress) -> frames
+
+
+class State(str, Enum):
+    QUEUED = "queued"  # waiting for a worker (again, after a lost lease or a hand-back)
+    RUNNING = "running"  # a worker's runner holds it and beats
+    DONE = "done"  # the result is in its folder until it expires
+    FAILED = "failed"  # error says why
+    CANCELLED = "cancelled"  # DELETE stopped it; kept, without files, until it expires
+
+
+ACTIVE = (State.QUEUED, State.RUNNING)
+
+
+@dataclass(frozen=True)
+class Job:
+    """A video job's record. Changed only by the transitions below, through Store.update (compare-and-set)."""
+    id: str
+    name: str  # the upload's file name without its extension: the result is named after it
+    source: str  # the upload's file name in the job's folder
+    request: dict  # what to do, as the web side checked it (model.request.FilmRequest.to_json); the work's
+    frames_total: int  # frames to colorize (the film's index; corrected as the work counts them)
+    state: State = State.QUEUED
+    ticket: str = ""  # the queue message this record waits for: a message with another ticket is stale
+    attempts: int = 0  # starts (claims), less the hand-backs: a job whose workers keep dying fails after `attempts`
+    hand_backs: int = 0  # times a stopping process gave it back; MAX_HAND_BACKS fail it
+    runner: str | None = None  # the token of the run that holds it, while running
+    worker: str | None = None  # host:pid of the process that ran it last
+    beat: int = 0  # bumped by its runner while running: the sweepers time its silence
+    frames_done: int = 0
+    seconds_left: float | None = None  # estimated while running
+    error: str | None = None  # why it failed, for a person
+    created: float = 0.0  # time.time() when it was queued
+    finished: float | None = None  # time.time() when it ended (done, failed, cancelled): it expires ttl later
+
+    def to_json(self) -> str:
+        return json.dumps({**asdict(self), "state": self.state.value})
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> "Job":
+        data = json.loads(text)
+        known = {f.name for f in fields(cls)}
+        return cls(**{**{k: v for k, v in data.items() if k in known}, "state": State(data["state"])})
+
+    def expired(self, now: float, ttl: float) -> bool:
+        return self.finished is not None and now >= self.finished + ttl
+
+
+# The transitions: each takes the record as it is now and returns it changed, or None when the change no longer
+# applies (another process changed the job first); Store.update applies it atomically.
+
+def claim(job: Job, ticket: str, runner: str, worker: str) -> Job | None:
+    """queued -> running, for the message with the record's ticket."""
+    if job.state != State.QUEUED or job.ticket != ticket:
+        return None
+    return replace(job, state=State.RUNNING, runner=runner, worker=worker, attempts=job.attempts + 1,
+                   beat=job.beat + 1, frames_done=0, seconds_left=None)
+
+
+def beat(job: Job, runner: str, **progress) -> Job | None:
+    """A running job's runner is alive (and, with progress, how far it got: frames_done, frames_total,
+    seconds_left)."""
+    if job.state != State.RUNNING or job.runner != runner:
+        return None
+    return replace(job, beat=job.beat + 1, **progress)
+
+
+def finish(job: Job, runner: str, frames: int, now: float) -> Job | None:
+    """running -> done."""
+    if job.state != State.RUNNING or job.runner != runner:
+        return None
+    return replace(job, state=State.DONE, frames_done=frames, frames_total=frames, finished=now, seconds_left=None,
+                   runner=None)
+
+
+def fail(job: Job, runner: str | None, error: str, now: float) -> Job | None:
+    """running (held by this runner; None: by whoever it was) -> failed, saying why."""
+    if job.state != State.RUNNING or runner is not None and job.runner != runner:
+        return None
+    return replace(job, state=State.FAILED, error=error, finished=now, seconds_left=None, runner=None)
+
+
+def cancel(job: Job, now: float) -> Job | None:
+    """queued or running -> cancelled."""
+    if job.state not in ACTIVE:
+        return None
+    return replace(job, state=State.CANCELLED, finished=now, seconds_left=None, runner=None)
+
+
+def requeue(job: Job, ticket: str, attempts: int, now: float) -> Job | None:
+    """The lease lost (its worker went silent, or died as it took the message): queued again under a new ticket,
+    or failed once it was started `attempts` times."""
+    if job.state not in ACTIVE:
+        return None
+    if job.attempts < attempts:
+        return replace(job, state=State.QUEUED, ticket=ticket, runner=None, seconds_left=None)
+    times = f"{job.attempts} time{'s' if job.attempts != 1 else ''}"
+    return replace(job, state=State.FAILED, runner=None, seconds_left=None, finished=now,
+                   error=f"The video was started {times} and each time the process colorizing it stopped answering "
+                         f"before the end, without handing it back (it was killed, crashed, or its machine was "
+                         f"lost); it was not started again.")
+
+
+def hand_back(job: Job, runner: str, ticket: str, now: float) -> Job | None:
+    """running -> queued, from a process that is stopping, not counting the attempt; failed after MAX_HAND_BACKS
+    (it would start from its first frame again for ever)."""
+    if job.state != State.RUNNING or job.runner != runner:
+        return None
+    hand_backs = job.hand_backs + 1
+    if hand_backs >= MAX_HAND_BACKS:
+        return replace(fail(job, runner, f"The video was stopped {hand_backs} times before it was finished, each "
+                                         f"time because the process colorizing it was stopping (a restart, or a "
+                                         f"web worker being replaced), and each time it started again from its "
+                                         f"first frame; it was not started again.", now), hand_backs=hand_backs)
+    return replace(job, state=State.QUEUED, ticket=ticket, runner=None, hand_backs=hand_backs,
+                   attempts=max(0, job.attempts - 1))
+
+
 def default_folder() -> Path:
     """A folder of the machine's temp dir, the same for every process of this user (gunicorn's workers)."""
     return Path(tempfile.gettempdir()) / f"colorizer-jobs-{os.getuid()}"
@@ -112,10 +247,7 @@ class JobSettings:
     attempts: int = 2  # starts before a job whose worker keeps dying is reported failed
     max_queued: int = 20  # queued jobs before POST /videos answers 503
     min_free_bytes: int = 0  # free disk in the folder below which POST /videos answers 503
-    max_frames: int = 36_000  # frames of a film, checked again as it is decoded
-    max_pixels: int = 1920 * 1080  # width x height of each of its frames, checked before a frame is converted
     timeout: float = 6 * 3600.0  # seconds a job may run before it is stopped and failed
-    video_function: str = "model.video:colorize_video"
 
     @classmethod
     def from_config(cls, config) -> "JobSettings":
@@ -125,9 +257,7 @@ class JobSettings:
             threads = 0 if config["REDIS_URL"] else 1
         return cls(folder=folder, redis_url=config["REDIS_URL"], threads=threads, ttl=config["JOB_TTL"],
                    lease=config["JOB_LEASE"], attempts=config["JOB_ATTEMPTS"], max_queued=config["MAX_QUEUED"],
-                   min_free_bytes=2 * config["MAX_VIDEO_BYTES"], max_frames=config["MAX_VIDEO_FRAMES"],
-                   max_pixels=config["MAX_VIDEO_PIXELS"], timeout=config["JOB_TIMEOUT"],
-                   video_function=config["VIDEO_FUNCTION"])
+                   min_free_bytes=2 * config["MAX_VIDEO_BYTES"], timeout=config["JOB_TIMEOUT"])
 
 
 def prepare_folder(folder: Path, default: bool) -> None:
@@ -141,14 +271,9 @@ def prepare_folder(folder: Path, default: bool) -> None:
         raise ValueError(f"{folder} is not writable")
 
 
-def resolve(dotted: str) -> Callable:
-    """'package.module:function' -> the function."""
-    module, _, name = dotted.partition(":")
-    return getattr(importlib.import_module(module), name)
-
-
 # ---------------------------------------------------------------------------------------------------------------
-# Records: one store for each kind of queue storage, the same five operations.
+# Records: one store for each kind of queue storage, the same operations: the jobs' records, and the workers'
+# heartbeats.
 
 class SqliteStore:
     """Job records in a table of the queue's own SQLite file. A connection per call: cheap, and fork- and
@@ -158,6 +283,7 @@ class SqliteStore:
         self.path = str(path)
         with self.connect() as db:
             db.execute("create table if not exists colorizer_job (id text primary key, record text not null)")
+            db.execute("create table if not exists colorizer_worker (name text primary key, until real not null)")
 
     @contextlib.contextmanager
     def connect(self):
@@ -167,40 +293,54 @@ class SqliteStore:
         finally:
             db.close()
 
-    def add(self, record: dict) -> None:
+    def add(self, job: Job) -> None:
         with self.connect() as db:
-            db.execute("insert into colorizer_job (id, record) values (?, ?)", (record["id"], json.dumps(record)))
+            db.execute("insert into colorizer_job (id, record) values (?, ?)", (job.id, job.to_json()))
 
-    def get(self, job_id: str) -> dict | None:
+    def get(self, job_id: str) -> Job | None:
         with self.connect() as db:
             row = db.execute("select record from colorizer_job where id = ?", (job_id,)).fetchone()
-        return json.loads(row[0]) if row else None
+        return Job.from_json(row[0]) if row else None
 
-    def all(self) -> list[dict]:
+    def all(self) -> list[Job]:
         with self.connect() as db:
-            return [json.loads(row[0]) for row in db.execute("select record from colorizer_job")]
+            return [Job.from_json(row[0]) for row in db.execute("select record from colorizer_job")]
 
-    def update(self, job_id: str, change: Callable[[dict], dict | None]) -> tuple[dict | None, bool]:
-        """change(record) -> the fields to change, or None to leave it; atomic. Returns (record, changed);
-        record is None when there is no such job."""
+    def update(self, job_id: str, change: Callable[[Job], Job | None]) -> tuple[Job | None, bool]:
+        """change(job) -> the job changed (a transition), or None to leave it; atomic. Returns (job as it is now,
+        changed); None when there is no such job."""
         with self.connect() as db:
             db.execute("begin immediate")  # the write lock first: no other process changes it between
             try:
                 row = db.execute("select record from colorizer_job where id = ?", (job_id,)).fetchone()
-                record = json.loads(row[0]) if row else None
-                changes = change(record) if record is not None else None
-                if changes:
-                    record.update(changes)
-                    db.execute("update colorizer_job set record = ? where id = ?", (json.dumps(record), job_id))
+                job = Job.from_json(row[0]) if row else None
+                changed = change(job) if job is not None else None
+                if changed is not None:
+                    db.execute("update colorizer_job set record = ? where id = ?", (changed.to_json(), job_id))
             except BaseException:
                 db.execute("rollback")
                 raise
             db.execute("commit")
-            return record, bool(changes)
+            return (job, False) if changed is None else (changed, True)
 
     def delete(self, job_id: str) -> None:
         with self.connect() as db:
             db.execute("delete from colorizer_job where id = ?", (job_id,))
+
+    def announce(self, worker: str, seconds: float) -> None:
+        """This worker is alive for the next `seconds` (one machine: its clock is every process's)."""
+        now = time.time()
+        with self.connect() as db:
+            db.execute("delete from colorizer_worker where until < ?", (now,))  # the dead ones' rows (killed)
+            db.execute("insert or replace into colorizer_worker (name, until) values (?, ?)", (worker, now + seconds))
+
+    def withdraw(self, worker: str) -> None:
+        with self.connect() as db:
+            db.execute("delete from colorizer_worker where name = ?", (worker,))
+
+    def live_workers(self) -> int:
+        with self.connect() as db:
+            return db.execute("select count(*) from colorizer_worker where until >= ?", (time.time(),)).fetchone()[0]
 
 
 class RedisStore:
@@ -210,18 +350,19 @@ class RedisStore:
         self.redis = redis
         self.prefix = f"{name}.job."
         self.ids = f"{name}.jobs"
+        self.workers = f"{name}.worker."
 
-    def add(self, record: dict) -> None:
+    def add(self, job: Job) -> None:
         with self.redis.pipeline() as pipe:
-            pipe.set(self.prefix + record["id"], json.dumps(record))
-            pipe.sadd(self.ids, record["id"])
+            pipe.set(self.prefix + job.id, job.to_json())
+            pipe.sadd(self.ids, job.id)
             pipe.execute()
 
-    def get(self, job_id: str) -> dict | None:
+    def get(self, job_id: str) -> Job | None:
         raw = self.redis.get(self.prefix + job_id)
-        return json.loads(raw) if raw is not None else None
+        return Job.from_json(raw) if raw is not None else None
 
-    def all(self) -> list[dict]:
+    def all(self) -> list[Job]:
         ids = sorted(member.decode() for member in self.redis.smembers(self.ids))
         if not ids:
             return []
@@ -229,25 +370,24 @@ class RedisStore:
         gone = [job_id for job_id, raw in zip(ids, values) if raw is None]
         if gone:
             self.redis.srem(self.ids, *gone)
-        return [json.loads(raw) for raw in values if raw is not None]
+        return [Job.from_json(raw) for raw in values if raw is not None]
 
-    def update(self, job_id: str, change: Callable[[dict], dict | None]) -> tuple[dict | None, bool]:
+    def update(self, job_id: str, change: Callable[[Job], Job | None]) -> tuple[Job | None, bool]:
         key = self.prefix + job_id
         with self.redis.pipeline() as pipe:
             while True:
                 try:
                     pipe.watch(key)
                     raw = pipe.get(key)
-                    record = json.loads(raw) if raw is not None else None
-                    changes = change(record) if record is not None else None
-                    if not changes:
+                    job = Job.from_json(raw) if raw is not None else None
+                    changed = change(job) if job is not None else None
+                    if changed is None:
                         pipe.unwatch()
-                        return record, False
-                    record.update(changes)
+                        return job, False
                     pipe.multi()
-                    pipe.set(key, json.dumps(record))
+                    pipe.set(key, changed.to_json())
                     pipe.execute()
-                    return record, True
+                    return changed, True
                 except WatchError:  # another process changed it meanwhile: read it again
                     continue
 
@@ -257,14 +397,24 @@ class RedisStore:
             pipe.srem(self.ids, job_id)
             pipe.execute()
 
+    def announce(self, worker: str, seconds: float) -> None:
+        """This worker is alive for the next `seconds`, by Redis's clock (a key that expires): machines' clocks
+        need not agree."""
+        self.redis.set(self.workers + worker, "1", px=max(1, round(seconds * 1000)))
+
+    def withdraw(self, worker: str) -> None:
+        self.redis.delete(self.workers + worker)
+
+    def live_workers(self) -> int:
+        return sum(1 for _ in self.redis.scan_iter(match=self.workers + "*", count=1000))
+
 
 # ---------------------------------------------------------------------------------------------------------------
 
 class Jobs:
-    def __init__(self, settings: JobSettings, colorizer, name: str = "colorizer"):
+    def __init__(self, settings: JobSettings, work: Work, name: str = "colorizer"):
         self.settings = settings
-        self.colorizer = colorizer
-        self.video_function = resolve(settings.video_function)
+        self.work_function = work
         if settings.redis_url:
             self.huey = RedisHuey(name, url=settings.redis_url, results=False)
             self.store = RedisStore(self.huey.storage.conn, name)
@@ -277,9 +427,19 @@ class Jobs:
         self._start_lock = threading.Lock()
         self._at_exit = False
         self._checked_durability = False
+        self._worker_threads = 0  # worker threads this process runs: it announces itself while there are any
         self._running: dict[str, str] = {}  # job id -> runner token, for the jobs this process runs
         self._beats: dict[str, tuple] = {}  # sweeper's memory: job id -> ((runner, beat), first seen, monotonic)
         self._missing: dict[str, tuple] = {}  # job id -> (ticket, first seen missing from the queue)
+
+    def init_app(self, app, start: bool = True) -> "Jobs":
+        """Registers the queue as app.extensions["jobs"] and, with start, starts its threads with the app (the
+        settings' worker threads and the sweeper), so that queued jobs run and expired ones go after a restart
+        whether or not anyone calls /videos. A process that exits hands its running jobs back (atexit)."""
+        app.extensions["jobs"] = self
+        if start:
+            self.start()
+        return self
 
     # --- the web's side ------------------------------------------------------------------------------------
 
@@ -288,7 +448,7 @@ class Jobs:
 
     def room(self) -> str | None:
         """Why a new job cannot be taken now (the queue is full, the disk nearly so), or None."""
-        queued = sum(record["state"] == "queued" for record in self.store.all())
+        queued = sum(job.state == State.QUEUED for job in self.store.all())
         if queued >= self.settings.max_queued:
             return f"The video queue is full ({queued} videos waiting); try again later."
         if shutil.disk_usage(self.settings.folder).free < self.settings.min_free_bytes:
@@ -306,37 +466,33 @@ class Jobs:
         """Removes the folder of a job that was never submitted (a refused upload)."""
         shutil.rmtree(self.folder(job_id), ignore_errors=True)
 
-    def submit(self, job_id: str, name: str, source: str, hints: list, vividness: float | None,
-               frames: int) -> dict:
-        """Records the job (its upload already in its folder, as `source`) and queues it."""
-        ticket = secrets.token_hex(8)
-        record = {"id": job_id, "name": name, "source": source, "hints": hints, "vividness": vividness,
-                  "state": "queued", "ticket": ticket, "attempts": 0, "hand_backs": 0, "runner": None, "worker": None,
-                  "beat": 0, "frames_done": 0, "frames_total": frames, "seconds_left": None, "error": None,
-                  "created": time.time(), "finished": None}
-        self.store.add(record)
+    def submit(self, job_id: str, name: str, source: str, request: dict, frames: int) -> Job:
+        """Records the job (its upload already in its folder, as `source`) and queues it. request: plain JSON,
+        handed to the work as it is."""
+        job = Job(job_id, name, source, request, frames, ticket=secrets.token_hex(8), created=time.time())
+        self.store.add(job)
         try:
             # room() was asked before the upload was read; other processes may have queued jobs since. Each new job
             # looks at the queued ones, itself included, in one order that every process sees alike: the ones past
             # the limit withdraw, so the queue never holds more than max_queued (two at once may both withdraw).
-            queued = sorted((r["created"], r["id"]) for r in self.store.all() if r["state"] == "queued")
-            if (record["created"], job_id) in queued[self.settings.max_queued:]:
+            queued = sorted((j.created, j.id) for j in self.store.all() if j.state == State.QUEUED)
+            if (job.created, job_id) in queued[self.settings.max_queued:]:
                 raise QueueFull(f"The video queue is full ({len(queued) - 1} videos waiting); try again later.")
-            self.task(job_id, ticket)
+            self.task(job_id, job.ticket)
         except BaseException:
             self.store.delete(job_id)
             raise
-        return record
+        return job
 
-    def get(self, job_id: str) -> dict | None:
+    def get(self, job_id: str) -> Job | None:
         """The job's record; None if there is none or it has expired (then it is removed now)."""
         if not ID_PATTERN.fullmatch(job_id):
             return None
-        record = self.store.get(job_id)
-        if record is not None and self.expired(record, time.time()):
+        job = self.store.get(job_id)
+        if job is not None and job.expired(time.time(), self.settings.ttl):
             self.remove(job_id)
             return None
-        return record
+        return job
 
     def result_path(self, job_id: str) -> Path:
         """Where a done job's MP4 is."""
@@ -347,15 +503,15 @@ class Jobs:
         files go at once. False if there is no such job."""
         if self.get(job_id) is None:
             return False
-        record, cancelled = self.store.update(job_id, lambda r: r["state"] in ACTIVE and {
-            "state": "cancelled", "finished": time.time(), "seconds_left": None, "runner": None})
-        if record is not None and not cancelled:
+        job, cancelled = self.store.update(job_id, lambda j: cancel(j, time.time()))
+        if job is not None and not cancelled:
             self.store.delete(job_id)
         shutil.rmtree(self.folder(job_id), ignore_errors=True)
-        return record is not None
+        return job is not None
 
-    def expired(self, record: dict, now: float) -> bool:
-        return record["finished"] is not None and now >= record["finished"] + self.settings.ttl
+    def live_workers(self) -> int:
+        """Processes with worker threads on this queue that announced themselves within the last beat or two."""
+        return self.store.live_workers()
 
     def remove(self, job_id: str) -> None:
         self.store.delete(job_id)
@@ -365,7 +521,7 @@ class Jobs:
 
     def start(self, threads: int | None = None) -> None:
         """Runs `threads` worker threads in this process (default: the settings'; more than once adds up to that
-        many) and the sweeper."""
+        many) and the sweeper, which also announces this process while it runs worker threads."""
         count = self.settings.threads if threads is None else threads
         with self._start_lock:
             if count and not self._checked_durability:
@@ -374,6 +530,9 @@ class Jobs:
                 if why:
                     log.warning(why)
             self._stop.clear()
+            self._worker_threads = max(self._worker_threads, count)
+            if count:
+                self.announce()  # at once: a job queued now finds a worker
             if not any(thread.name == "video-sweeper" for thread in self._threads):
                 self._spawn(self.sweep_forever, "video-sweeper")
             while sum(thread.name.startswith("video-worker") for thread in self._threads) < count:
@@ -414,6 +573,20 @@ class Jobs:
         for thread in self._threads:
             thread.join(timeout)
         self._threads = []
+        if self._worker_threads:
+            self._worker_threads = 0
+            with contextlib.suppress(*BACKEND_ERRORS):
+                self.store.withdraw(worker_name())
+
+    def announce(self) -> None:
+        """This process runs worker threads: alive for two beats (a missed one is not death)."""
+        try:
+            self.store.announce(worker_name(), 2 * self.worker_beat_seconds())
+        except BACKEND_ERRORS:
+            log.warning("cannot reach the queue's storage to announce this video worker")
+
+    def worker_beat_seconds(self) -> float:
+        return min(WORKER_BEAT_SECONDS, self.settings.lease / 4)
 
     def work(self) -> None:
         """A worker thread: take the next message, run it, until stopped. No error ends the thread: the storage
@@ -440,23 +613,21 @@ class Jobs:
                 self._stop.wait(RETRY_SECONDS)
 
     def run(self, job_id: str, ticket: str) -> None:
-        """The task: claims the job under its ticket, colorizes with beats and progress, records the end."""
+        """The task: claims the job under its ticket, runs the work with beats and progress, records the end."""
         runner = secrets.token_hex(8)
-        record, claimed = self.store.update(job_id, lambda r: r["state"] == "queued" and r["ticket"] == ticket and {
-            "state": "running", "runner": runner, "worker": worker_name(), "attempts": r["attempts"] + 1,
-            "beat": r["beat"] + 1, "frames_done": 0, "seconds_left": None})
+        job, claimed = self.store.update(job_id, lambda j: claim(j, ticket, runner, worker_name()))
         if not claimed:
             return  # cancelled, or a stale message: the job was queued again under a newer ticket
         self._running[job_id] = runner
         lost = threading.Event()  # set when the record is no longer this runner's: stop working on it
         beating = threading.Event()
-        beater = threading.Thread(target=self.beat, args=(job_id, runner, lost, beating), daemon=True,
+        beater = threading.Thread(target=self.keep_lease, args=(job_id, runner, lost, beating), daemon=True,
                                   name=f"video-beat-{job_id[:8]}")
         beater.start()
         try:
-            ending = self.colorize(record, runner, lost)
+            ending = self.run_work(job, runner, lost)
             if ending is not None:  # the beats go on until the end is written: it may wait for the storage
-                ended = self.end(job_id, runner, ending)
+                ended = self.end(job_id, ending[1])
         finally:
             beating.set()
             self._running.pop(job_id, None)
@@ -464,39 +635,37 @@ class Jobs:
         if ending is None or not ended:  # stopped (this process is closing), or no longer this runner's job
             if lost.is_set() or ending is not None:
                 final = self.store.get(job_id)
-                if final is None or final["state"] == "cancelled":  # DELETE removed the folder; the work may
-                    shutil.rmtree(folder, ignore_errors=True)        # have written into it again since
+                if final is None or final.state == State.CANCELLED:  # DELETE removed the folder; the work may
+                    shutil.rmtree(folder, ignore_errors=True)         # have written into it again since
             return  # else another worker has it now, or will (handed back, or after the lease): its files stay
-        if ending["state"] == "done":
+        if ending[0] == State.DONE:
             for leftover in folder.iterdir():  # the upload, and temporary files of attempts that were killed
                 if leftover.name != RESULT:
                     remove_path(leftover)
         else:
             shutil.rmtree(folder, ignore_errors=True)  # failed: nothing in it is wanted
 
-    def end(self, job_id: str, runner: str, ending: dict) -> bool:
-        """Writes a job's end (done or failed) while this runner still has it; tries again while the storage cannot
-        be reached, so a job that was finished is not run again for it. False when the job is no longer this
-        runner's (cancelled, taken over), or this process stopped before the storage came back."""
-        now = time.time()
+    def end(self, job_id: str, ending: Callable[[Job], Job | None]) -> bool:
+        """Writes a job's end (a transition to done or failed, None once the runner lost it); tries again while the
+        storage cannot be reached, so a job that was finished is not run again for it. False when the job is no
+        longer this runner's (cancelled, taken over), or this process stopped before the storage came back."""
         while True:
             try:
-                return self.mine(job_id, runner, lambda r: {**ending, "finished": now, "seconds_left": None,
-                                                            "runner": None})
+                return self.apply(job_id, ending)
             except BACKEND_ERRORS:
                 log.warning("cannot reach the queue's storage to record the end of video job %s; retrying in %g s",
                             job_id, RETRY_SECONDS)
                 if self._stop.wait(RETRY_SECONDS):
                     return False
 
-    def colorize(self, record: dict, runner: str, lost: threading.Event) -> dict | None:
-        """Runs the video function; returns the fields that end the job (done or failed), or None when it was
-        stopped: lost (cancelled, or given to another worker), or this process is closing."""
-        job_id = record["id"]
-        folder = self.folder(job_id)
+    def run_work(self, job: Job, runner: str, lost: threading.Event
+                 ) -> tuple[State, Callable[[Job], Job | None]] | None:
+        """Runs the work; returns the state it ends in and the transition there (finish or fail), or None when it
+        was stopped: lost (cancelled, or given to another worker), or this process is closing."""
+        folder = self.folder(job.id)
         started = time.monotonic()
         last_write = -PROGRESS_SECONDS
-        frames = {"done": 0, "total": record["frames_total"]}
+        frames = {"done": 0, "total": job.frames_total}
 
         def progress(done: int, total: int) -> None:
             nonlocal last_write
@@ -511,48 +680,45 @@ class Jobs:
             last_write = now
             left = round((now - started) / done * (total - done), 1) if done else None
             try:
-                still_mine = self.mine(job_id, runner, lambda r: {"frames_done": done, "frames_total": total,
-                                                                  "seconds_left": left, "beat": r["beat"] + 1})
+                still_mine = self.apply(job.id, lambda j: beat(j, runner, frames_done=done, frames_total=total,
+                                                               seconds_left=left))
             except BACKEND_ERRORS:  # the storage is briefly unreachable: keep working, report next time
-                log.warning("cannot reach the queue's storage to report video job %s's progress", job_id)
+                log.warning("cannot reach the queue's storage to report video job %s's progress", job.id)
                 return
             if not still_mine:
                 lost.set()
                 raise JobCancelled
 
+        def failed(error: str):
+            return State.FAILED, lambda j: fail(j, runner, error, time.time())
+
         try:
-            info = self.video_function(self.colorizer, folder / record["source"], folder / RESULT,
-                                       hints=record["hints"] or None, vividness=record["vividness"],
-                                       progress=progress, limits=VideoLimits(self.settings.max_frames,
-                                                                             self.settings.max_pixels))
+            written = self.work_function(folder / job.source, folder / RESULT, job.request, progress)
         except JobCancelled:
             return None
         except JobTimedOut:
-            return {"state": "failed", "error": f"The video was stopped after {clock(self.settings.timeout)} of work, "
-                                                f"the limit for one video, with {frames['done']} of {frames['total']} "
-                                                f"frames colorized."}
-        except VideoError as error:
-            return {"state": "failed", "error": str(error)}
+            return failed(f"The video was stopped after {clock(self.settings.timeout)} of work, the limit for one "
+                          f"video, with {frames['done']} of {frames['total']} frames colorized.")
+        except WorkFailed as error:
+            return failed(str(error))
         except Exception:
             if lost.is_set() or self._stop.is_set():  # e.g. cancelled while writing: its files were removed under it
                 return None
-            log.exception("video job %s failed", job_id)
-            return {"state": "failed", "error": "The video could not be colorized: an error on our side; it is "
-                                                "logged."}
-        total = getattr(info, "frames", None) or frames["total"]
-        return {"state": "done", "frames_done": total, "frames_total": total}
+            log.exception("video job %s failed", job.id)
+            return failed("The video could not be colorized: an error on our side; it is logged.")
+        total = written or frames["total"]
+        return State.DONE, lambda j: finish(j, runner, total, time.time())
 
-    def mine(self, job_id: str, runner: str, change: Callable[[dict], dict]) -> bool:
-        """Applies change to the job while this runner still runs it; False when it no longer does."""
-        _, changed = self.store.update(
-            job_id, lambda r: r["state"] == "running" and r["runner"] == runner and change(r))
-        return changed
+    def apply(self, job_id: str, transition: Callable[[Job], Job | None]) -> bool:
+        """A transition of a job this process runs (a beat, its end); False when it no longer applies (the job was
+        cancelled, or given to another worker)."""
+        return self.store.update(job_id, transition)[1]
 
-    def beat(self, job_id: str, runner: str, lost: threading.Event, done: threading.Event) -> None:
-        """Keeps the lease while a frame takes long (the first one loads the decoder, a slow CPU...)."""
+    def keep_lease(self, job_id: str, runner: str, lost: threading.Event, done: threading.Event) -> None:
+        """Beats while a frame takes long (the first one loads the decoder, a slow CPU...)."""
         while not done.wait(self.settings.lease / 4):
             try:
-                if not self.mine(job_id, runner, lambda r: {"beat": r["beat"] + 1}):
+                if not self.apply(job_id, lambda j: beat(j, runner)):
                     lost.set()
                     return
             except BACKEND_ERRORS:
@@ -563,27 +729,14 @@ class Jobs:
         MAX_HAND_BACKS times is failed instead (it would start from its first frame again)."""
         for job_id, runner in list(self._running.items()):
             ticket = secrets.token_hex(8)
-
-            def back(r: dict) -> dict:
-                hand_backs = r.get("hand_backs", 0) + 1
-                if hand_backs >= MAX_HAND_BACKS:
-                    return {"state": "failed", "runner": None, "seconds_left": None, "finished": time.time(),
-                            "hand_backs": hand_backs,
-                            "error": f"The video was stopped {hand_backs} times before it was finished, each time "
-                                     f"because the process colorizing it was stopping (a restart, or a web worker "
-                                     f"being replaced), and each time it started again from its first frame; it "
-                                     f"was not started again."}
-                return {"state": "queued", "ticket": ticket, "runner": None, "hand_backs": hand_backs,
-                        "attempts": max(0, r["attempts"] - 1)}
             try:
-                record, changed = self.store.update(
-                    job_id, lambda r: r["state"] == "running" and r["runner"] == runner and back(r))
+                job, changed = self.store.update(job_id, lambda j: hand_back(j, runner, ticket, time.time()))
                 if not changed:
                     continue
-                if record["state"] == "queued":
+                if job.state == State.QUEUED:
                     self.task(job_id, ticket)
                 else:
-                    log.warning("video job %s handed back %d times; failed", job_id, record["hand_backs"])
+                    log.warning("video job %s handed back %d times; failed", job_id, job.hand_backs)
                     shutil.rmtree(self.folder(job_id), ignore_errors=True)
             except BACKEND_ERRORS:
                 log.warning("could not hand video job %s back; it runs again after the lease", job_id)
@@ -591,11 +744,18 @@ class Jobs:
     # --- the sweeper: recovery and expiry ------------------------------------------------------------------
 
     def sweep_forever(self) -> None:
-        """Sweeps at once (what expired while no process ran goes now), then every third of the lease."""
+        """Sweeps at once (what expired while no process ran goes now), then every third of the lease; announces
+        this process while it runs worker threads."""
         interval = max(0.2, min(30.0, self.settings.lease / 3))
+        next_sweep = 0.0
         while True:
-            self.sweep_once()
-            if self._stop.wait(interval):
+            if self._worker_threads:
+                self.announce()
+            if time.monotonic() >= next_sweep:
+                self.sweep_once()
+                next_sweep = time.monotonic() + interval
+            wait = min(interval, self.worker_beat_seconds()) if self._worker_threads else interval
+            if self._stop.wait(wait):
                 return
 
     def sweep_once(self) -> None:
@@ -611,56 +771,51 @@ class Jobs:
     def sweep(self) -> None:
         """One pass: removes expired jobs and orphan folders, queues again jobs whose worker is gone."""
         now, clock = time.time(), time.monotonic()
-        records = self.store.all()
-        known = {record["id"] for record in records}
+        jobs = self.store.all()
+        known = {job.id for job in jobs}
         queued_tickets = None
-        for record in records:
-            job_id = record["id"]
-            if self.expired(record, now):
-                self.remove(job_id)
-            elif record["state"] == "running":
-                seen = (record["runner"], record["beat"])
-                if job_id not in self._beats or self._beats[job_id][0] != seen:
-                    self._beats[job_id] = (seen, clock)
-                elif clock - self._beats[job_id][1] > self.settings.lease:
-                    self.requeue(job_id, lambda r: r["state"] == "running" and (r["runner"], r["beat"]) == seen,
-                                 "its worker stopped")
-            elif record["state"] == "queued":
+        for job in jobs:
+            if job.expired(now, self.settings.ttl):
+                self.remove(job.id)
+            elif job.state == State.RUNNING:
+                seen = (job.runner, job.beat)
+                if job.id not in self._beats or self._beats[job.id][0] != seen:
+                    self._beats[job.id] = (seen, clock)
+                elif clock - self._beats[job.id][1] > self.settings.lease:
+                    self.lease_lost(job.id, lambda j: j.state == State.RUNNING and (j.runner, j.beat) == seen,
+                                    "its worker stopped")
+            elif job.state == State.QUEUED:
                 if queued_tickets is None:
                     queued_tickets = {task.args[1] for task in self.huey.pending() if len(task.args) == 2}
-                ticket = record["ticket"]
+                ticket = job.ticket
                 if ticket in queued_tickets:
-                    self._missing.pop(job_id, None)
-                elif job_id not in self._missing or self._missing[job_id][0] != ticket:
-                    self._missing[job_id] = (ticket, clock)
-                elif clock - self._missing[job_id][1] > self.settings.lease:
-                    self.requeue(job_id, lambda r: r["state"] == "queued" and r["ticket"] == ticket,
-                                 "its worker stopped as it took it")
+                    self._missing.pop(job.id, None)
+                elif job.id not in self._missing or self._missing[job.id][0] != ticket:
+                    self._missing[job.id] = (ticket, clock)
+                elif clock - self._missing[job.id][1] > self.settings.lease:
+                    self.lease_lost(job.id, lambda j: j.state == State.QUEUED and j.ticket == ticket,
+                                    "its worker stopped as it took it")
         for memory in (self._beats, self._missing):
             for job_id in set(memory) - known:
                 del memory[job_id]
         self.remove_orphans(known, now)
 
-    def requeue(self, job_id: str, still: Callable[[dict], bool], why: str) -> None:
-        """Queues the job again under a new ticket, or fails it once it has been started `attempts` times."""
+    def lease_lost(self, job_id: str, still: Callable[[Job], bool], why: str) -> None:
+        """Queues the job again under a new ticket (requeue), or fails it once it was started `attempts` times."""
         ticket = secrets.token_hex(8)
         limit = self.settings.attempts
-        record, changed = self.store.update(job_id, lambda r: still(r) and (
-            {"state": "queued", "ticket": ticket, "runner": None, "seconds_left": None} if r["attempts"] < limit else
-            {"state": "failed", "runner": None, "seconds_left": None, "finished": time.time(),
-             "error": f"The video was started {r['attempts']} time{'s' if r['attempts'] != 1 else ''} and each "
-                      f"time the process colorizing it stopped answering before the end, without handing it back "
-                      f"(it was killed, crashed, or its machine was lost); it was not started again."}))
+        job, changed = self.store.update(job_id, lambda j: requeue(j, ticket, limit, time.time()) if still(j)
+                                         else None)
         self._beats.pop(job_id, None)
         self._missing.pop(job_id, None)
         if not changed:
             return
-        if record["state"] == "queued":
-            log.warning("video job %s: %s; queued again (attempt %d of %d next)", job_id, why,
-                        record["attempts"] + 1, limit)
+        if job.state == State.QUEUED:
+            log.warning("video job %s: %s; queued again (attempt %d of %d next)", job_id, why, job.attempts + 1,
+                        limit)
             self.task(job_id, ticket)
         else:
-            log.warning("video job %s: %s, %d times; failed", job_id, why, record["attempts"])
+            log.warning("video job %s: %s, %d times; failed", job_id, why, job.attempts)
             shutil.rmtree(self.folder(job_id), ignore_errors=True)
 
     def remove_orphans(self, known: set, now: float) -> None:

@@ -2,23 +2,27 @@
 DELETE /videos/ID (cancel and remove). The queue itself is app/jobs.py, reached as app.extensions["jobs"].
 
 An upload is streamed into the job's own folder (app.InMemoryRequest.upload_folder), never held in memory, and
-checked there before it is queued: bytes (413), a video model.video reads (400: MP4, MOV, MKV, WebM or AVI, its
-first frame decoded; a photo is not one), duration, frames and frame size (422), the fields (422). Everything a
+checked there before it is queued: bytes (413), a video model.film reads (400: MP4, MOV, MKV, WebM or AVI, its
+first frame decoded; a photo is not one), duration, frames and frame size (422), the fields (422, by
+model.request's rules for films, the photo rules plus each point's frame). The checked request is what is queued:
+the worker runs it as it is. Everything a
 refused upload left is removed before the answer.
 """
 import errno
+import importlib
 import os
 import time
 from pathlib import Path, PurePath
+from typing import Callable
 
 from flask import Blueprint, Response, current_app, jsonify, request, send_file, url_for
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.images import UploadError
-from app.jobs import BACKEND_ERRORS, Jobs, QueueFull, clock
+from app.jobs import BACKEND_ERRORS, Jobs, QueueFull, State, WorkFailed, clock
 from app.views import TooManyParts, content_disposition, parse_hints_field, safe_stem
-from model.request import RequestError, check_hints as check_points, check_vividness
-from model.video import MAX_SIDE, VideoError, VideoInfo, probe
+from model.film import VideoError, VideoInfo, VideoLimits, check_limits, probe
+from model.request import FilmRequest, RequestError, check_film_request
 
 bp = Blueprint("videos", __name__, url_prefix="/videos")
 RETRY_SECONDS = 60  # Retry-After of a 503: the queue moves by whole videos, minutes each
@@ -26,6 +30,10 @@ RETRY_SECONDS = 60  # Retry-After of a 503: the queue moves by whole videos, min
 
 def jobs() -> Jobs:
     return current_app.extensions["jobs"]
+
+
+def colorizer():
+    return current_app.extensions["colorizer"]
 
 
 def queue_unreachable(error):
@@ -63,18 +71,19 @@ def submit():
             current_app.logger.warning("the job folder's disk filled up during a video's upload")
             raise UploadError(503, "The server ran out of disk space for videos during the upload; try again "
                                    "later.") from None
-        try:
-            vividness = check_vividness(form.get("vividness"), text=True)
-        except RequestError as refused:
-            raise UploadError(422, f"{refused}.") from None
         raw_hints = parse_hints_field(form.get("hints", ""))
         upload = files.get("video")
         if upload is None:
             raise UploadError(400, "No video was sent: post the file in a multipart form field named 'video'.")
         source = keep_upload(upload, folder, limit)
         info = check_video(source)
-        hints = check_hints(raw_hints, info)
-        jobs().submit(job_id, safe_stem(upload.filename or "video"), source.name, hints, vividness, info.frames)
+        try:  # every rule about what may be asked of a film is model.request's; what it returns is what runs
+            wanted = check_film_request(info.width, info.height, info.frames, vividness=form.get("vividness"),
+                                        hints=raw_hints, default_size=colorizer().default_size,
+                                        takes_hints=colorizer().takes_hints, text=True)
+        except RequestError as refused:
+            raise UploadError(422, f"{refused}.") from None
+        jobs().submit(job_id, safe_stem(upload.filename or "video"), source.name, wanted.to_json(), wanted.frames)
     except QueueFull as full:
         jobs().discard(job_id)
         return unavailable(str(full))
@@ -92,31 +101,37 @@ def submit():
 
 @bp.get("/<job_id>")
 def status(job_id: str):
-    record = jobs().get(job_id)
-    if record is None:
+    job = jobs().get(job_id)
+    if job is None:
         return not_found()
-    body = {key: record[key] for key in ("id", "state", "frames_done", "frames_total", "seconds_left")}
-    if record["state"] == "failed":
-        body["error"] = record["error"]
-    if record["state"] == "done":
+    body = {"id": job.id, "state": job.state.value, "frames_done": job.frames_done, "frames_total": job.frames_total,
+            "seconds_left": job.seconds_left}
+    if job.state == State.QUEUED:  # waiting: for its turn, or for a worker to start at all
+        body["workers"] = jobs().live_workers()
+        if not body["workers"]:
+            body["waiting_for"] = ("No video worker is running: the video waits until one starts (python -m "
+                                   "app.worker, or the server's own).")
+    if job.state == State.FAILED:
+        body["error"] = job.error
+    if job.state == State.DONE:
         body["result"] = url_for("videos.result", job_id=job_id)
-    if record["finished"] is not None:  # seconds until it and its files are removed
-        body["expires_in"] = max(0, round(record["finished"] + jobs().settings.ttl - time.time()))
+    if job.finished is not None:  # seconds until it and its files are removed
+        body["expires_in"] = max(0, round(job.finished + jobs().settings.ttl - time.time()))
     return jsonify(body), 200, {"Cache-Control": "no-store"}
 
 
 @bp.get("/<job_id>/result")
 def result(job_id: str):
-    record = jobs().get(job_id)
-    if record is None:
+    job = jobs().get(job_id)
+    if job is None:
         return not_found()
-    if record["state"] != "done":
-        return error(409, f"The video is not ready: it is {record['state']}.")
+    if job.state != State.DONE:
+        return error(409, f"The video is not ready: it is {job.state.value}.")
     try:
         response = send_file(jobs().result_path(job_id), mimetype="video/mp4", conditional=True, max_age=None)
     except FileNotFoundError:  # removed between the two looks (it expired, or was deleted)
         return not_found()
-    response.headers["Content-Disposition"] = content_disposition(record["name"], "-color.mp4")
+    response.headers["Content-Disposition"] = content_disposition(job.name, "-color.mp4")
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -129,7 +144,7 @@ def delete(job_id: str):
 
 
 def keep_upload(upload, folder: Path, limit: int) -> Path:
-    """Moves the streamed upload to upload<suffix> in the job's folder (a fixed name: model.video's messages
+    """Moves the streamed upload to upload<suffix> in the job's folder (a fixed name: model.film's messages
     name the file, and must not echo what was sent); checks its size."""
     stream = upload.stream
     stream.flush()
@@ -158,34 +173,30 @@ def check_video(path: Path) -> VideoInfo:
     longest = config["MAX_VIDEO_SECONDS"]
     if info.duration > longest:
         raise UploadError(422, f"The video is {clock(info.duration)} long; the limit is {clock(longest)}.")
-    most = config["MAX_VIDEO_PIXELS"]
-    if info.width * info.height > most:
-        raise UploadError(422, f"The video's frames are {info.width} x {info.height} pixels "
-                               f"({info.width * info.height / 1e6:.1f} megapixels); the limit is {most / 1e6:.1f}.")
-    if max(info.width, info.height) > MAX_SIDE:
-        raise UploadError(422, f"The video's frames are {info.width} x {info.height} pixels; the result (H.264) "
-                               f"holds frames of at most {MAX_SIDE} pixels a side.")
-    frames = config["MAX_VIDEO_FRAMES"]
-    if info.frames > frames:
-        raise UploadError(422, f"The video has {info.frames:,} frames; the limit is {frames:,}.")
+    try:  # the frames and their size, by the rule the worker applies again as it decodes (model.film)
+        check_limits(info, VideoLimits(config["MAX_VIDEO_FRAMES"], config["MAX_VIDEO_PIXELS"]))
+    except VideoError as refused:
+        raise UploadError(422, str(refused)) from None
     return info
 
 
-def check_hints(raw_hints: list, info: VideoInfo) -> list[dict]:
-    """The hints field's points, checked against the video: x, y and color as for a photo, and an optional frame
-    (default 0, the first) where the point applies."""
-    frames = max(info.frames, 1)
-    for number, hint in enumerate(raw_hints, start=1):
-        frame = hint.get("frame", 0) if isinstance(hint, dict) else 0
-        if isinstance(frame, bool) or not isinstance(frame, int) or not 0 <= frame < frames:
-            raise UploadError(422, f"hints: hint {number}: frame must be a whole number from 0 to {frames - 1} "
-                                   f"(the video has {frames} frames), got {str(frame)[:20]!r}.")
-    try:  # x, y and color by the same rules as a photo's (model.request), with the same messages
-        check_points(raw_hints, info.width, info.height, current_app.extensions["colorizer"].takes_hints)
-    except RequestError as refused:
-        raise UploadError(422, f"{refused}.") from None
-    return [{"x": hint["x"], "y": hint["y"], "color": hint["color"], "frame": hint.get("frame", 0)}
-            for hint in raw_hints]
+def make_work(config, colorizer) -> Callable[[Path, Path, dict, Callable[[int, int], None]], int]:
+    """The queue's work (app/jobs.py): a film request as POST /videos checked it (FilmRequest's JSON) -> the film
+    colorized by VIDEO_FUNCTION ("module:function", model.video's colorize_video; tests point it at a slower
+    wrapper), within the frame limits, checked again as it is decoded -> frames written. Raises ImportError or
+    AttributeError when VIDEO_FUNCTION names nothing."""
+    module, _, name = config["VIDEO_FUNCTION"].partition(":")
+    colorize_video = getattr(importlib.import_module(module), name)
+    limits = VideoLimits(config["MAX_VIDEO_FRAMES"], config["MAX_VIDEO_PIXELS"])
+
+    def work(source: Path, result: Path, request: dict, progress: Callable[[int, int], None]) -> int:
+        try:
+            info = colorize_video(colorizer, source, result, request=FilmRequest.from_json(request),
+                                  progress=progress, limits=limits)
+        except VideoError as refused:  # the film, not the server: the person reads why
+            raise WorkFailed(str(refused)) from None
+        return getattr(info, "frames", 0)
+    return work
 
 
 def too_large(limit: int) -> str:

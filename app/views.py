@@ -8,6 +8,7 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.images import UploadError, decode_upload
+from app.jobs import BACKEND_ERRORS
 from model.colorizer import MAX_SIZE, MIN_SIZE, RequestError
 from model.formats import ACCEPT, NAMES, OUTPUT_ALIASES, OUTPUT_FORMATS, encode
 from model.hints import points_shown
@@ -54,7 +55,11 @@ def colorize():
 def healthz():
     colorizer = current_app.extensions["colorizer"]
     info = colorizer.info
-    return jsonify(status="ok", model={
+    try:  # processes running video jobs that announced themselves lately (app/jobs.py)
+        workers = current_app.extensions["jobs"].live_workers()
+    except BACKEND_ERRORS:
+        workers = None  # the queue's storage cannot be reached just now
+    return jsonify(status="ok", video_workers=workers, model={
         "sha256": colorizer.sha256, "working_size": colorizer.default_size, "parameters": info.get("parameters"),
         "precision": colorizer.precision, "hints": colorizer.takes_hints,
         "exported": info.get("exported"), "training": {k: v for k, v in info.get("training", {}).items() if k != "config"},

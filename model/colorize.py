@@ -1,9 +1,11 @@
-"""Colorize photos from the command line (installed as `colorize`).
+"""Colorize photos and films from the command line (installed as `colorize`).
 
     colorize old.jpg scans/ --output colorized/ [--weights PATH] [--size N] [--format png] [--vividness 1.4]
     colorize photo.jpg --hints points.json --output colorized/
+    colorize film.mkv scans/ --output colorized/ [--stabilize off] [--no-videos]
 
-Outputs keep the inputs' folder structure below the folder they share: `scans/a/photo.jpg` and
+A folder's photos and films are both colorized (films as MP4, model.video), unless --no-videos leaves the films
+out. Outputs keep the inputs' folder structure below the folder they share: `scans/a/photo.jpg` and
 `scans/b/photo.jpg` become `colorized/a/photo.jpg` and `colorized/b/photo.jpg`. Outputs that already exist are
 left alone and reported, unless --overwrite; inputs are never overwritten. A file that cannot be read is
 reported and skipped; the exit code is 1 when any was.
@@ -22,16 +24,19 @@ from model.colorizer import Colorizer
 from model.files import atomic_write
 from model.formats import DEFAULT_QUALITY, OUTPUT_ALIASES, OUTPUT_FORMATS, encode, is_image_name
 from model.request import MAX_SIZE, MAX_VIVIDNESS, MIN_SIZE, RequestError, check_restore, check_size, check_vividness
+from model.threads import share_cores
 from model.video import colorize_video_command, is_video_name
 from model.weights import DEFAULT_WEIGHTS, PRECISIONS, WeightsError
 
 
-def collect_inputs(inputs: list[Path]) -> tuple[list[Path], list[str]]:
-    """Files as given, and the images inside folders; plus a message for each input that does not exist."""
+def collect_inputs(inputs: list[Path], videos: bool = True) -> tuple[list[Path], list[str]]:
+    """Files as given, and the images (and with videos, the films) inside folders; plus a message for each input
+    that does not exist."""
     files, missing = [], []
     for path in inputs:
         if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.is_file() and is_image_name(p.name))
+            files += sorted(p for p in path.rglob("*") if p.is_file() and
+                            (is_image_name(p.name) or videos and is_video_name(p.name)))
         elif path.is_file():
             files.append(path)
         else:
@@ -85,11 +90,12 @@ def read_hints(path: Path) -> list:
 
 
 def main(argv: list | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="colorize", description="Colorize grayscale photos: each input file, and "
-                                     "the images in each input folder, is written in color under --output.")
-    parser.add_argument("inputs", nargs="+", type=Path, help="image files or folders of images")
+    parser = argparse.ArgumentParser(prog="colorize", description="Colorize grayscale photos and films: each input "
+                                     "file, and the photos and films in each input folder, is written in color under "
+                                     "--output (films as MP4).")
+    parser.add_argument("inputs", nargs="+", type=Path, help="photos, films, or folders of them")
     parser.add_argument("--output", "-o", type=Path, required=True,
-                        help="folder for the colorized images; the inputs' folder structure is kept below it")
+                        help="folder for the colorized files; the inputs' folder structure is kept below it")
     parser.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS, help="weights file (default: the shipped one)")
     parser.add_argument("--size", type=checked(check_size), default=None,
                         help=f"working size: the short side, in pixels, of the copy the network sees, {MIN_SIZE} to "
@@ -112,23 +118,27 @@ def main(argv: list | None = None) -> int:
     parser.add_argument("--stabilize", choices=("on", "off"), default="on",
                         help="videos (MP4, MOV, MKV, WebM, AVI; written as MP4): on (default) carries colour along "
                              "the motion between frames; off colorizes each frame alone, which flickers")
+    parser.add_argument("--no-videos", dest="videos", action="store_false",
+                        help="leave the films inside input folders out (a film named as an input is still colorized)")
     parser.add_argument("--precision", choices=PRECISIONS, default=None,
                         help="network arithmetic (default: bfloat16 where the CPU has it natively, else float32)")
     args = parser.parse_args(argv)
     output_format = OUTPUT_ALIASES.get(args.format, args.format)
     extension = OUTPUT_FORMATS[output_format][2]
 
-    files, errors = collect_inputs(args.inputs)
+    files, errors = collect_inputs(args.inputs, videos=args.videos)
     if not files and not errors:
-        parser.error("no images found in the given folders")
+        parser.error("no photos or films found in the given folders" if args.videos else
+                     "no photos found in the given folders")
     hints = None
     if args.hints:
         if len(files) != 1:
-            parser.error(f"--hints takes a single input photo; got {len(files)} images")
+            parser.error(f"--hints takes a single input photo or film; got {len(files)} files")
         try:
             hints = read_hints(args.hints)
         except ValueError as error:
             parser.error(str(error))
+    share_cores()  # torch, OpenCV and the video codec share this process's cores (model.threads)
     try:
         colorizer = Colorizer.load(args.weights, precision=args.precision)
     except WeightsError as error:
@@ -137,7 +147,7 @@ def main(argv: list | None = None) -> int:
     inputs = {file.resolve() for file in files}
     done, kept, claimed = 0, [], {}
     for file, target in tqdm(list(zip(files, output_paths(args.inputs, files, args.output, extension))),
-                             unit="image", disable=None):
+                             unit="file", disable=None):
         if target.resolve() in inputs:
             errors.append(f"{file}: skipped, its output {target} would overwrite an input")
             continue
@@ -149,9 +159,8 @@ def main(argv: list | None = None) -> int:
             kept.append(target)
             continue
         if is_video_name(file):
-            error = colorize_video_command(colorizer, file, target, hints=hints,
-                                           vividness=check_vividness(args.vividness, text=True),
-                                           stabilize=args.stabilize == "on")
+            error = colorize_video_command(colorizer, file, target, hints=hints, vividness=args.vividness,
+                                           size=args.size, stabilize=args.stabilize == "on")
             errors += [error] if error else []
             done += not error
             continue
@@ -171,7 +180,11 @@ def main(argv: list | None = None) -> int:
         done += 1
     for message in errors:
         print(f"error: {message}", file=sys.stderr)
-    print(f"colorized {done} of {len(files)} images into {args.output}")
+    films = sum(map(is_video_name, files))
+    kinds = ", ".join(f"{count} {name}{'s' if count != 1 else ''}"
+                      for count, name in ((len(files) - films, "photo"), (films, "film")) if count)
+    print(f"colorized {done} of {len(files)} file{'s' if len(files) != 1 else ''} ({kinds or 'none'}) into "
+          f"{args.output}")
     if kept:
         print(f"left {len(kept)} existing output(s) as they were (such as {kept[0]}); --overwrite replaces them")
     return 1 if errors else 0

@@ -7,6 +7,9 @@
     request = colorizer.check(image, size="256", hints=points, text=True)  # checks once (model.request) ...
     color = colorizer.colorize(image, request)                             # ... then colorizes what it checked
 
+    seen = colorizer.prepare(image, request)        # the two ends every caller shares (a photo, a film's frame, the
+    color = colorizer.paint(seen, colorizer.predict(seen))  # page's preview of a film): colorize is these two
+
 Before anything else the gray is repaired (model.restore): by default only a photo taken for an old print, whose
 dust, scratches and cracks are filled, grain calmed and fading lifted; restore="on" repairs any photo, "off"
 none. The network runs on a small copy of the photo (short side `size`) and on its mirror image (with the hints
@@ -21,6 +24,7 @@ that the same photo sent again with other points or another vividness costs only
 import hashlib
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -32,10 +36,11 @@ from PIL import Image, ImageOps
 from model.color import (AB_SCALE, denormalize_ab, gray8_of_rgb8, gray_to_l, lab_to_srgb8, lightness_of_uint8,
                          normalize_ab, normalize_l)
 from model.generator import pad_to_stride
-from model.hints import hint_layer
+from model.hints import Hint, hint_layer
 from model.points import guide_shape, guided_coefficients, point_change, to_grid
 from model.request import ColorRequest, check_request
 from model.restore import restore as restore_gray
+from model.threads import share_cores
 from model.request import MAX_SIZE, MAX_VIVIDNESS, MIN_SIZE, RequestError  # noqa: F401 (for callers: limits, error)
 from model.weights import DEFAULT_WEIGHTS, default_precision, file_sha256, load_network, takes_hints
 
@@ -81,6 +86,7 @@ class Colorizer:
         precision: "float32", "bfloat16", or None for the fastest this device computes natively (bfloat16 on CPUs
         with AVX512-BF16 or AMX: about 2x faster, the same image within a level or two of 255).
         """
+        share_cores()  # torch, OpenCV and the video codec share the cores (model.threads); once per process
         precision = precision or default_precision(device)
         network, info = load_network(Path(path), device, precision)
         return cls(network, info, device, sha256=file_sha256(path), precision=precision)
@@ -114,60 +120,57 @@ class Colorizer:
     def colorize(self, image: Image.Image, request: ColorRequest) -> Image.Image:
         """image -> its colorized version, as `request` (from self.check, for this image) asks."""
         image = upright(image)
-        source = self.repaired(as_gray(image), request.restore)  # mode L or F (gray in [0, 1]), at full resolution
-        width, height = source.size
-        if (width, height) != (request.width, request.height):
-            raise ValueError(f"this request was checked for a {request.width}x{request.height} image, not for this "
-                             f"{width}x{height} one: check it with this image")
-        points = list(request.hints)
-        small_height, small_width = working_shape(height, width, request.size)
-        # The network's input is made the way training made its crops: resized in sRGB, then converted to L.
-        small = source.resize((small_width, small_height), Image.Resampling.BICUBIC, reducing_gap=3.0)
-        ab_small, change, own = self.network_colours(pixels_to_lightness(small), points, (width, height),
-                                                     request.vividness)
-        if points:
-            change = point_change_coefficients(source, ab_small, change, own, points, request.vividness)
-        result = paint(source, ab_small, change)
+        seen = self.prepare(image, request)
+        result = self.paint(seen, self.predict(seen))
         alpha = alpha_of(image)
         if alpha is not None:
             result.putalpha(alpha)
         return result
 
-    def predict_ab(self, l_small: torch.Tensor, points: list | tuple = (), size: tuple[int, int] | None = None,
-                   vividness: float = 1.0) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(h, w) L at the working size -> ((1, 2, h, w) normalized ab at the operating point and vividness, with the
-        points' change kept to their regions at this resolution (model.points); (h, w) the points' reach, None
-        without points). points: model.hints.Hint in the pixels of a picture of `size` (width, height), which this
-        L is a small copy of. For callers that paint at the working size themselves (model.video)."""
-        ab, change, own = self.network_colours(l_small, points, size, vividness)
-        if not points:
-            return ab, None
-        kept, reach = kept_change(l_small, points, size, ab[0], change[0], own[0], vividness)
-        return (ab + kept[None]).clamp_(-1, 1), reach
+    # The two ends every caller shares (a photo, a film's frame, the page's preview of a film), and the network
+    # between them: prepare what the network sees, predict, paint onto the full-resolution lightness. A film's
+    # frame between keyframes skips predict and paints the colour carried along the motion (model.motion).
 
-    def network_colours(self, l_small: torch.Tensor, points: list | tuple, size: tuple[int, int] | None,
-                        vividness: float) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-        """(h, w) L at the working size -> each (1, 2, h, w) normalized: the picture's colours at the operating
-        point and vividness; the change the points make to them; and the network's own answer to the points (its
-        colours with them minus without, before the gain and vividness: where it changes, model.points sees an
-        edge). The last two are None without points; points as for predict_ab."""
-        automatic = self.network_ab(l_small)
-        ab = at_vividness(expand_chroma(automatic, self.chroma_gain), vividness)
-        if not points:
-            return ab, None, None
-        pointed = self.network_ab(l_small, hint_layer(points, *size, l_small.shape[1], l_small.shape[0]))
-        return ab, at_vividness(pointed, vividness) - ab, pointed - automatic
+    def prepare(self, image: Image.Image, request: ColorRequest) -> "Seen":
+        """An upright image (any mode; a film's frame is RGB) -> what the network sees, as `request` asks: its
+        gray repaired (request.restore), a small copy's L at the working size, the points on the working grid."""
+        source = self.repaired(as_gray(image), request.restore)  # mode L or F (gray in [0, 1]), full resolution
+        width, height = source.size
+        if (width, height) != (request.width, request.height):
+            raise ValueError(f"this request was checked for a {request.width}x{request.height} image, not for this "
+                             f"{width}x{height} one: check it with this image")
+        small_height, small_width = working_shape(height, width, request.size)
+        # The network's input is made the way training made its crops: resized in sRGB, then converted to L.
+        small = source.resize((small_width, small_height), Image.Resampling.BICUBIC, reducing_gap=3.0)
+        return Seen(source, small, pixels_to_lightness(small), (), None, request.vividness).with_points(request.hints)
 
-    def network_ab(self, l_small: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
+    def predict(self, seen: "Seen") -> "Prediction":
+        """What the network sees -> its colours at the operating point and the request's vividness, and what the
+        colour points change, kept to their regions (model.points) as coefficients that paint applies."""
+        automatic = self._network(seen.l_small)  # (1, 2, h, w) normalized, as the network gives it
+        ab_small = at_vividness(expand_chroma(automatic, self.chroma_gain), seen.vividness)
+        if not seen.points:
+            return Prediction(ab_small)
+        pointed = self._network(seen.l_small, seen.hint_layer)
+        change, own = at_vividness(pointed, seen.vividness) - ab_small, pointed - automatic
+        coefficients, reach = point_change_coefficients(seen.source, ab_small, change, own, list(seen.points),
+                                                        seen.vividness)
+        return Prediction(ab_small, coefficients, reach)
+
+    def paint(self, seen: "Seen", prediction: "Prediction") -> Image.Image:
+        """A prediction (or a film's carried colour) joined to the full-resolution lightness -> mode RGB image."""
+        return paint(seen.source, prediction.ab_small, prediction.change)
+
+    def _network(self, l_small: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
         """(h, w) L and an optional (3, h, w) hint layer -> (1, 2, h, w) normalized ab at the working resolution,
         as the network gives it (before the chroma gain). Without hints, the answers for the REMEMBERED latest
         inputs are kept and given again for the same L, to the bit."""
         if hints is not None:
-            return self.run_network(l_small, hints)
+            return self._run(l_small, hints)
         key = Remembered.key(l_small.numpy())
         ab = self._remembered.get(key)
         if ab is None:
-            ab = self.run_network(l_small)
+            ab = self._run(l_small)
             self._remembered.put(key, ab)
         return ab.clone()
 
@@ -190,8 +193,8 @@ class Colorizer:
         return Image.fromarray(result)
 
     @torch.inference_mode()
-    def run_network(self, l_small: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
-        """network_ab, computed."""
+    def _run(self, l_small: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
+        """_network, computed: the picture and its mirror image in one batch."""
         height, width = l_small.shape
         l_norm = pad_to_stride(normalize_l(l_small)[None, None], self.stride).to(self.device, self.dtype)
         # The picture and its mirror image in one batch, the mirror's colours mirrored back and averaged: a
@@ -205,6 +208,43 @@ class Colorizer:
         # A sliver of a photo (a few pixels across) makes feature maps one pixel wide at the bottom of the net;
         # bfloat16 kernels have returned NaN there. No colour is the honest answer for such pixels, not garbage.
         return torch.nan_to_num_(ab, nan=0.0)
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What the network sees of one picture (Colorizer.prepare), and the full-resolution gray it is painted onto.
+    Another input (a reference photo's colours) arrives as one more field here, read by Colorizer.predict."""
+    source: Image.Image  # the upright gray at full resolution, repaired as asked: mode L, or F in [0, 1]
+    small: Image.Image  # the same at the working size (h, w), as resized for the network: a film's flow runs on it
+    l_small: torch.Tensor  # (h, w) float32 Lab L in [0, 100] of `small`
+    points: tuple[Hint, ...]  # colour points in the source's pixels
+    hint_layer: torch.Tensor | None  # (3, h, w) the points on the working grid (model.hints); None without points
+    vividness: float  # 0 gray, 1 the operating point, 2 twice its colour
+
+    def with_points(self, points: tuple[Hint, ...]) -> "Seen":
+        """The same picture with other colour points (a film's points, moved along the motion)."""
+        width, height = self.source.size
+        layer = hint_layer(points, width, height, *self.small.size) if points else None
+        return replace(self, points=tuple(points), hint_layer=layer)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Colour to paint (Colorizer.predict, or a film's colour carried along the motion)."""
+    ab_small: torch.Tensor  # (1, 2, h, w) normalized ab at the working size, without the points' change
+    change: tuple[torch.Tensor, torch.Tensor] | None = None  # the points' (slope, offset), each (2, gh, gw) on the
+    # guide grid (model.points): slope * L + offset is added at full resolution; None without points
+    reach: torch.Tensor | None = None  # (gh, gw) in [0, 1]: how far the points' colour reaches; None without points
+
+    def ab_at_working_size(self, l_small: torch.Tensor) -> torch.Tensor:
+        """(1, 2, h, w) the painted colour at the working size, the points' change applied to the (h, w) L there:
+        what a film carries from a keyframe."""
+        if self.change is None:
+            return self.ab_small
+        height, width = l_small.shape
+        slope, offset = (F.interpolate(t[None], size=(height, width), mode="bilinear", align_corners=False)
+                         for t in self.change)
+        return (self.ab_small + slope * l_small + offset).clamp_(-1, 1)
 
 
 class Remembered:
@@ -268,12 +308,13 @@ def expand_chroma(ab: torch.Tensor, gain: float) -> torch.Tensor:
 @torch.inference_mode()
 def point_change_coefficients(source: Image.Image, ab_small: torch.Tensor, change_small: torch.Tensor,
                               own_small: torch.Tensor, points: list, vividness: float = 1.0
-                              ) -> tuple[torch.Tensor, torch.Tensor]:
+                              ) -> tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor]:
     """What colour points change, kept to their regions (model.points), as the guided filter's (slope, offset),
-    each (2, gh, gw) on the guide grid: the full-resolution change is slope * L + offset, upsampled.
+    each (2, gh, gw) on the guide grid: the full-resolution change is slope * L + offset, upsampled; and the
+    (gh, gw) points' reach.
 
     ab_small: (1, 2, h, w) the picture without points, as painted; change_small: (1, 2, h, w) the network's change
-    for the points; own_small: (1, 2, h, w) the network's own answer to them (Colorizer.network_colours: its edges
+    for the points; own_small: (1, 2, h, w) the network's own answer to them (with them minus without: its edges
     count); vividness: as the rest of the picture, the points' own colours are this many times as strong."""
     width, height = source.size
     guide_height, guide_width = guide_shape(height, width)
@@ -282,8 +323,8 @@ def point_change_coefficients(source: Image.Image, ab_small: torch.Tensor, chang
     l_guide = pixels_to_lightness(guide)  # (gh, gw)
     base, change, own = (F.interpolate(t, size=(guide_height, guide_width), mode="bilinear", align_corners=False)[0]
                          for t in (ab_small, change_small, own_small))
-    total, _ = kept_change(l_guide, points, (width, height), base, change, own, vividness)
-    return guided_coefficients(l_guide, total)
+    total, reach = kept_change(l_guide, points, (width, height), base, change, own, vividness)
+    return guided_coefficients(l_guide, total), reach
 
 
 def kept_change(l_grid: torch.Tensor, points: list, size: tuple[int, int], base: torch.Tensor, change: torch.Tensor,
@@ -372,8 +413,8 @@ def as_gray(image: Image.Image) -> Image.Image:
         return image.convert("F").point(lambda value: value / scale)
     if image.mode in _GRAY_MODES:
         return image.convert("L")
-    planes = (np.asarray(plane) for plane in image.convert("RGB").split())
-    return Image.fromarray(gray8_of_rgb8(*planes), "L")
+    rgb = np.asarray(image if image.mode == "RGB" else image.convert("RGB"))  # (H, W, 3): a film's frame is RGB
+    return Image.fromarray(gray8_of_rgb8(rgb[..., 0], rgb[..., 1], rgb[..., 2]), "L")
 
 
 def alpha_of(image: Image.Image) -> Image.Image | None:

@@ -14,7 +14,9 @@ export function setAspect(full) {
 function request(full) {
   const { photo, points } = state;
   const body = new FormData();
-  const useFile = full || !photo.preview;
+  // A video's first frame is sent whole, never reduced: its preview is then the film's first frame, to the bit
+  // (the server colorizes both through the same two ends, at the model's own size, without repair).
+  const useFile = full || !photo.preview || Boolean(state.video);
   body.append("image", useFile ? photo.file : photo.preview, photo.name);
   body.append("size", els.size.value);
   body.append("format", "jpeg");

@@ -30,7 +30,10 @@ function timeLeft(seconds) {
 
 function showRecord(record) {
   const { frames_done: done, frames_total: total } = record;
-  if (record.state === "queued") { setProgress(null, "Waiting for its turn in the queue…"); return; }
+  if (record.state === "queued") {  // the server says so when no worker is running to take it
+    setProgress(null, record.waiting_for || "Waiting for its turn in the queue…");
+    return;
+  }
   setProgress(total ? done / total : null,
               `Colorizing: ${done} of ${total} frames, ${timeLeft(record.seconds_left)}.`);
 }

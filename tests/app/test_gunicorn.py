@@ -179,18 +179,18 @@ def test_a_film_outlives_web_workers_that_are_recycled_or_killed(tiny_weights, t
         job_id = json.loads(response.read())["id"]
         store, killed, seen = SqliteStore(folder / "queue.sqlite3"), False, set()
         deadline = time.time() + 120
-        while (record := store.get(job_id))["state"] in ("queued", "running"):
+        while (record := store.get(job_id)).state in ("queued", "running"):
             assert time.time() < deadline, "the film did not end"
             seen.update(workers(server.pid))
             healthy(port)  # every 4 requests a web worker is replaced
-            if record["frames_done"] >= 10 and not killed:
+            if record.frames_done >= 10 and not killed:
                 os.kill(workers(server.pid)[0], signal.SIGKILL)
                 killed = True
             time.sleep(0.05)
-        assert record["state"] == "done", record
+        assert record.state == "done", record
         assert killed and len(seen) >= 4, "the web workers were not replaced while the film ran"
-        assert record["attempts"] == 1 and record.get("hand_backs", 0) == 0
-        assert record["worker"].rsplit(":", 1)[1] == str(video_worker)  # neither the master nor a web worker
+        assert record.attempts == 1 and record.hand_backs == 0
+        assert record.worker.rsplit(":", 1)[1] == str(video_worker)  # neither the master nor a web worker
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)

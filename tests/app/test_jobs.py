@@ -14,13 +14,14 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
 import redis
 
 from app import create_app
+from app.jobs import State
 from tests.app.video_files import frames_of, post_video, synthetic_video
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -272,7 +273,7 @@ def test_a_cancelled_queued_job_never_runs(backend, make_app):
 def test_a_storage_outage_while_a_job_reports_progress_does_not_fail_it(backend, make_app):
     app = make_app(backend.queue(8), JOB_THREADS=0)
     jobs, client = app.extensions["jobs"], app.test_client()
-    real_mine, calls = jobs.mine, []
+    real_mine, calls = jobs.apply, []
 
     def unreachable_at_first(*args):
         calls.append(args)
@@ -280,7 +281,7 @@ def test_a_storage_outage_while_a_job_reports_progress_does_not_fail_it(backend,
             raise (redis.ConnectionError if backend.kind == "redis" else sqlite3.OperationalError)("down")
         return real_mine(*args)
 
-    jobs.mine = unreachable_at_first
+    jobs.apply = unreachable_at_first
     job_id = submit(client, 12)
     jobs.start(1)
     assert wait_state(client, job_id, ("done", "failed"))["state"] == "done"
@@ -332,11 +333,11 @@ def test_a_job_whose_worker_vanished_mid_job_is_run_again(backend, make_app):
     # a worker took it and died after claiming it: the message is gone, the record says running, nothing beats
     message = jobs.huey.dequeue()
     assert message.args[0] == job_id
-    jobs.store.update(job_id, lambda r: {"state": "running", "runner": "dead", "attempts": 1, "beat": 1})
+    jobs.store.update(job_id, lambda j: replace(j, state=State.RUNNING, runner="dead", attempts=1, beat=1))
     jobs.start(1)
     final = wait_state(client, job_id, ("done", "failed"), timeout=60)
     assert final["state"] == "done"
-    assert jobs.store.get(job_id)["attempts"] == 2
+    assert jobs.store.get(job_id).attempts == 2
 
 
 @pytest.mark.slow  # waits out a lease or a TTL
@@ -347,7 +348,7 @@ def test_a_job_whose_worker_died_as_it_took_the_message_is_run_again(backend, ma
     assert jobs.huey.dequeue().args[0] == job_id  # taken and lost before the record was claimed
     jobs.start(1)
     assert wait_state(client, job_id, ("done", "failed"), timeout=60)["state"] == "done"
-    assert jobs.store.get(job_id)["attempts"] == 1
+    assert jobs.store.get(job_id).attempts == 1
 
 
 @pytest.mark.slow  # waits out a lease or a TTL
@@ -357,7 +358,7 @@ def test_a_job_whose_workers_keep_dying_is_reported_failed(backend, make_app):
     jobs, client = app.extensions["jobs"], app.test_client()
     job_id = submit(client, QUICK)
     jobs.huey.dequeue()
-    jobs.store.update(job_id, lambda r: {"state": "running", "runner": "dead", "attempts": 1, "beat": 1})
+    jobs.store.update(job_id, lambda j: replace(j, state=State.RUNNING, runner="dead", attempts=1, beat=1))
     jobs.start(1)
     final = wait_state(client, job_id, ("done", "failed"), timeout=60)
     assert final["state"] == "failed" and "stopped answering before the end" in final["error"]
@@ -374,10 +375,10 @@ def test_a_stopping_worker_hands_its_running_job_back(backend, make_app):
     running_with_progress(client, job_id)
     app.extensions["jobs"].close(hand_back=True)  # what SIGTERM does to `python -m app.worker`
     record = app.extensions["jobs"].store.get(job_id)
-    assert record["state"] == "queued" and record["attempts"] == 0
+    assert record.state == "queued" and record.attempts == 0
     other = make_app(settings, JOB_THREADS=1)
     assert wait_state(other.test_client(), job_id, ("done", "failed"))["state"] == "done"
-    assert other.extensions["jobs"].store.get(job_id)["attempts"] == 1
+    assert other.extensions["jobs"].store.get(job_id).attempts == 1
 
 
 @pytest.mark.slow
@@ -389,16 +390,16 @@ def test_a_worker_killed_with_sigkill_mid_job_loses_no_job(backend, make_app, ti
     with worker_processes(2, settings, tiny_weights, backend.root / "kill-logs") as workers:
         job_id = submit(client, LONG)
         running_with_progress(client, job_id)
-        victim_pid = int(store.get(job_id)["worker"].rsplit(":", 1)[1])
+        victim_pid = int(store.get(job_id).worker.rsplit(":", 1)[1])
         (victim,) = [worker for worker in workers if worker.pid == victim_pid]
         os.kill(victim_pid, signal.SIGKILL)
         victim.wait(30)
         final = wait_state(client, job_id, ("done", "failed"), timeout=180)
         assert final["state"] == "done", final
         record = store.get(job_id)
-        assert record["attempts"] == 2
+        assert record.attempts == 2
         (survivor,) = [worker for worker in workers if worker is not victim]
-        assert int(record["worker"].rsplit(":", 1)[1]) == survivor.pid
+        assert int(record.worker.rsplit(":", 1)[1]) == survivor.pid
         with client.get(final["result"]) as download:
             assert frames_of(download.data)[0] == LONG
 
@@ -411,15 +412,15 @@ def test_a_worker_stopped_with_sigterm_hands_its_job_to_the_other(backend, make_
     with worker_processes(2, settings, tiny_weights, backend.root / "term-logs") as workers:
         job_id = submit(client, LONG)
         running_with_progress(client, job_id)
-        stopped_pid = int(store.get(job_id)["worker"].rsplit(":", 1)[1])
+        stopped_pid = int(store.get(job_id).worker.rsplit(":", 1)[1])
         (stopped,) = [worker for worker in workers if worker.pid == stopped_pid]
         stopped.send_signal(signal.SIGTERM)
         assert stopped.wait(60) == 0
         final = wait_state(client, job_id, ("done", "failed"), timeout=180)
         assert final["state"] == "done", final
         record = store.get(job_id)
-        assert record["attempts"] == 1  # handed back: the stop is not counted as a failed start
-        assert int(record["worker"].rsplit(":", 1)[1]) != stopped_pid
+        assert record.attempts == 1  # handed back: the stop is not counted as a failed start
+        assert int(record.worker.rsplit(":", 1)[1]) != stopped_pid
 
 
 # --- the storage failing, restarts and budgets ---------------------------------------------------------------
@@ -435,7 +436,7 @@ def test_a_worker_outlives_the_storage_failing_as_a_job_ends(backend, make_app, 
     app = make_app(backend.queue(10), JOB_THREADS=0)
     jobs, client = app.extensions["jobs"], app.test_client()
     failures = {"bookkeeping": 1, "end": 1}
-    real_delete, real_end, real_mine = jobs.huey.delete, jobs.end, jobs.mine
+    real_delete, real_end, real_mine = jobs.huey.delete, jobs.end, jobs.apply
     ending = threading.local()
 
     def delete(key):
@@ -457,14 +458,14 @@ def test_a_worker_outlives_the_storage_failing_as_a_job_ends(backend, make_app, 
             raise unreachable(backend)("the storage is down")
         return real_mine(*args)
 
-    jobs.huey.delete, jobs.end, jobs.mine = delete, end, mine
+    jobs.huey.delete, jobs.end, jobs.apply = delete, end, mine
     first = submit(client, QUICK)
     jobs.start(1)
     assert wait_state(client, first, ("done", "failed"))["state"] == "done"
     assert failures == {"bookkeeping": 0, "end": 0}
     second = submit(client, QUICK)  # the worker thread is still there to run it
     assert wait_state(client, second, ("done", "failed"), timeout=60)["state"] == "done"
-    assert jobs.store.get(first)["attempts"] == 1 and jobs.huey.pending_count() == 0
+    assert jobs.store.get(first).attempts == 1 and jobs.huey.pending_count() == 0
     assert [t.name for t in jobs._threads if t.is_alive()].count("video-worker-1") == 1
 
 
@@ -479,7 +480,7 @@ def test_a_job_handed_back_too_often_is_failed_saying_why(backend, make_app, mon
         jobs = make_app(settings, JOB_THREADS=1).extensions["jobs"]
         wait_for(lambda: jobs._running, 60, "the job to start")
         jobs.close(hand_back=True)  # what gunicorn recycling the process does
-        assert jobs.store.get(job_id)["hand_backs"] == handed_back
+        assert jobs.store.get(job_id).hand_backs == handed_back
     final = state(client, job_id)
     assert final["state"] == "failed", final
     assert "stopped 2 times" in final["error"] and "the process colorizing it was stopping" in final["error"]
@@ -502,7 +503,7 @@ def test_a_storage_outage_is_not_taken_for_a_silent_worker(make_app, tmp_path):
     jobs = app.extensions["jobs"]
     jobs.close(hand_back=False)  # this test sweeps by hand
     job_id = submit(app.test_client(), QUICK)
-    jobs.store.update(job_id, lambda r: {"state": "running", "runner": "alive", "attempts": 1, "beat": 1})
+    jobs.store.update(job_id, lambda j: replace(j, state=State.RUNNING, runner="alive", attempts=1, beat=1))
     jobs.sweep_once()  # seen running at beat 1
     real_all = jobs.store.all
     jobs.store.all = lambda: (_ for _ in ()).throw(sqlite3.OperationalError("disk I/O error"))
@@ -510,10 +511,10 @@ def test_a_storage_outage_is_not_taken_for_a_silent_worker(make_app, tmp_path):
     jobs.sweep_once()
     jobs.store.all = real_all
     jobs.sweep_once()  # the storage is back, the worker has had no time to beat yet
-    assert jobs.store.get(job_id)["state"] == "running"
+    assert jobs.store.get(job_id).state == "running"
     time.sleep(1.3)
     jobs.sweep_once()  # now it has been silent for a whole lease, seen: queued again
-    assert jobs.store.get(job_id)["state"] == "queued"
+    assert jobs.store.get(job_id).state == "queued"
 
 
 def test_the_record_names_the_process_that_runs_the_job_not_its_parent():
@@ -537,11 +538,11 @@ def test_queued_jobs_run_and_expired_ones_go_without_any_request(make_app, tmp_p
     before = make_app(settings, JOB_THREADS=0)
     client, store = before.test_client(), before.extensions["jobs"].store
     waiting, old = submit(client, QUICK), submit(client, QUICK)
-    store.update(old, lambda r: {"state": "done", "finished": time.time() - 7200})  # ended two hours ago
+    store.update(old, lambda j: replace(j, state=State.DONE, finished=time.time() - 7200))  # ended two hours ago
     before.extensions["jobs"].close(hand_back=False)
     make_app({**settings, "JOB_LEASE": 60})  # "restarted": nobody calls it; its sweeper runs at once, then every 20 s
     wait_for(lambda: store.get(old) is None, 5, "the expired job to be removed")
-    wait_for(lambda: store.get(waiting)["state"] == "done", 60, "the queued job to run")
+    wait_for(lambda: store.get(waiting).state == "done", 60, "the queued job to run")
     assert not (tmp_path / "jobs" / old).exists()
 
 
@@ -595,7 +596,7 @@ def test_redis_stopping_as_a_job_ends_leaves_a_worker_that_goes_on(make_app, tin
             wait_for(lambda: answers(probe), 30, "redis-server to answer again")
             final = wait_state(client, job_id, ("done", "failed"), timeout=120)
             assert final["state"] == "done", final
-            assert app.extensions["jobs"].store.get(job_id)["attempts"] == 1
+            assert app.extensions["jobs"].store.get(job_id).attempts == 1
             following = submit(client, QUICK)
             assert wait_state(client, following, ("done", "failed"), timeout=60)["state"] == "done"
         app.extensions["jobs"].close(hand_back=False)
@@ -606,3 +607,65 @@ def test_redis_stopping_as_a_job_ends_leaves_a_worker_that_goes_on(make_app, tin
             if server.poll() is None:
                 server.terminate()
                 server.wait(30)
+
+
+# --- typed states, workers that announce themselves, a lost message ------------------------------------------
+
+def test_the_transitions_apply_only_from_the_states_they_name():
+    from app.jobs import Job, beat, cancel, claim, fail, finish, hand_back, requeue
+    queued = Job("a" * 32, "film", "upload.mp4", {}, 12, ticket="t1")
+    assert claim(queued, "stale", "r1", "host:1") is None  # a message whose ticket is not the record's
+    running = claim(queued, "t1", "r1", "host:1")
+    assert (running.state, running.runner, running.attempts, running.beat) == (State.RUNNING, "r1", 1, 1)
+    assert claim(running, "t1", "r2", "host:2") is None  # run once at a time
+    assert beat(running, "r2") is None and beat(running, "r1", frames_done=3).frames_done == 3
+    assert finish(running, "r2", 12, 0.0) is None  # another runner's end
+    done = finish(running, "r1", 12, 5.0)
+    assert (done.state, done.frames_done, done.runner, done.finished) == (State.DONE, 12, None, 5.0)
+    assert cancel(done, 6.0) is None and fail(done, "r1", "late", 6.0) is None  # an end is final
+    assert cancel(queued, 1.0).state == cancel(running, 1.0).state == State.CANCELLED
+    assert requeue(running, "t2", 2, 1.0).state == State.QUEUED and requeue(running, "t2", 2, 1.0).ticket == "t2"
+    assert requeue(running, "t2", 1, 1.0).state == State.FAILED  # started as many times as allowed
+    back = hand_back(running, "r1", "t3", 1.0)
+    assert (back.state, back.attempts, back.hand_backs) == (State.QUEUED, 0, 1)  # a hand-back is not an attempt
+    assert Job.from_json(done.to_json()) == done
+
+
+def test_a_queued_job_with_no_live_worker_says_so_and_healthz_counts_workers(make_app, tmp_path):
+    settings = {"JOB_FOLDER": str(tmp_path / "jobs"), "JOB_LEASE": LEASE, "VIDEO_FUNCTION": SLOW}
+    app = make_app(settings, JOB_THREADS=0)  # a web process that runs no jobs, and no worker anywhere
+    client = app.test_client()
+    assert client.get("/healthz").json["video_workers"] == 0
+    job_id = submit(client, QUICK)
+    waiting = state(client, job_id)
+    assert waiting["state"] == "queued" and waiting["workers"] == 0
+    assert "No video worker is running" in waiting["waiting_for"]
+    worker = make_app(settings, JOB_THREADS=1)  # a worker starts (another process, as far as the queue knows)
+    assert client.get("/healthz").json["video_workers"] == 1
+    assert wait_state(client, job_id, ("done", "failed"))["state"] == "done"
+    other = submit(client, LONG)
+    wait_for(lambda: state(client, other)["state"] == "running", 60, "the worker to take the next job")
+    worker.extensions["jobs"].close(hand_back=True)  # it stops: its job goes back, and it is no longer counted
+    assert client.get("/healthz").json["video_workers"] == 0
+    assert "No video worker is running" in state(client, other)["waiting_for"]
+
+
+def test_a_message_lost_as_a_worker_took_it_is_queued_again_after_the_lease(make_app, tmp_path):
+    """A worker killed between taking the message and claiming the job: the record says queued, the queue holds
+    nothing. The sweepers see the ticket missing for a whole lease and queue the job again under a new one."""
+    app = make_app({"JOB_FOLDER": str(tmp_path / "jobs"), "JOB_LEASE": 1, "VIDEO_FUNCTION": SLOW}, JOB_THREADS=0)
+    jobs = app.extensions["jobs"]
+    jobs.close(hand_back=False)  # this test sweeps by hand
+    job_id = submit(app.test_client(), QUICK)
+    lost = jobs.huey.dequeue()  # taken, and its worker gone
+    assert lost.args == (job_id, jobs.store.get(job_id).ticket) and jobs.huey.pending_count() == 0
+    jobs.sweep_once()  # seen missing
+    assert jobs.huey.pending_count() == 0
+    time.sleep(1.3)
+    jobs.sweep_once()  # missing for longer than the lease: queued again
+    job = jobs.store.get(job_id)
+    (message,) = jobs.huey.pending()
+    assert job.state == "queued" and job.ticket != lost.args[1] and message.args == (job_id, job.ticket)
+    jobs.start(1)
+    assert wait_state(app.test_client(), job_id, ("done", "failed"), timeout=60)["state"] == "done"
+    assert jobs.store.get(job_id).attempts == 1

@@ -3,6 +3,7 @@ upload leaves nothing behind. The embedded queue; the queue's own behaviour is t
 import io
 import json
 import time
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -185,11 +186,37 @@ def test_hints_for_a_model_without_a_hint_layer_get_422(make_app):
     assert post_video(app.test_client(), synthetic_video(4)).status_code == 202
 
 
-def test_hints_and_vividness_are_kept_with_the_job(idle):
+def test_the_checked_request_is_what_is_queued(idle):
+    """POST /videos checks the film's request once (model.request) and queues it as checked: the points with the
+    frame each starts on (0 when not given) and their colours as Lab, the vividness as a number, the model's size."""
+    from model.hints import parse_hints
+    from model.request import FilmRequest
     hints = [{"x": 3, "y": 4, "color": "#c02020", "frame": 5}, {"x": 60, "y": 40, "color": "#2040c0"}]
     response = post_video(idle.test_client(), synthetic_video(8), hints=json.dumps(hints), vividness="1.5")
-    record = idle.extensions["jobs"].store.get(response.json["id"])
-    assert record["hints"] == [hints[0], {**hints[1], "frame": 0}] and record["vividness"] == 1.5
+    job = idle.extensions["jobs"].store.get(response.json["id"])
+    request = FilmRequest.from_json(job.request)
+    assert request.points == tuple(zip((5, 0), parse_hints(hints, 64, 48)))
+    assert (request.vividness, request.size, request.stabilize, request.restore) == \
+        (1.5, idle.extensions["colorizer"].default_size, True, "off")
+    assert (request.width, request.height, request.frames) == (64, 48, 8) == (64, 48, job.frames_total)
+
+
+def test_the_worker_runs_the_queued_request_as_it_is(make_app, monkeypatch):
+    """The work is handed the request the web side checked, and nothing checks it again: a request changed in the
+    queue (here, a vividness no form would pass) is run as it stands."""
+    import model.request
+    app = make_app(JOB_THREADS=0)
+    jobs = app.extensions["jobs"]
+    job_id = post_video(app.test_client(), synthetic_video(4), vividness="0").json["id"]
+    jobs.store.update(job_id, lambda job: replace(job, request={**job.request, "vividness": 0.0}))
+    checks = []
+    monkeypatch.setattr(model.request, "check_film_request", lambda *a, **k: checks.append(a))
+    jobs.start(1)
+    wait_for_state = time.time() + 60
+    while jobs.store.get(job_id).state != "done":
+        assert time.time() < wait_for_state and jobs.store.get(job_id).state in ("queued", "running")
+        time.sleep(0.1)
+    assert checks == []
 
 
 @pytest.mark.parametrize("method, path", [("GET", "/videos/{}"), ("GET", "/videos/{}/result"),
@@ -334,7 +361,7 @@ def test_the_queue_limit_holds_when_processes_check_it_at_once(make_app, monkeyp
     refused(response, 503, "The video queue is full (2 videos waiting)")
     assert response.headers["Retry-After"] == "60"
     assert len(job_folders(app)) == 2
-    assert sum(r["state"] == "queued" for r in app.extensions["jobs"].store.all()) == 2
+    assert sum(job.state == "queued" for job in app.extensions["jobs"].store.all()) == 2
 
 
 def test_a_disk_that_fills_during_the_upload_gets_503_and_leaves_nothing(idle, monkeypatch):
@@ -399,3 +426,37 @@ def test_a_hundred_thousand_frames_in_a_small_file_get_422_before_any_work(make_
     refused(post_video(app.test_client(), buffer.getvalue(), "bomb.mp4"), 422,
             "The video has 100,000 frames; the limit is 36,000.")
     assert time.monotonic() - started < 10 and job_folders(app) == []
+
+
+def test_the_pages_preview_of_a_films_first_frame_is_the_films_first_frame(make_app, tmp_path, monkeypatch):
+    """The page previews a film by sending its first frame, whole, to POST /colorize at the model's own size and
+    without repair (static/js/video.js, render.js); the film's first frame, as painted before it is encoded, is
+    that image to the bit: with a point, at another vividness."""
+    import model.film
+    from model.video import colorize_video
+    app = make_app(JOB_THREADS=0)
+    colorizer = app.extensions["colorizer"]
+    source = tmp_path / "film.mp4"
+    source.write_bytes(synthetic_video(4, size=(192, 144)))  # larger than the network sees: painting matters
+    with model.film.FilmReader(source, model.film.probe(source)) as film:
+        first = next(film.frames()).rgb  # decoded as the film is; the browser draws it to a canvas, as PNG
+    point = {"x": 60, "y": 45, "color": "#2050c0"}
+
+    def preview(hints: list) -> np.ndarray:
+        png = io.BytesIO()
+        Image.fromarray(first).save(png, "PNG")
+        body, content_type = multipart({"size": str(colorizer.default_size), "restore": "off", "vividness": "1.3",
+                                        "format": "png", "hints": json.dumps(hints)},
+                                       {"image": (png.getvalue(), "film-first-frame.png")})
+        response = app.test_client().post("/colorize", data=body, content_type=content_type)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return np.asarray(Image.open(io.BytesIO(response.data)).convert("RGB"))
+
+    painted, write = [], model.film.FilmWriter.write
+    monkeypatch.setattr(model.film.FilmWriter, "write",
+                        lambda self, rgb, frame: (painted.append(rgb.copy()), write(self, rgb, frame))[1])
+    colorize_video(colorizer, source, tmp_path / "out.mp4", hints=[{**point, "frame": 0}], vividness=1.3)
+    assert len(painted) == 4
+    with_point = preview([point])
+    assert np.array_equal(with_point, painted[0])
+    assert np.abs(with_point.astype(int) - preview([]).astype(int)).max() > 10  # the point shows: equal, not blank

@@ -248,3 +248,41 @@ def test_a_phone_gets_touch_words_for_a_video(browser, video_server, tmp_path):
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"the page is {overflow}px wider than the phone's screen"
     context.close()
+
+
+# The /colorize requests' fields, the image as its (width, height) decoded in the page.
+RECORD_PREVIEWS = """
+    window.__previews = [];
+    const fetched = window.fetch;
+    window.fetch = async function (url, options) {
+        if (String(url).endsWith("/colorize") && options && options.body instanceof FormData) {
+            const fields = {};
+            for (const [name, value] of options.body.entries()) {
+                if (typeof value === "string") { fields[name] = value; continue; }
+                const bitmap = await createImageBitmap(value);
+                fields[name] = [bitmap.width, bitmap.height];
+            }
+            window.__previews.push(fields);
+        }
+        return fetched.apply(this, arguments);
+    };
+"""
+
+
+def test_the_first_frame_is_previewed_whole_as_the_film_is_colorized(browser, video_server, tmp_path):
+    """The preview of a film wider than the page's reduced copies (1024) sends its first frame whole, at the
+    model's own size and without repair: what the server colorizes is then the film's first frame, to the bit
+    (tests/app/test_videos.py checks the server's side)."""
+    film = tmp_path / "wide.mp4"
+    film.write_bytes(synthetic_video(4, (1280, 720)))
+    page = new_page(browser)
+    page.add_init_script(RECORD_PREVIEWS)
+    choose(page, video_server, film)
+    click_photo(page, *POINT)
+    page.click(".swatch[aria-label=navy]")
+    settle(page)
+    working_size = page.request.get(f"{video_server}/healthz").json()["model"]["working_size"]
+    previews = page.evaluate("window.__previews")
+    assert len(previews) >= 2 and "hints" in previews[-1]  # the first look, and the one with the point
+    assert all(sent["image"] == [1280, 720] and sent["restore"] == "off" and sent["size"] == str(working_size)
+               for sent in previews), previews

@@ -187,3 +187,20 @@ def test_a_bad_restore_mode_is_a_usage_error(inputs, tmp_path, tiny_weights, cap
     with pytest.raises(SystemExit) as exit_info:
         main([str(inputs), "-o", str(tmp_path / "out"), "--weights", str(tiny_weights), "--restore", "maybe"])
     assert exit_info.value.code == 2 and "--restore" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flags, made, summary", [
+    ([], ["a.jpg", "clip.mp4", "nested/b.jpg"], "colorized 3 of 3 files (2 photos, 1 film)"),
+    (["--no-videos"], ["a.jpg", "nested/b.jpg"], "colorized 2 of 2 files (2 photos)"),
+])
+def test_films_in_a_folder_are_colorized_too_unless_left_out(inputs, tmp_path, tiny_weights, capsys, flags, made,
+                                                              summary):
+    from model.film import probe
+    from tests.model.test_video import make_video
+    make_video(inputs / "clip.mkv", frames=5)
+    out = tmp_path / "out"
+    assert main([str(inputs), "--output", str(out), "--weights", str(tiny_weights), *flags]) == 0
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == made
+    assert summary in capsys.readouterr().out
+    if "clip.mp4" in made:
+        assert probe(out / "clip.mp4").frames == 5

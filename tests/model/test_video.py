@@ -6,10 +6,14 @@ import av
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from model.color import gray8_of_rgb8, lightness_of_uint8, rgb_to_lab_np
 from model.colorizer import Colorizer
-from model.video import CutDetector, FrameColour, VideoError, colorize_video, probe
+from model.film import VideoError, probe
+from model.motion import CutDetector, FrameColour
+from model.request import check_film_request
+from model.video import colorize_video
 
 RED = "#c02020"
 SQUARE = 16  # side of the moving object, pixels
@@ -34,8 +38,9 @@ def square_centre(index: int) -> tuple[int, int]:
 
 def make_video(path: Path, frames: int = 12, size: tuple[int, int] = (64, 48), rate: int = 24, codec: str = "libx264",
                pix_fmt: str = "yuv420p", audio: str | None = None, cut_at: int | None = None, colour: bool = False,
-               audio_rate: int = 44100) -> list[np.ndarray]:
-    """Writes a video of the moving square (a new scene from cut_at on); returns the frames written (RGB)."""
+               audio_rate: int = 44100, brightness=None) -> list[np.ndarray]:
+    """Writes a video of the moving square (a new scene from cut_at on), each frame brightened by brightness(index)
+    levels when given (an old film's flicker); returns the frames written (RGB)."""
     width, height = size
     written = []
     with av.open(str(path), "w") as container:
@@ -52,6 +57,8 @@ def make_video(path: Path, frames: int = 12, size: tuple[int, int] = (64, 48), r
             gray = scene(index - cut_at if later else index, width, height, seed=7 if later else 0)
             if later:
                 gray = 255 - gray // 2  # another shot: brighter, other texture
+            if brightness is not None:
+                gray = np.clip(gray.astype(int) + brightness(index), 0, 255).astype(np.uint8)
             rgb = np.repeat(gray[..., None], 3, axis=2)
             if colour:
                 rgb = np.clip(rgb.astype(int) + [40, -10, -30], 0, 255).astype(np.uint8)
@@ -204,9 +211,26 @@ def test_a_point_keeps_its_colour_on_its_moving_object(tmp_path, echo, stabilize
     assert chroma(frames[-1])[y - 2:y + 3, x - 2:x + 3].mean() < 6
 
 
+def film_colour(colorizer: Colorizer, width: int, height: int, frames: int = 100, **values) -> FrameColour:
+    """A FrameColour for a film of this size, as colorize_video makes it."""
+    request = check_film_request(width, height, frames, default_size=colorizer.default_size,
+                                 takes_hints=colorizer.takes_hints, **values)
+    return FrameColour(colorizer, request)
+
+
+def colour_frames(colorizer: Colorizer, colour: FrameColour, grays: list[np.ndarray]) -> list[np.ndarray]:
+    """Gray frames through the film's loop (prepare, colour, paint) -> (H, W, 3) uint8 RGB, unencoded."""
+    request = colour.request.frame_request()
+    painted = []
+    for gray in grays:
+        seen = colorizer.prepare(Image.fromarray(gray, "L"), request)
+        painted.append(np.asarray(colorizer.paint(seen, colour(seen))))
+    return painted
+
+
 def test_a_rotated_frame_is_turned_upright():
     """A phone's display matrix: FFmpeg's angle is counterclockwise, so -90 means "turn it a quarter clockwise"."""
-    from model.video import gray_of
+    from model.film import upright_rgb
 
     class Rotated:
         color_range = 0
@@ -216,17 +240,16 @@ def test_a_rotated_frame_is_turned_upright():
             rgb = np.zeros((2, 3, 3), np.uint8)
             rgb[0, 0] = 255  # the top left pixel is white
             return rgb
-    upright = gray_of(Rotated())
-    assert upright.shape == (3, 2) and upright[0, 1] == 255  # a quarter turn clockwise: now at the top right
+    upright = upright_rgb(Rotated())
+    assert upright.shape == (3, 2, 3) and (upright[0, 1] == 255).all()  # a quarter turn clockwise: now at the top right
 
 
 def test_a_stabilized_film_runs_the_network_on_few_frames(colorizer):
     frames = [scene(i, 96, 64) for i in range(24)]
     runs = {}
     for stabilize in (True, False):
-        colour = FrameColour(colorizer, 96, 64, stabilize=stabilize)
-        for frame in frames:
-            colour(frame)
+        colour = film_colour(colorizer, 96, 64, stabilize=stabilize)
+        colour_frames(colorizer, colour, frames)
         runs[stabilize] = colour.network_runs
     assert runs[False] == 24 and runs[True] <= 24 // 4
 
@@ -261,7 +284,6 @@ def test_an_unreadable_file_raises_video_error_and_writes_nothing(tmp_path, colo
 def test_a_missing_file_a_photo_and_a_file_without_video_are_refused(tmp_path):
     with pytest.raises(VideoError, match="no such video file"):
         probe(tmp_path / "nothing.mp4")
-    from PIL import Image
     Image.new("RGB", (32, 32), "red").save(tmp_path / "photo.jpg")  # FFmpeg reads photos too; we do not
     with pytest.raises(VideoError):
         probe(tmp_path / "photo.jpg")
@@ -324,8 +346,7 @@ def test_a_sliver_of_a_film_is_colorized_frame_by_frame(tmp_path, colorizer):
     """A 20:1 strip is too thin at the working size for the flow's patches (OpenCV fails, or crashes): it is
     colorized one frame at a time instead."""
     frames = [np.ascontiguousarray(np.tile(scene(i, 96, 64)[:8], (1, 3))) for i in range(4)]  # 288 x 8
-    colour = FrameColour(colorizer, 288, 8)
+    colour = film_colour(colorizer, 288, 8)
     assert not colour.follows
-    for frame in frames:
-        colour(frame)
+    colour_frames(colorizer, colour, frames)
     assert colour.network_runs == 4

@@ -1,0 +1,276 @@
+"""The colour that follows the motion: a film's frames in order -> the colour to paint on each, steady.
+
+Colorizing each frame alone flickers: the network's guess for a shirt or a sky changes from one frame to the next.
+So the network colours keyframes and the colour between them is carried along the motion:
+
+- A keyframe is the first frame of each shot (cut detection on the lightness of small thumbnails), a frame where
+  colour points start, a frame after which the flow lost its trust over too much of the picture, and otherwise
+  every `keyframe_every` frames. The network colours keyframes only.
+- Between frames, optical flow (OpenCV's DIS) on the gray frames at the network's working size moves the previous
+  frame's ab to where its pixels went. Each pixel's trust falls where the forward and backward flows disagree (an
+  occlusion; in flat regions, where the flow is ambiguous but a pixel off lands on the same colour, it counts
+  less) or where the moved lightness does not match the frame's (the flow is wrong).
+- Each frame's ab is the carried ab, weighted `carry_weight` times its trust, plus the rest from the last
+  keyframe's prediction, moved along the flow too. So the colour follows the network's smoothly, over several
+  frames, rather than jumping at each keyframe; a region the flow lost (something uncovered) takes the
+  prediction; and nothing is carried across a cut, where everything starts again from the network.
+- Colour points ride along with their object: each point is moved by the flow at its position, fed to the network
+  on later keyframes at its new place, and dropped when it is occluded, leaves the picture or its shot ends.
+
+The first frame of a shot is painted exactly as a photo is (Colorizer.predict, then Colorizer.paint): the page's
+preview of a film's first frame is that frame. Other frames paint the carried ab (at the working size) onto their
+own full-resolution lightness the same way. `stabilize=False` colorizes each frame as a photo, for comparison.
+"""
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+from model.colorizer import Colorizer, Prediction, Seen, working_shape
+from model.hints import Hint
+from model.request import FilmRequest
+
+@dataclass(frozen=True)
+class Stabilization:
+    """How colour is carried between frames. Chosen on 4 of the project's 18 clips, confirmed on the other 14
+    (bench/video.py, bench/RESULTS.md)."""
+    keyframe_every: int = 6  # the network runs at least every this many frames (1: on every frame)
+    carry_weight: float = 0.9  # each frame's share of the colour carried from the previous one where the flow is
+    # trusted; the rest comes from the last keyframe's prediction, moved along: colour follows the net within frames
+    refresh_area: float = 0.2  # a keyframe comes early when this share of the picture has lost the flow's trust
+    lost: float = 0.5  # a pixel whose trust, multiplied over the frames since the keyframe, is below this is lost
+    photometric_levels: float = 30.0  # moved gray differing by this much (of 255) costs the flow e^-1 of its trust
+    flow_preset: int = cv2.DISOPTICAL_FLOW_PRESET_FAST  # DIS at the working size: a few ms a frame
+    flow_detail: int = 96  # DIS refines its flow down to the coarsest level whose short side is at least this
+
+
+# --- cuts, flow and confidence, at the working size ----------------------------------------------------------------
+
+MIN_FLOW_SIDE = 16  # pixels: the smallest working-size side the flow is computed on (DIS's patches are 8)
+FLAT_DETAIL = 4.0  # gray levels per pixel (Sobel / 8) from which a region counts as textured, for flow_confidence
+
+
+class CutDetector:
+    """Is this frame the first of a new shot? Lightness thumbnails (64 px wide) of consecutive frames compared.
+
+    A cut changes the picture more than motion does. On the project's 18 clips (no cuts), consecutive thumbnails
+    differ by at most 0.057 of the gray range on average (a fast pan) and their 16-bin histograms by at most 0.046
+    (total variation); the last frame of one clip and the first of another, by at least 0.126 and 0.105. So: a cut
+    when the histograms differ by more than HISTOGRAM, or the pixels by more than PIXELS and by RELATIVE times the
+    recent typical change (a steady fast pan is not a cut).
+    """
+    WIDTH = 64
+    HISTOGRAM = 0.2
+    PIXELS = 0.09
+    RELATIVE = 2.5
+    MEMORY = 12  # recent frame-to-frame changes kept for the typical one
+
+    def __init__(self):
+        self.previous = None
+        self.changes: list[float] = []
+
+    def __call__(self, gray: np.ndarray) -> bool:
+        """(h, w) uint8 gray of the next frame -> whether a new shot starts with it (True for the first frame)."""
+        height = max(1, round(gray.shape[0] * self.WIDTH / gray.shape[1]))
+        thumb = cv2.resize(gray, (self.WIDTH, height), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+        histogram = np.histogram(thumb, bins=16, range=(0, 1))[0] / thumb.size
+        previous, self.previous = self.previous, (thumb, histogram)
+        if previous is None:
+            return True
+        pixels = float(np.abs(thumb - previous[0]).mean())
+        histograms = 0.5 * float(np.abs(histogram - previous[1]).sum())
+        typical = float(np.median(self.changes)) if self.changes else 0.0
+        cut = histograms > self.HISTOGRAM or (pixels > self.PIXELS and pixels > self.RELATIVE * typical)
+        self.changes = [] if cut else (self.changes + [pixels])[-self.MEMORY:]
+        return cut
+
+
+def _grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    columns, rows = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    return columns, rows
+
+
+def warp(image: np.ndarray, flow: np.ndarray, grid) -> np.ndarray:
+    """image (h, w[, C]) of the previous frame -> as seen from the current one: flow (h, w, 2) gives, for each
+    pixel of the current frame, where it was in the previous one (backward flow). Bilinear; edges repeated."""
+    return cv2.remap(image, grid[0] + flow[..., 0], grid[1] + flow[..., 1], cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_REPLICATE)
+
+
+def flow_confidence(backward: np.ndarray, forward: np.ndarray, previous: np.ndarray, current: np.ndarray, grid,
+                    levels: float) -> np.ndarray:
+    """(h, w) trust in [0, 1] that each current pixel's backward flow found where it came from.
+
+    Forward-backward check (Sundaram et al. 2010): going back and then forward again should land where we started;
+    the tolerance grows with the motion. Photometric check: the previous frame's gray, moved, should match the
+    current one (after the frame's overall change of brightness: old films flicker). A pixel that came from
+    outside the picture is not trusted.
+    """
+    height, width = current.shape
+    x, y = grid[0] + backward[..., 0], grid[1] + backward[..., 1]
+    forward_there = cv2.remap(forward, x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    mismatch = ((backward + forward_there) ** 2).sum(-1)
+    tolerance = 0.01 * ((backward ** 2).sum(-1) + (forward_there ** 2).sum(-1)) + 0.5
+    moved = cv2.remap(previous, x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+    difference = current.astype(np.float32) - moved
+    difference -= np.median(difference)
+    inside = (x >= -0.5) & (x <= width - 0.5) & (y >= -0.5) & (y <= height - 0.5)
+    # Where the picture is flat the flow is ambiguous and the two directions often disagree, but a pixel or two off
+    # lands on the same colour there: the disagreement counts in proportion to the local detail.
+    gray = current.astype(np.float32)
+    detail = cv2.GaussianBlur(np.hypot(cv2.Sobel(gray, cv2.CV_32F, 1, 0), cv2.Sobel(gray, cv2.CV_32F, 0, 1)) / 8,
+                              (0, 0), 2)
+    flatness = np.minimum(1, detail / FLAT_DETAIL)
+    return np.exp(-flatness * mismatch / tolerance - (difference / levels) ** 2) * inside
+
+
+# --- colour points that ride along ---------------------------------------------------------------------------------
+
+@dataclass
+class _Point:
+    x: float  # position in the frame, full-resolution pixels
+    y: float
+    a: float
+    b: float
+
+
+
+class PointTracker:
+    """Colour points moved along the flow from the frame they were set on, as long as they can be followed."""
+
+    def __init__(self, width: int, height: int, small_width: int, small_height: int):
+        self.width, self.height = width, height
+        self.scale_x, self.scale_y = small_width / width, small_height / height
+        self.points: list[_Point] = []
+
+    def add(self, hints: list[Hint]) -> None:
+        self.points += [_Point(float(h.x), float(h.y), h.a, h.b) for h in hints]
+
+    def clear(self) -> None:
+        self.points = []
+
+    def move(self, forward: np.ndarray, backward: np.ndarray) -> None:
+        """Moves each point by the forward flow at its place (working size); drops those the flow loses."""
+        kept = []
+        for point in self.points:
+            small = np.array([(point.x + 0.5) * self.scale_x - 0.5, (point.y + 0.5) * self.scale_y - 0.5],
+                             dtype=np.float32)
+            step = _sample(forward, small)
+            there = small + step
+            back = _sample(backward, there)
+            # followed when coming back lands near the start (the forward-backward check of flow_confidence)
+            if ((step + back) ** 2).sum() > 0.01 * ((step ** 2).sum() + (back ** 2).sum()) + 0.5:
+                continue
+            x, y = point.x + step[0] / self.scale_x, point.y + step[1] / self.scale_y
+            if 0 <= x <= self.width - 1 and 0 <= y <= self.height - 1:
+                kept.append(_Point(x, y, point.a, point.b))
+        self.points = kept
+
+    def hints(self) -> list[Hint]:
+        return [Hint(round(p.x), round(p.y), p.a, p.b) for p in self.points]
+
+
+def _sample(field: np.ndarray, position: np.ndarray) -> np.ndarray:
+    """(h, w, 2) field at a (x, y) position, bilinear, clamped to the picture."""
+    height, width = field.shape[:2]
+    x = float(np.clip(position[0], 0, width - 1))
+    y = float(np.clip(position[1], 0, height - 1))
+    x0, y0 = min(int(x), width - 2) if width > 1 else 0, min(int(y), height - 2) if height > 1 else 0
+    x1, y1 = min(x0 + 1, width - 1), min(y0 + 1, height - 1)
+    fx, fy = x - x0, y - y0
+    top = field[y0, x0] * (1 - fx) + field[y0, x1] * fx
+    bottom = field[y1, x0] * (1 - fx) + field[y1, x1] * fx
+    return (top * (1 - fy) + bottom * fy).astype(np.float32)
+
+
+# --- colour per frame ----------------------------------------------------------------------------------------------
+
+class FrameColour:
+    """What the network sees of each frame, in order -> the colour to paint on it: the network on keyframes,
+    carried along the motion between.
+
+    One per film: it holds the previous frame's small gray, ab and confidence (a few hundred KB), nothing more.
+    """
+
+    def __init__(self, colorizer: Colorizer, request: FilmRequest, settings: Stabilization = Stabilization()):
+        self.colorizer, self.request, self.settings = colorizer, request, settings
+        self.stabilize = request.stabilize
+        self.points = request.points_by_frame()
+        self.small_height, self.small_width = working_shape(request.height, request.width, request.size)
+        self.grid = _grid(self.small_height, self.small_width)
+        # A sliver of a frame (a 20:1 strip) is too thin for DIS's patches, which then fails or crashes: its frames
+        # are colorized alone and its points stay where they were set.
+        self.follows = min(self.small_width, self.small_height) >= MIN_FLOW_SIDE
+        self.flow = cv2.DISOpticalFlow_create(settings.flow_preset)
+        # DIS stops refining at a scale of 2**finest: a preset's own (2 for FAST) leaves a small frame's motion at a
+        # 48-px-high field, where a small object's motion is averaged away
+        short = min(self.small_width, self.small_height)
+        self.flow.setFinestScale(max(0, int(math.log2(max(1, short) / settings.flow_detail))))
+        self.cuts = CutDetector()
+        self.tracker = PointTracker(request.width, request.height, self.small_width, self.small_height)
+        self.index = 0
+        self.previous = None  # (h, w) uint8 small gray of the previous frame
+        self.ab = None  # (h, w, 2) float32 normalized ab of the previous frame
+        self.target = None  # (h, w, 2) the last keyframe's prediction, moved along with the frames since
+        self.confidence = None  # (h, w) trust in the moved target: 1 on a keyframe, times each step's trust
+        self.since_keyframe = 0
+        self.network_runs = 0
+        self.cut_frames: list[int] = []
+
+    def __call__(self, seen: Seen) -> Prediction:
+        """What the network sees of the next frame (Colorizer.prepare, without points) -> the colour to paint."""
+        small8 = np.asarray(seen.small)  # (h, w) uint8
+        cut = self.cuts(small8)
+        if cut:
+            self.cut_frames.append(self.index)
+        new_points = self.points.get(self.index, [])
+        backward = forward = None
+        if not cut and self.follows and (self.stabilize or self.tracker.points):
+            backward = self.flow.calc(small8, self.previous, None)  # current pixel -> where it was
+            forward = self.flow.calc(self.previous, small8, None)
+        if cut:
+            self.tracker.clear()  # a point belongs to its shot
+        elif self.tracker.points and self.follows:
+            self.tracker.move(forward, backward)
+        self.tracker.add(new_points)
+        previous, self.previous = self.previous, small8
+        self.index += 1
+
+        if not self.stabilize or not self.follows:  # each frame as a photo
+            return self.predict(seen)
+        if cut:  # a new shot starts from the network, painted as a photo is
+            prediction = self.predict(seen)
+            self.ab = self.target = working_ab(prediction, seen)
+            self.confidence = np.ones(self.ab.shape[:2], np.float32)
+            self.since_keyframe = 0
+            return prediction
+        carried = warp(self.ab, backward, self.grid)
+        trust = flow_confidence(backward, forward, previous, small8, self.grid,
+                                self.settings.photometric_levels)
+        self.target = warp(self.target, backward, self.grid)
+        self.confidence = trust * warp(self.confidence, backward, self.grid)
+        self.since_keyframe += 1
+        lost = float((self.confidence < self.settings.lost).mean())
+        weight = self.settings.carry_weight * trust
+        if new_points or self.since_keyframe >= self.settings.keyframe_every or lost > self.settings.refresh_area:
+            prediction = self.predict(seen)
+            self.target = working_ab(prediction, seen)
+            if prediction.reach is not None:  # where the user gave the colour, it shows at once
+                weight *= 1 - cv2.resize(prediction.reach.numpy(), (self.small_width, self.small_height),
+                                         interpolation=cv2.INTER_AREA)
+            self.confidence = np.ones_like(self.confidence)
+            self.since_keyframe = 0
+        self.ab = weight[..., None] * carried + (1 - weight[..., None]) * self.target
+        return Prediction(torch.from_numpy(np.ascontiguousarray(self.ab.transpose(2, 0, 1)))[None])
+
+    def predict(self, seen: Seen) -> Prediction:
+        """The network's colour for this frame, with the points that ride along."""
+        self.network_runs += 1
+        return self.colorizer.predict(seen.with_points(tuple(self.tracker.hints())))
+
+
+def working_ab(prediction: Prediction, seen: Seen) -> np.ndarray:
+    """A prediction -> (h, w, 2) float32 normalized ab at the working size, the points' change applied."""
+    return np.ascontiguousarray(prediction.ab_at_working_size(seen.l_small)[0].numpy().transpose(1, 2, 0))

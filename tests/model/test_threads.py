@@ -1,0 +1,46 @@
+"""model.threads: torch, OpenCV and the video codec share a process's cores, set once for every entry point."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import pytest
+import torch
+
+import model.threads
+from model.threads import available_cores, codec_threads, share_cores
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def restored(monkeypatch):
+    """Each test's settings undone after it: other tests run with the process's own."""
+    torch_threads, opencv_threads = torch.get_num_threads(), cv2.getNumThreads()
+    monkeypatch.setattr(model.threads, "_shared", None)
+    yield
+    torch.set_num_threads(torch_threads)
+    cv2.setNumThreads(opencv_threads)
+
+
+def test_the_first_call_sets_the_threads_and_later_ones_keep_them(restored):
+    assert share_cores(4) == 4
+    assert torch.get_num_threads() == 4 and cv2.getNumThreads() == 2 and codec_threads() == 2
+    assert share_cores() == 4 and torch.get_num_threads() == 4  # an entry point after it: what was set stays
+    assert share_cores(1) == 1 and cv2.getNumThreads() == 1 and codec_threads() == 1  # asked for: replaced
+
+
+@pytest.mark.parametrize("entry", [
+    "from model.colorizer import Colorizer; Colorizer.load(WEIGHTS)",  # the Python API
+    "from app import create_app; create_app({'WEIGHTS': WEIGHTS, 'JOB_FOLDER': FOLDER}, start_jobs=False)",  # worker
+])
+def test_every_entry_point_shares_the_cores(tmp_path, tiny_weights, entry):
+    """In a fresh process, as a person starts it: torch on the process's cores, OpenCV and the codec on half."""
+    code = (f"WEIGHTS, FOLDER = {str(tiny_weights)!r}, {str(tmp_path / 'jobs')!r}\n{entry}\n"
+            "import cv2, json, torch\nfrom model.threads import codec_threads\n"
+            "print(json.dumps([torch.get_num_threads(), cv2.getNumThreads(), codec_threads()]))")
+    answer = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert answer.returncode == 0, answer.stderr
+    cores = available_cores()
+    assert json.loads(answer.stdout.splitlines()[-1]) == [cores, max(1, cores // 2), max(1, cores // 2)]
