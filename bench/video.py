@@ -16,14 +16,21 @@ compared with the original colour frames:
 - warp error: the mean change of each pixel's ab (CIE Lab, in ab units) from the previous frame moved along the
   motion, counted only where the forward and backward flows agree. The flow is Farneback's, on the gray frames at
   the clip's size: not DIS at the working size, which the stabilizer itself uses.
-- fps: frames per second of the whole colorize_video (decode, colorize, encode) on a copy of the first
-  --fps-clips clips resized to 854x480, torch on 2 threads. Say in any table whether the machine was quiet.
+- fps: frames per second of the whole film (decode, colorize, encode) on a copy of the first --fps-clips clips
+  resized to 854x480, each way a person runs it, side by side: colorize_video called in this process (torch on 2
+  threads, both modes); the command line (`colorize film.mp4 --output ...` in a fresh process with its own thread
+  settings: the time of the film less that of its first frame alone, so that starting Python and loading the
+  weights are not counted); and a video worker (`python -m app.worker`, its threads as it sets them, a job posted
+  through the web app's POST /videos: from running to done, after one job to warm it). Stabilized, but for the
+  first column. Say in any table whether the machine was quiet.
 
 Clips are read by path, never copied; without the folder the bench says so and stops (exit 0).
 """
 import argparse
+import contextlib
 import os
 import subprocess
+import sys
 import tempfile
 import time
 from fractions import Fraction
@@ -32,17 +39,19 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
-import torch
 from PIL import Image
 
 from model.color import gray8_of_rgb8, rgb_to_lab_np
 from model.colorizer import Colorizer
 from av.video.reformatter import ColorRange, Colorspace
 
-from model.video import CRF, ENCODER_OPTIONS, colorize_video
+from model.film import CRF, ENCODER_OPTIONS
+from model.video import colorize_video
+from model.threads import share_cores
 from model.weights import DEFAULT_WEIGHTS
 
-CLIPS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "video"
+ROOT = Path(__file__).resolve().parent.parent
+CLIPS = ROOT.parent / "shared" / "data" / "video"
 FPS_SIZE = (854, 480)
 
 
@@ -168,7 +177,7 @@ def read_video(path: Path, width: int, height: int) -> list[np.ndarray]:
 # --- the table -----------------------------------------------------------------------------------------------------
 
 class Counting:
-    """A colorizer that counts the network's runs (model.video calls predict_ab once per keyframe)."""
+    """A colorizer that counts the network's runs (a film calls Colorizer.predict once per keyframe)."""
 
     def __init__(self, colorizer: Colorizer):
         self.inner, self.runs = colorizer, 0
@@ -176,9 +185,9 @@ class Counting:
     def __getattr__(self, name):
         return getattr(self.inner, name)
 
-    def predict_ab(self, *args, **kwargs):
+    def predict(self, *args, **kwargs):
         self.runs += 1
-        return self.inner.predict_ab(*args, **kwargs)
+        return self.inner.predict(*args, **kwargs)
 
 
 def measure_clip(colorizer: Colorizer, folder: Path, scratch: Path) -> dict:
@@ -206,8 +215,9 @@ def measure_clip(colorizer: Colorizer, folder: Path, scratch: Path) -> dict:
     return row
 
 
-def time_clip(colorizer: Colorizer, folder: Path, scratch: Path) -> dict:
-    grays = [gray_of(frame) for frame in read_clip(folder, FPS_SIZE)]
+def time_clip(colorizer: Colorizer, folder: Path, scratch: Path, weights: Path, precision: str | None,
+              size: tuple[int, int] = FPS_SIZE) -> dict:
+    grays = [gray_of(frame) for frame in read_clip(folder, size)]
     source = scratch / f"{folder.name}.480p.mp4"
     write_gray_video(grays, source)
     row = {"clip": folder.name}
@@ -216,7 +226,74 @@ def time_clip(colorizer: Colorizer, folder: Path, scratch: Path) -> dict:
         started = time.perf_counter()
         colorize_video(colorizer, source, scratch / f"{folder.name}.480p.{mode}.mp4", stabilize=stabilize)
         row[f"fps {mode}"] = len(grays) / (time.perf_counter() - started)
+    first = scratch / f"{folder.name}.480p.first.mp4"
+    write_gray_video(grays[:1], first)
+    row["fps cli"] = fps_cli(source, first, len(grays), scratch, weights, precision)
+    row["fps worker"] = fps_worker(source, len(grays), scratch, weights, precision)
     return row
+
+
+def person_env(weights: Path, precision: str | None, **settings) -> dict:
+    """The environment a person would run the command line or a worker in: no thread settings of ours."""
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    env.update(COLORIZER_WEIGHTS=str(weights), COLORIZER_PRECISION=precision or "auto")
+    env.update({f"COLORIZER_{name}": str(value) for name, value in settings.items()})
+    return env
+
+
+def fps_cli(source: Path, first: Path, frames: int, scratch: Path, weights: Path, precision: str | None) -> float:
+    """Frames per second of `colorize film.mp4` (stabilized), in a fresh process each time: the film's time less
+    its first frame's alone (Python, the imports and the weights are the same in both)."""
+    def seconds(path: Path) -> float:
+        command = [sys.executable, "-m", "model.colorize", str(path), "--output", str(scratch / "cli"), "--overwrite",
+                   "--weights", str(weights)] + (["--precision", precision] if precision else [])
+        started = time.perf_counter()
+        subprocess.run(command, cwd=ROOT, env=person_env(weights, precision), check=True, capture_output=True)
+        return time.perf_counter() - started
+    seconds(first)  # the files in the page cache, as for the runs timed
+    return (frames - 1) / max(1e-6, seconds(source) - seconds(first))
+
+
+def fps_worker(source: Path, frames: int, scratch: Path, weights: Path, precision: str | None) -> float:
+    """Frames per second of a video job (stabilized) run by `python -m app.worker`, posted through the web app:
+    from the job's state turning running to done, the second of two jobs."""
+    from app import create_app
+    folder = scratch / "jobs"
+    folder.mkdir(exist_ok=True)
+    env = person_env(weights, precision, JOB_FOLDER=folder)
+    with open(scratch / "worker.log", "w") as log:
+        worker = subprocess.Popen([sys.executable, "-m", "app.worker"], cwd=ROOT, env=env, stdout=log,
+                                  stderr=subprocess.STDOUT)
+    try:
+        web = create_app({"WEIGHTS": str(weights), "JOB_FOLDER": str(folder), "JOB_THREADS": 0,
+                          "PRECISION": precision or "auto"})
+        client = web.test_client()
+
+        def job_seconds() -> float:
+            with open(source, "rb") as film:
+                answer = client.post("/videos", data={"video": (film, source.name)})
+            assert answer.status_code == 202, answer.json
+            url, started, deadline = answer.json["url"], None, time.time() + 3600
+            while time.time() < deadline:
+                assert worker.poll() is None, (scratch / "worker.log").read_text()
+                state = client.get(url).json["state"]
+                if state == "running" and started is None:
+                    started = time.perf_counter()
+                if state in ("done", "failed", "cancelled"):
+                    assert state == "done", client.get(url).json
+                    return time.perf_counter() - (started or time.perf_counter())
+                time.sleep(0.05)
+            raise SystemExit("the video worker did not finish a job within an hour")
+        job_seconds()  # a worker's first film loads what the next ones find ready
+        seconds = job_seconds()
+        web.extensions["jobs"].close(hand_back=False)
+        return frames / seconds
+    finally:
+        worker.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            worker.wait(60)
+        if worker.poll() is None:
+            worker.kill()
 
 
 def cpu_line() -> str:
@@ -235,6 +312,7 @@ def main(argv: list | None = None) -> int:
     parser.add_argument("--clips", type=Path, default=CLIPS, help="folder of clip folders (default: the project's)")
     parser.add_argument("--only", default="", help="comma-separated clip names (default: every clip)")
     parser.add_argument("--fps-clips", type=int, default=3, help="clips to time at 854x480 (0: none)")
+    parser.add_argument("--fps-size", default="854x480", help="the size the clips are timed at (default 854x480)")
     parser.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
     parser.add_argument("--precision", choices=("float32", "bfloat16"), default=None)
     args = parser.parse_args(argv)
@@ -245,8 +323,8 @@ def main(argv: list | None = None) -> int:
     if args.only:
         wanted = set(args.only.split(","))
         folders = [p for p in folders if p.name in wanted]
-    torch.set_num_threads(2)
-    cv2.setNumThreads(2)
+    fps_size = tuple(int(side) for side in args.fps_size.lower().split("x"))
+    share_cores(2)  # this process's colorize_video: torch on 2 threads (OpenCV and the codec on 1)
     colorizer = Colorizer.load(args.weights, precision=args.precision)
     print(cpu_line())
     print(f"weights {args.weights.name} ({colorizer.sha256[:8]}), {colorizer.precision}, working size "
@@ -256,7 +334,8 @@ def main(argv: list | None = None) -> int:
         for folder in folders:
             rows.append(measure_clip(colorizer, folder, Path(scratch)))
             print(f"  {folder.name}: done", flush=True)
-        timings = [time_clip(colorizer, folder, Path(scratch)) for folder in folders[:args.fps_clips]]
+        timings = [time_clip(colorizer, folder, Path(scratch), args.weights, args.precision, fps_size)
+                   for folder in folders[:args.fps_clips]]
     print()
     print("CDC in units of 1e-4; warp error in ab units. 'original': the JPEG frames; 'coded': the same frames in "
           "colour through the encoder the results go through (H.264 CRF %d, chroma finer), the fair reference" % CRF)
@@ -287,10 +366,12 @@ def main(argv: list | None = None) -> int:
           f"PSNR stabilized - frame by frame: {mean['psnr stable'] - mean['psnr frame']:+.2f} dB")
     if timings:
         print()
-        print(f"| clip at {FPS_SIZE[0]}x{FPS_SIZE[1]} | fps frame by frame | fps stabilized |")
-        print("|---|---:|---:|")
+        print(f"| clip at {fps_size[0]}x{fps_size[1]} | fps frame by frame | fps stabilized | fps command line | "
+              f"fps worker |")
+        print("|---|---:|---:|---:|---:|")
         for row in timings:
-            print(f"| {row['clip']} | {row['fps frame']:.2f} | {row['fps stable']:.2f} |")
+            print(f"| {row['clip']} | {row['fps frame']:.2f} | {row['fps stable']:.2f} | {row['fps cli']:.2f} | "
+                  f"{row['fps worker']:.2f} |")
     return 0
 
 
