@@ -53,7 +53,7 @@ MIN_SHARE = 0.1  # fewer of the gray photo's cells than this matched: another sc
 COLOUR_STEP = 12.0  # ab units: reference cells further apart than this are of another colour
 EDGE_COLOUR = 10.0  # ab units: a reference cell whose colours spread more than this straddles an edge: never given
 MAX_POINTS = 48  # colour points at most (the app takes 64 a request; the user's own points come on top)
-BLOCKS = 8  # the points are spread over a grid of about BLOCKS x BLOCKS blocks on the short side...
+BLOCKS = 6  # the points are spread over a grid of blocks, BLOCKS on the short side (fewer, wider spread: better)
 MIN_NEIGHBOURS = 4  # ... each at a kept cell with at least this many of its 8 neighbours kept and of its colour
 GRAY_CHROMA = 4.0  # ab units: a reference whose 99th percentile of chroma is below this is gray, and refused
 MAX_REFERENCE_PIXELS = 25_000_000  # the app's MAX_PIXELS for an upload; a caller may pass its own
@@ -84,7 +84,7 @@ class ReferenceMatcher:
             with quiet_jit():
                 network = torch.jit.load(str(path), map_location="cpu")
                 encoder = torch.jit.freeze(network.imagenet.float().eval()) if hasattr(network, "imagenet") else None
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 (torch raises RuntimeError, ValueError and others for broken files)
             raise unreadable(Path(path), error) from None
         return cls(encoder)
 

@@ -8,7 +8,7 @@ from PIL import Image
 from model.color import lab_to_rgb_np, rgb_to_lab_np
 from model.colorizer import Colorizer
 from model.efficientnet import EfficientNetLite0
-from model.reference import MAX_POINTS, ReferenceMatcher, colorize_with_reference
+from model.reference import BLOCKS, MAX_POINTS, ReferenceMatcher, colorize_with_reference
 from model.request import RequestError
 
 WIDTH, HEIGHT = 192, 128
@@ -111,7 +111,7 @@ def test_the_users_own_points_win_over_the_reference_near_them(echo_colorizer, m
     colorize_with_reference(colorizer, gray, reference, ReferenceMatcher(None), hints=[mine], restore="off")
     assert seen["hints"][-1] == mine
     others = seen["hints"][:-1]
-    assert others and all(np.hypot(h.x - 40, h.y - 60) >= HEIGHT / 8 for h in others)
+    assert others and all(np.hypot(h.x - 40, h.y - 60) >= HEIGHT / BLOCKS for h in others)
 
 
 @pytest.mark.parametrize("reference, words", [
