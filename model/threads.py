@@ -1,6 +1,7 @@
 """How a process shares its cores between torch, OpenCV and the video codec: set once, for every entry point.
 
-    share_cores()      # the command line, the worker, the web app (create_app), Colorizer.load: first call wins
+    share_cores()      # the command line, the worker, the web app (create_app), Colorizer.load: first call wins;
+                       # torch on OMP_NUM_THREADS threads where it is set, else on the process's cores
     share_cores(2)     # two torch threads (COLORIZER_TORCH_THREADS, a test); replaces what was set
     codec_threads()    # FFmpeg threads for a film's decoder and for its encoder, each
 
@@ -27,17 +28,24 @@ def available_cores() -> int:
 
 
 def share_cores(torch_threads: int = 0) -> int:
-    """Sets torch's and OpenCV's threads for this process; returns torch's. torch_threads: 0 for the process's
-    cores, or as the first call set them when there was one; another number replaces what was set."""
+    """Sets torch's and OpenCV's threads for this process; returns torch's. torch_threads: 0 for OMP_NUM_THREADS
+    where it is set, else the process's cores, or as the first call set them when there was one; another number
+    replaces what was set."""
     global _shared
     if not torch_threads and _shared is not None:
         return _shared
-    threads = torch_threads or available_cores()
+    threads = torch_threads or asked_threads() or available_cores()
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
     cv2.setNumThreads(helper_threads(threads))
     _shared = threads
     return threads
+
+
+def asked_threads() -> int:
+    """OMP_NUM_THREADS, the usual way to ask a torch program for fewer threads, when it is a whole number above 0."""
+    value = os.environ.get("OMP_NUM_THREADS", "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else 0
 
 
 def helper_threads(threads: int | None = None) -> int:

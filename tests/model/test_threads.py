@@ -1,5 +1,6 @@
 """model.threads: torch, OpenCV and the video codec share a process's cores, set once for every entry point."""
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -35,12 +36,16 @@ def test_the_first_call_sets_the_threads_and_later_ones_keep_them(restored):
     "from model.colorizer import Colorizer; Colorizer.load(WEIGHTS)",  # the Python API
     "from app import create_app; create_app({'WEIGHTS': WEIGHTS, 'JOB_FOLDER': FOLDER}, start_jobs=False)",  # worker
 ])
-def test_every_entry_point_shares_the_cores(tmp_path, tiny_weights, entry):
-    """In a fresh process, as a person starts it: torch on the process's cores, OpenCV and the codec on half."""
+@pytest.mark.parametrize("omp", [None, "1"])
+def test_every_entry_point_shares_the_cores(tmp_path, tiny_weights, entry, omp):
+    """In a fresh process, as a person starts it: torch on the process's cores (or OMP_NUM_THREADS where it is
+    set), OpenCV and the codec on half."""
     code = (f"WEIGHTS, FOLDER = {str(tiny_weights)!r}, {str(tmp_path / 'jobs')!r}\n{entry}\n"
             "import cv2, json, torch\nfrom model.threads import codec_threads\n"
             "print(json.dumps([torch.get_num_threads(), cv2.getNumThreads(), codec_threads()]))")
-    answer = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"} | ({"OMP_NUM_THREADS": omp} if omp else {})
+    answer = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                            env=env)
     assert answer.returncode == 0, answer.stderr
-    cores = available_cores()
-    assert json.loads(answer.stdout.splitlines()[-1]) == [cores, max(1, cores // 2), max(1, cores // 2)]
+    threads = int(omp) if omp else available_cores()
+    assert json.loads(answer.stdout.splitlines()[-1]) == [threads, max(1, threads // 2), max(1, threads // 2)]
