@@ -155,6 +155,7 @@ class Job:
     @classmethod
     def from_json(cls, text: str | bytes) -> "Job":
         data = json.loads(text)
+        data.setdefault("request", {})  # a record of a server before requests were queued checked: the work says so
         known = {f.name for f in fields(cls)}
         return cls(**{**{k: v for k, v in data.items() if k in known}, "state": State(data["state"])})
 

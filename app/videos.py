@@ -190,6 +190,9 @@ def make_work(config, colorizer) -> Callable[[Path, Path, dict, Callable[[int, i
     limits = VideoLimits(config["MAX_VIDEO_FRAMES"], config["MAX_VIDEO_PIXELS"])
 
     def work(source: Path, result: Path, request: dict, progress: Callable[[int, int], None]) -> int:
+        if not request:
+            raise WorkFailed("The video was queued by an earlier version of this server, whose jobs this one "
+                             "cannot run; send it again.")
         try:
             info = colorize_video(colorizer, source, result, request=FilmRequest.from_json(request),
                                   progress=progress, limits=limits)

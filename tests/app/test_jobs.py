@@ -669,3 +669,21 @@ def test_a_message_lost_as_a_worker_took_it_is_queued_again_after_the_lease(make
     jobs.start(1)
     assert wait_state(app.test_client(), job_id, ("done", "failed"), timeout=60)["state"] == "done"
     assert jobs.store.get(job_id).attempts == 1
+
+
+def test_a_job_queued_by_the_server_before_checked_requests_fails_saying_so(make_app, tmp_path):
+    """A record written before jobs held their checked request (hints and vividness instead): it is read, and its
+    job fails with a message, rather than the sweeper or GET /videos/ID failing on it."""
+    import json
+    app = make_app({"JOB_FOLDER": str(tmp_path / "jobs"), "VIDEO_FUNCTION": SLOW}, JOB_THREADS=0)
+    jobs, client = app.extensions["jobs"], app.test_client()
+    job_id = submit(client, QUICK)
+    with jobs.store.connect() as db:
+        record = json.loads(db.execute("select record from colorizer_job where id = ?", (job_id,)).fetchone()[0])
+        del record["request"]
+        record.update(hints=[], vividness=1.0)
+        db.execute("update colorizer_job set record = ? where id = ?", (json.dumps(record), job_id))
+    assert state(client, job_id)["state"] == "queued"
+    jobs.start(1)
+    final = wait_state(client, job_id, ("done", "failed"), timeout=60)
+    assert final["state"] == "failed" and "earlier version of this server" in final["error"]
