@@ -3,6 +3,7 @@
     colorizer = Colorizer.load("weights/colorizer.pt")
     color = colorizer(Image.open("old.jpg"))          # any mode, any size; EXIF orientation honoured
     color = colorizer(image, hints=[{"x": 120, "y": 80, "color": "#c02020"}], vividness=1.4)
+    color = colorizer(image, reference=Image.open("same_street_in_colour.jpg"))  # color.info["reference_share"]
 
     request = colorizer.check(image, size="256", hints=points, text=True)  # checks once (model.request) ...
     color = colorizer.colorize(image, request)                             # ... then colorizes what it checked
@@ -18,6 +19,10 @@ input's size, aspect and exact lightness (the repaired lightness where a repair 
 an input with an alpha channel (or a transparent palette colour) gives an RGBA result with the same alpha. A
 weights file carries a chroma gain (see `expand_chroma`): the operating point chosen for it between accuracy and
 colourfulness, which is vividness 1. The full-resolution work is done in strips of about a megapixel, so memory stays bounded whatever the photo's size.
+A colour reference (model.reference) gives the regions of the photo that match regions of it their colours: after
+the repair, the matched colours become colour points, the user's own points winning where both are given; the
+result's info["reference_share"] says how much of the photo matched. It needs a weights file with an ImageNet
+encoder (format 3), whose features the matching uses: Colorizer.encoder, None for older files.
 A Colorizer remembers the repair and the network's automatic colours of the latest few photos it was given, so
 that the same photo sent again with other points or another vividness costs only what changed.
 """
@@ -38,11 +43,12 @@ from model.color import (AB_SCALE, denormalize_ab, gray8_of_rgb8, gray_to_l, lab
 from model.generator import pad_to_stride
 from model.hints import Hint, hint_layer
 from model.points import guide_shape, guided_coefficients, point_change, to_grid
+from model.reference import Reference, ReferenceMatcher, with_own_points
 from model.request import ColorRequest, check_request
 from model.restore import restore as restore_gray
 from model.threads import share_cores
 from model.request import MAX_SIZE, MAX_VIVIDNESS, MIN_SIZE, RequestError  # noqa: F401 (for callers: limits, error)
-from model.weights import DEFAULT_WEIGHTS, default_precision, file_sha256, load_network, takes_hints
+from model.weights import DEFAULT_WEIGHTS, default_precision, file_sha256, load_network_and_encoder, takes_hints
 
 # The network's input is at most MAX_ASPECT * size long, even for a panorama or a 4000x8 strip. The shipped net
 # trained on 176-px crops of photos resized to short side 192 (the model card); inputs much larger than that in
@@ -64,8 +70,12 @@ _WIDE_MODES = {"I;16": 65535, "I;16L": 65535, "I;16B": 65535, "I;16N": 65535, "I
 
 class Colorizer:
     def __init__(self, network: torch.jit.ScriptModule, info: dict, device: str | torch.device = "cpu",
-                 sha256: str = "", precision: str = "float32"):
+                 sha256: str = "", precision: str = "float32", encoder: torch.jit.ScriptModule | None = None):
         self.network = network
+        # the network's ImageNet encoder on its own, float32 (model.weights.load_network_and_encoder): what matches
+        # a photo to a colour reference; None for weights without one (formats 1 and 2), which take no reference
+        self.encoder = encoder
+        self.matcher = ReferenceMatcher(encoder, device=device) if encoder is not None else None
         self.info = info
         self.device = torch.device(device)
         self.precision = precision
@@ -88,34 +98,54 @@ class Colorizer:
         """
         share_cores()  # torch, OpenCV and the video codec share the cores (model.threads); once per process
         precision = precision or default_precision(device)
-        network, info = load_network(Path(path), device, precision)
-        return cls(network, info, device, sha256=file_sha256(path), precision=precision)
+        network, info, encoder = load_network_and_encoder(Path(path), device, precision)
+        return cls(network, info, device, sha256=file_sha256(path), precision=precision, encoder=encoder)
 
     def at_operating_point(self, chroma_gain: float) -> "Colorizer":
         """The same network at another chroma gain (training.calibrate's sweep); the network is shared."""
         return Colorizer(self.network, {**self.info, "chroma_gain": chroma_gain}, self.device, self.sha256,
-                         self.precision)
+                         self.precision, self.encoder)
 
     def __call__(self, image: Image.Image, size: int | None = None, hints: list | None = None,
-                 vividness: float | None = None, restore: str | None = "auto") -> Image.Image:
+                 vividness: float | None = None, restore: str | None = "auto",
+                 reference: "Image.Image | Reference | None" = None) -> Image.Image:
         """image -> its colorized version, the same size and lightness.
 
         size: the working size (short side the network sees; default the model's own). hints: a list of
         {"x": int, "y": int, "color": "#rrggbb"} in the upright image's pixels (model.hints). vividness: 0 (gray)
         to 2 (twice the colour); None or 1 is the model's operating point. restore: "auto" repairs a photo taken for
         an old print, "on" any photo, "off" none (model.restore); the result has the repaired lightness.
+        reference: a colour photo (or one prepared by self.prepare_reference) whose matching regions give theirs
+        their colours (model.reference); the hints win where both are given; the result's
+        info["reference_share"] is the part of the photo that matched, 0 to 1.
         Raises model.request.RequestError (a ValueError) naming a value that is wrong.
         """
-        return self.colorize(image, self.check(image, size=size, hints=hints, vividness=vividness, restore=restore))
+        return self.colorize(image, self.check(image, size=size, hints=hints, vividness=vividness, restore=restore,
+                                               reference=reference))
 
     def check(self, image: Image.Image | tuple[int, int], *, size=None, hints=None, vividness=None, restore=None,
-              text: bool = False) -> ColorRequest:
+              reference=None, text: bool = False) -> ColorRequest:
         """The request's values checked for this image (or its upright (width, height)) and this model: sizes,
-        vividness, restore mode, and hints, which must fit the image and need a model that takes them. text: size,
-        vividness and restore are text (a form field, a command-line argument). Raises RequestError."""
+        vividness, restore mode, and hints, which must fit the image and need a model that takes them; a reference
+        (a PIL image, or one prepared by self.prepare_reference), which must be a colour photo and needs a model
+        with an encoder. text: size, vividness and restore are text (a form field, a command-line argument).
+        Raises RequestError."""
         width, height = image if isinstance(image, tuple) else upright_size(image)
-        return check_request(width, height, size=size, vividness=vividness, hints=hints, restore=restore,
-                             default_size=self.default_size, takes_hints=self.takes_hints, text=text)
+        request = check_request(width, height, size=size, vividness=vividness, hints=hints, restore=restore,
+                                default_size=self.default_size, takes_hints=self.takes_hints, text=text)
+        if reference is not None:
+            prepared = reference if isinstance(reference, Reference) else self.prepare_reference(reference)
+            request = replace(request, reference=prepared)
+        return request
+
+    def prepare_reference(self, reference: Image.Image) -> Reference:
+        """A colour reference -> it checked and prepared for matching, once for any number of photos (a folder).
+        Raises RequestError("reference", ...): not a colour photo, too large, or a model without an encoder."""
+        if self.matcher is None or not self.takes_hints:
+            raise RequestError("reference", "reference: this model has no ImageNet encoder to match photos with "
+                                            "(weights of format 3 have one, as the shipped weights do): send no "
+                                            "reference, or use such a weights file")
+        return self.matcher.prepare(reference)
 
     def colorize(self, image: Image.Image, request: ColorRequest) -> Image.Image:
         """image -> its colorized version, as `request` (from self.check, for this image) asks."""
@@ -125,6 +155,8 @@ class Colorizer:
         alpha = alpha_of(image)
         if alpha is not None:
             result.putalpha(alpha)
+        if seen.reference_share is not None:
+            result.info["reference_share"] = seen.reference_share
         return result
 
     # The two ends every caller shares (a photo, a film's frame, the page's preview of a film), and the network
@@ -133,7 +165,8 @@ class Colorizer:
 
     def prepare(self, image: Image.Image, request: ColorRequest) -> "Seen":
         """An upright image (any mode; a film's frame is RGB) -> what the network sees, as `request` asks: its
-        gray repaired (request.restore), a small copy's L at the working size, the points on the working grid."""
+        gray repaired (request.restore), a small copy's L at the working size, the points on the working grid; with
+        a reference, its matched colours among the points (the request's own winning where both are)."""
         source = self.repaired(as_gray(image), request.restore)  # mode L or F (gray in [0, 1]), full resolution
         width, height = source.size
         if (width, height) != (request.width, request.height):
@@ -142,7 +175,13 @@ class Colorizer:
         small_height, small_width = working_shape(height, width, request.size)
         # The network's input is made the way training made its crops: resized in sRGB, then converted to L.
         small = source.resize((small_width, small_height), Image.Resampling.BICUBIC, reducing_gap=3.0)
-        return Seen(source, small, pixels_to_lightness(small), (), None, request.vividness).with_points(request.hints)
+        seen = Seen(source, small, pixels_to_lightness(small), (), None, request.vividness)
+        if request.reference is None:
+            return seen.with_points(request.hints)
+        # the reference's colours, matched on the repaired gray, become points; the user's own win near theirs
+        matched = self.matcher.match_gray(source, request.reference)
+        points = with_own_points(matched.hints, request.hints, (width, height))
+        return replace(seen.with_points(tuple(points)), reference_share=matched.share)
 
     def predict(self, seen: "Seen") -> "Prediction":
         """What the network sees -> its colours at the operating point and the request's vividness, and what the
@@ -213,13 +252,14 @@ class Colorizer:
 @dataclass(frozen=True)
 class Seen:
     """What the network sees of one picture (Colorizer.prepare), and the full-resolution gray it is painted onto.
-    Another input (a reference photo's colours) arrives as one more field here, read by Colorizer.predict."""
+    A reference photo's colours arrive as points (model.reference), among the user's own."""
     source: Image.Image  # the upright gray at full resolution, repaired as asked: mode L, or F in [0, 1]
     small: Image.Image  # the same at the working size (h, w), as resized for the network: a film's flow runs on it
     l_small: torch.Tensor  # (h, w) float32 Lab L in [0, 100] of `small`
     points: tuple[Hint, ...]  # colour points in the source's pixels
     hint_layer: torch.Tensor | None  # (3, h, w) the points on the working grid (model.hints); None without points
     vividness: float  # 0 gray, 1 the operating point, 2 twice its colour
+    reference_share: float | None = None  # the part of the picture matched to a reference; None without one
 
     def with_points(self, points: tuple[Hint, ...]) -> "Seen":
         """The same picture with other colour points (a film's points, moved along the motion)."""

@@ -1,9 +1,12 @@
 """Colours from a reference photo: regions of a gray photo matched to regions of a colour photo, their colours
 handed to the Colorizer as colour points.
 
-    matcher = ReferenceMatcher.load("weights/colorizer.pt")          # the weights file's ImageNet encoder
-    colours = matcher.match(gray_photo, reference_photo)             # -> ReferenceColours(hints, share, ...)
-    result = colorizer(gray_photo, hints=colours.hints)              # or colorize_with_reference(...)
+    result = colorizer(gray_photo, reference=reference_photo)       # the Colorizer's own encoder matches them;
+    result.info["reference_share"]                                   # the part of the photo that matched
+
+    matcher = ReferenceMatcher.load("weights/colorizer.pt")          # or on their own: the file's ImageNet encoder
+    prepared = matcher.prepare(reference_photo)                      # checked and described once, for many photos
+    colours = matcher.match(gray_photo, prepared)                    # -> ReferenceColours(hints, share, ...)
 
 Colour is gone from the gray photo, so the matching uses what survives its loss: the ImageNet encoder's features
 of each photo's lightness (model.efficientnet, which the shipped weights file carries) and the lightness itself.
@@ -35,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps
 
-from model.color import gray8_of_rgb8, lightness_of_uint8, normalize_l, rgb_to_lab_np
+from model.color import gray8_of_rgb8, gray_to_l, lightness_of_uint8, normalize_l, rgb_to_lab_np
 from model.generator import pad_to_stride
 from model.hints import Hint
 from model.request import RequestError
@@ -67,13 +70,27 @@ class ReferenceColours:
     ab: np.ndarray  # (2, h, w) float32: the colour each cell took from the reference (0 where not kept)
 
 
+@dataclass(frozen=True)
+class Reference:
+    """A colour reference, checked and prepared for matching (ReferenceMatcher.prepare): what of it every photo
+    matched to it needs, computed once (a folder of photos, a film's keyframes)."""
+    rgb: Image.Image  # the reference, upright, mode RGB
+    parts: tuple[np.ndarray, ...]  # its cells' raw descriptors: (C, gh, gw) each, the encoder's levels or a texture
+    cell_l: np.ndarray  # (M,) each cell's mean lightness (M = gh * gw, row-major)
+    ab: np.ndarray  # (M, 2) each cell's mean colour
+    spread: np.ndarray  # (M,) how much each cell's colour varies
+
+
 class ReferenceMatcher:
     """Matches a gray photo's regions to a colour reference's. encoder: model.efficientnet.EfficientNetLite0 (or its
-    scripted, frozen copy) taking (B, 1, H, W) normalized L; None to match on the lightness's texture alone."""
+    scripted, frozen copy: Colorizer.encoder) taking (B, 1, H, W) normalized L on `device`; None to match on the
+    lightness's texture alone."""
 
-    def __init__(self, encoder: torch.nn.Module | None = None, side: int = MATCH_SIDE):
+    def __init__(self, encoder: torch.nn.Module | None = None, side: int = MATCH_SIDE,
+                 device: str | torch.device = "cpu"):
         self.encoder = encoder
         self.side = side
+        self.device = torch.device(device)
 
     @classmethod
     def load(cls, path: str | Path) -> "ReferenceMatcher":
@@ -88,22 +105,35 @@ class ReferenceMatcher:
             raise unreadable(Path(path), error) from None
         return cls(encoder)
 
-    def match(self, image: Image.Image, reference: Image.Image,
+    def prepare(self, reference: Image.Image, max_pixels: int = MAX_REFERENCE_PIXELS) -> Reference:
+        """A colour reference -> it checked (check_reference) and described for matching, once for any number of
+        photos. Raises RequestError("reference", ...) for a reference that is not an image, too large, or gray."""
+        rgb = check_reference(reference, max_pixels)
+        ref_lab = lab_small(rgb, self.side)  # (h', w', 3) the reference's Lab at the matching size
+        parts = self.parts(torch.from_numpy(np.ascontiguousarray(ref_lab[..., 0])))
+        ab = np.stack([cell_mean(ref_lab[..., c]) for c in (1, 2)]).reshape(2, -1).T  # (M, 2)
+        return Reference(rgb, tuple(parts), cell_mean(ref_lab[..., 0]).ravel(), ab,
+                         cell_spread(ref_lab[..., 1:]).ravel())
+
+    def match(self, image: Image.Image, reference: "Image.Image | Reference",
               max_pixels: int = MAX_REFERENCE_PIXELS) -> ReferenceColours:
-        """A photo (any mode: only its lightness is used) and a colour reference -> the colours that matched.
-        Raises RequestError("reference", ...) for a reference that is not an image, too large, or gray."""
-        reference = check_reference(reference, max_pixels)
-        image = ImageOps.exif_transpose(image)
-        width, height = image.size
-        l_small = lightness_small(gray_of(image), self.side)  # (h, w) L of the gray photo at the matching size
-        ref_lab = lab_small(reference, self.side)  # (h', w', 3) the reference's Lab at the matching size
-        ref_l = torch.from_numpy(np.ascontiguousarray(ref_lab[..., 0]))
+        """A photo (any mode: only its lightness is used) and a colour reference (or one prepared) -> the colours
+        that matched. Raises RequestError("reference", ...) for a reference that is not an image, too large, or
+        gray."""
+        if not isinstance(reference, Reference):
+            reference = self.prepare(reference, max_pixels)
+        return self.match_gray(gray_of(ImageOps.exif_transpose(image)), reference)
+
+    def match_gray(self, gray: Image.Image, reference: Reference) -> ReferenceColours:
+        """An upright gray photo (mode L, or F in [0, 1] as the Colorizer keeps a wider gray) and a prepared
+        reference -> the colours that matched, their points in the photo's pixels."""
+        width, height = gray.size
+        l_small = lightness_small(gray, self.side)  # (h, w) L of the gray photo at the matching size
 
         # 1. cell descriptors of both photos, and each cell's mean lightness
-        target, reference_cells = self.descriptors(l_small, ref_l)  # (N, D), (M, D)
-        target_l, ref_cell_l = cell_mean(l_small.numpy()).ravel(), cell_mean(ref_lab[..., 0]).ravel()
-        ref_ab = np.stack([cell_mean(ref_lab[..., c]) for c in (1, 2)]).reshape(2, -1).T  # (M, 2)
-        ref_spread = cell_spread(ref_lab[..., 1:]).ravel()  # (M,) how much a reference cell's colour varies
+        target, reference_cells = self.descriptors(self.parts(l_small), reference.parts)  # (N, D), (M, D)
+        target_l, ref_cell_l = cell_mean(l_small.numpy()).ravel(), reference.cell_l
+        ref_ab, ref_spread = reference.ab, reference.spread  # (M, 2), (M,)
         grid = cell_shape(*l_small.shape)
 
         # 2. the similarity of every pair of cells, less the lightness penalty; a straddling cell is never given
@@ -130,20 +160,16 @@ class ReferenceMatcher:
         hints = spread_points(kept, confidence, ab, scale, (width, height))
         return ReferenceColours(tuple(hints), float(kept.mean()) if kept.size else 0.0, kept, ab)
 
-    @torch.inference_mode()
-    def descriptors(self, l_target: torch.Tensor, l_reference: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-        """(h, w) and (h', w') lightness at the matching size -> (N, D) and (M, D) unit descriptors of their cells
-        (N, M: cells in row-major order)."""
-        parts_target, parts_reference = [], []
-        if self.encoder is not None:
-            for levels in zip(self.encoder_features(l_target), self.encoder_features(l_reference)):
-                parts_target.append(levels[0])
-                parts_reference.append(levels[1])
-            weights = LEVEL_WEIGHTS
-        else:
-            parts_target.append(texture(l_target.numpy()))
-            parts_reference.append(texture(l_reference.numpy()))
-            weights = (1.0,)
+    def parts(self, l_small: torch.Tensor) -> list[np.ndarray]:
+        """(h, w) lightness at the matching size -> its cells' raw descriptors, (C, gh, gw) each: the encoder's two
+        levels, or without one the lightness's texture."""
+        return self.encoder_features(l_small) if self.encoder is not None else [texture(l_small.numpy())]
+
+    def descriptors(self, parts_target: list[np.ndarray], parts_reference: list[np.ndarray] | tuple
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """The raw descriptors of two photos' cells (self.parts) -> (N, D) and (M, D) unit descriptors of their
+        cells (N, M: cells in row-major order)."""
+        weights = LEVEL_WEIGHTS if self.encoder is not None else (1.0,)
         target, reference = [], []
         for weight, part_t, part_r in zip(weights, parts_target, parts_reference):
             # centred on both photos' mean: features that every cell has (ReLU6 outputs are all >= 0) say nothing
@@ -153,17 +179,18 @@ class ReferenceMatcher:
             reference.append(math.sqrt(weight) * unit(flat_r - mean))
         return np.concatenate(target, axis=1), np.concatenate(reference, axis=1)
 
+    @torch.inference_mode()
     def encoder_features(self, l_small: torch.Tensor) -> list[np.ndarray]:
         """(h, w) L -> [(40, gh, gw) the encoder's 1/8 features, (112, gh, gw) its 1/16 ones enlarged to that grid],
         gh, gw = cell_shape(h, w)."""
         height, width = l_small.shape
-        padded = pad_to_stride(normalize_l(l_small)[None, None], 32).float()
+        padded = pad_to_stride(normalize_l(l_small)[None, None], 32).float().to(self.device)
         features = self.encoder(padded)
         grid = cell_shape(height, width)
         eighth = features[2][..., :grid[0], :grid[1]]
         sixteenth = F.interpolate(features[3], size=features[2].shape[-2:], mode="bilinear",
                                   align_corners=False)[..., :grid[0], :grid[1]]
-        return [eighth[0].float().numpy(), sixteenth[0].float().numpy()]
+        return [eighth[0].float().cpu().numpy(), sixteenth[0].float().cpu().numpy()]
 
 
 def colorize_with_reference(colorizer, image: Image.Image, reference: Image.Image, matcher: ReferenceMatcher,
@@ -172,14 +199,19 @@ def colorize_with_reference(colorizer, image: Image.Image, reference: Image.Imag
     hints: the user's own points, which win: a reference point closer to one of them than a block is dropped.
     options: the Colorizer's (size, vividness, restore)."""
     colours = matcher.match(image, reference)
-    points = list(colours.hints)
-    if hints:
-        width, height = ImageOps.exif_transpose(image).size
-        theirs = [(h["x"], h["y"]) if isinstance(h, dict) else (h.x, h.y) for h in hints]
-        near = min(width, height) / BLOCKS
-        points = [p for p in points if all(math.hypot(p.x - x, p.y - y) >= near for x, y in theirs)]
-        points += list(hints)  # later points paint over earlier ones in the hint layer
+    points = with_own_points(colours.hints, hints or [], ImageOps.exif_transpose(image).size)
     return colorizer(image, hints=points, **options), colours.share
+
+
+def with_own_points(matched, own, size: tuple[int, int]) -> list:
+    """The reference's points and the user's own (Hint or {"x", "y", ...}) for a photo of size (width, height) ->
+    both, the user's winning: a matched point closer to one of theirs than a block (BLOCKS on the short side) is
+    dropped, and theirs come last (later points paint over earlier ones in the hint layer)."""
+    if not own:
+        return list(matched)
+    theirs = [(h["x"], h["y"]) if isinstance(h, dict) else (h.x, h.y) for h in own]
+    near = min(size) / BLOCKS
+    return [p for p in matched if all(math.hypot(p.x - x, p.y - y) >= near for x, y in theirs)] + list(own)
 
 
 def check_reference(reference, max_pixels: int = MAX_REFERENCE_PIXELS) -> Image.Image:
@@ -225,8 +257,10 @@ def matching_size(width: int, height: int, side: int) -> tuple[int, int]:
 
 
 def lightness_small(gray: Image.Image, side: int) -> torch.Tensor:
-    """A mode L image -> (h, w) float32 Lab L at the matching size."""
+    """A mode L image (or F, gray in [0, 1]) -> (h, w) float32 Lab L at the matching size."""
     small = gray.resize(matching_size(*gray.size, side), Image.Resampling.BICUBIC, reducing_gap=3.0)
+    if small.mode == "F":
+        return gray_to_l(torch.from_numpy(np.array(small, dtype=np.float32)).clamp_(0, 1))
     return lightness_of_uint8(torch.from_numpy(np.array(small)))
 
 

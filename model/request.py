@@ -15,7 +15,7 @@ field; its message says what the field takes. What is not about the image (how m
 server accepts, the output format and quality) belongs to whoever receives the request.
 """
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from model.hints import Hint, parse_hints, shown
 from model.weights import MAX_SIZE, MIN_SIZE  # the working sizes a weights file may ask for, and a caller use
@@ -25,8 +25,8 @@ RESTORE_MODES = ("auto", "on", "off")  # repair of dust and scratches: when the 
 
 
 class RequestError(ValueError):
-    """A request value that is wrong. field: its name ("size", "vividness", "hints", "restore"); the message
-    names the field too and says what it takes."""
+    """A request value that is wrong. field: its name ("size", "vividness", "hints", "restore", "reference"); the
+    message names the field too and says what it takes."""
 
     def __init__(self, field: str, message: str):
         super().__init__(message)
@@ -41,6 +41,9 @@ class ColorRequest:
     vividness: float  # 0 gray, 1 the model's operating point, MAX_VIVIDNESS twice its colour
     hints: tuple[Hint, ...]  # checked against width x height
     restore: str  # one of RESTORE_MODES
+    # a colour reference, checked and prepared for matching (model.reference.Reference), or None; the Colorizer
+    # adds it (Colorizer.check), since preparing it needs the model's encoder
+    reference: object | None = field(default=None, compare=False, repr=False)
 
 
 def check_request(width: int, height: int, *, size=None, vividness=None, hints=None, restore=None,

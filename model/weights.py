@@ -78,6 +78,14 @@ def load_network(path: Path, device: str | torch.device = "cpu",
                  precision: str = "float32") -> tuple[torch.jit.ScriptModule, dict]:
     """path -> (network in eval mode, frozen for inference, taking and giving `precision`; its info dict).
     Raises WeightsError."""
+    network, info, _ = load_network_and_encoder(path, device, precision)
+    return network, info
+
+
+def load_network_and_encoder(path: Path, device: str | torch.device = "cpu", precision: str = "float32"
+                             ) -> tuple[torch.jit.ScriptModule, dict, torch.jit.ScriptModule | None]:
+    """As load_network, and the network's ImageNet encoder on its own, frozen, in float32 (model.reference matches
+    photos with its features); None for a file without one (formats 1 and 2). Read from the same file, once."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     path = Path(path)
@@ -91,6 +99,14 @@ def load_network(path: Path, device: str | torch.device = "cpu",
             network = network.to(getattr(torch, precision))  # stored as float16 to halve the file
             if json.loads(extra[INFO_FILE] or "{}").get("encoder_precision") == "float32":
                 network.imagenet.float()  # the ImageNet encoder stays float32 (EfficientNetLite0.forward)
+            encoder = None
+            if hasattr(network, "imagenet"):  # frozen on its own before the whole is: freezing inlines it
+                imagenet = network.imagenet
+                if any(p.dtype != torch.float32 for p in imagenet.parameters()):
+                    with warnings.catch_warnings():  # copying a scripted module reads each parameter's .grad
+                        warnings.filterwarnings("ignore", message=r"The \.grad attribute", category=UserWarning)
+                        imagenet = copy.deepcopy(imagenet).float()  # .float() in place would change the network's
+                encoder = torch.jit.freeze(imagenet.eval())
             network = torch.jit.freeze(network.eval())  # folds batch norm into the convolutions
     except Exception as error:  # torch raises RuntimeError, ValueError and others for broken files
         raise unreadable(path, error) from None
@@ -112,7 +128,7 @@ def load_network(path: Path, device: str | torch.device = "cpu",
         raise WeightsError(f"{path} has working_size {size!r} in its {INFO_FILE}; it must be a whole number from "
                            f"{MIN_SIZE} to {MAX_SIZE}: export it again with a valid --working-size")
     _check_runs(network, stride, takes_hints(info), device, getattr(torch, precision), path)
-    return network, info
+    return network, info, encoder
 
 
 def takes_hints(info: dict) -> bool:

@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 
 from model.critic import Critic
+from model.encoder_unet import FusedResUNet
 from model.generator import Generator
 from training.config import TrainConfig
 from training.export import export
@@ -95,6 +96,28 @@ def echo_weights(tmp_path_factory) -> Path:
     from model.weights import save_network
     path = tmp_path_factory.mktemp("echo") / "echo.pt"
     save_network(EchoHints(**TINY, stem_stride=1), path, {"working_size": 64, "chroma_gain": 1.0})
+    return path
+
+
+class EchoHintsWithEncoder(FusedResUNet):
+    """EchoHints with an (untrained) ImageNet encoder inside, as weights of format 3 have: the Colorizer takes a
+    colour reference with it (model.reference); random convolutions tell stripes from checks, enough for tests."""
+
+    def forward(self, l_norm: torch.Tensor, hints: Optional[torch.Tensor] = None, raw: bool = False) -> torch.Tensor:
+        if hints is None:
+            return torch.zeros_like(l_norm).repeat(1, 2, 1, 1)
+        weight = torch.nn.functional.avg_pool2d(hints[:, 2:3], 9, stride=1, padding=4)
+        colour = torch.nn.functional.avg_pool2d(hints[:, :2], 9, stride=1, padding=4)
+        return torch.where(weight > 0, colour / weight.clamp(min=1e-6), torch.zeros_like(colour))
+
+
+@pytest.fixture(scope="session")
+def echo_encoder_weights(tmp_path_factory) -> Path:
+    """A weights file of format 3 (an ImageNet encoder inside) whose net follows hints exactly (EchoHints)."""
+    from model.weights import save_network
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("echo_encoder") / "echo_encoder.pt"
+    save_network(EchoHintsWithEncoder(**TINY, stem_stride=1), path, {"working_size": 64, "chroma_gain": 1.0})
     return path
 
 

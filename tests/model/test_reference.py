@@ -135,3 +135,73 @@ def test_a_reference_over_the_pixel_limit_is_refused_before_it_is_decoded():
 
 def test_a_weights_file_without_an_encoder_gives_a_texture_matcher(tiny_weights):
     assert ReferenceMatcher.load(tiny_weights).encoder is None
+
+
+# The Colorizer with a reference: its own encoder (weights of format 3) matches, in the photo path.
+
+@pytest.fixture(scope="module")
+def encoder_colorizer(echo_encoder_weights) -> Colorizer:
+    return Colorizer.load(echo_encoder_weights, precision="float32")
+
+
+def ab_halves(result: Image.Image) -> tuple[np.ndarray, np.ndarray]:
+    lab = rgb_to_lab_np(np.asarray(result.convert("RGB")))
+    return lab[:, 8:WIDTH // 2 - 8, 1:].mean(axis=(0, 1)), lab[:, WIDTH // 2 + 8:-8, 1:].mean(axis=(0, 1))
+
+
+def test_the_colorizer_gives_each_region_the_colour_of_the_reference_region_it_matches(encoder_colorizer):
+    assert encoder_colorizer.encoder is not None
+    gray = two_textures(stripes, checks)
+    reference = two_textures(checks, stripes, colours=(BLUE, RED), seed=1)
+    result = encoder_colorizer(gray, reference=reference, restore="off")
+    left, right = ab_halves(result)
+    assert result.size == gray.size and 0.5 < result.info["reference_share"] <= 1
+    assert left[0] > 20 and left[1] > 10, f"the striped half should be red, got ab {left}"
+    assert right[1] < -8 and right[0] < left[0] - 20, f"the checked half should be blue, got ab {right}"
+    # without the reference the echo net gives no colour, and says nothing of a share
+    automatic = encoder_colorizer(gray, restore="off")
+    assert "reference_share" not in automatic.info and np.abs(ab_halves(automatic)).max() < 2
+
+
+def test_a_reference_prepared_once_gives_what_the_photo_itself_gives(encoder_colorizer):
+    gray = two_textures(stripes, checks)
+    reference = two_textures(checks, stripes, colours=(BLUE, RED), seed=1)
+    prepared = encoder_colorizer.prepare_reference(reference)
+    request = encoder_colorizer.check(gray, restore="off", reference=prepared)
+    assert request.reference is prepared
+    once = encoder_colorizer.colorize(gray, request)
+    assert np.array_equal(np.asarray(once), np.asarray(encoder_colorizer(gray, reference=reference, restore="off")))
+
+
+def test_the_users_point_wins_over_the_reference_in_the_colorizer(encoder_colorizer):
+    gray = two_textures(stripes, checks)
+    reference = two_textures(checks, stripes, colours=(BLUE, RED), seed=1)
+    green = {"x": 40, "y": 60, "color": "#20c020"}
+    request = encoder_colorizer.check(gray, reference=reference, hints=[green], restore="off")
+    points = encoder_colorizer.prepare(gray, request).points  # what the network is given
+    assert points[-1] == request.hints[0], "the user's point comes last: it paints over the others"
+    matched = points[:-1]
+    assert matched and all(np.hypot(p.x - 40, p.y - 60) >= HEIGHT / BLOCKS for p in matched)
+    result = encoder_colorizer.colorize(gray, request)
+    around = rgb_to_lab_np(np.asarray(result))[56:65, 36:45, 1:].mean(axis=(0, 1))
+    assert around[0] < -15, f"the user's green point should hold its place on the red half, got ab {around}"
+    left, _ = ab_halves(result)
+    assert left[1] > 5, f"the rest of the striped half keeps the reference's red, got ab {left}"
+
+
+def test_a_model_without_an_encoder_refuses_a_reference_naming_it(echo_colorizer):
+    reference = two_textures(checks, stripes, colours=(BLUE, RED), seed=1)
+    assert echo_colorizer.encoder is None
+    with pytest.raises(RequestError, match="reference: this model has no ImageNet encoder") as caught:
+        echo_colorizer(two_textures(stripes, checks), reference=reference)
+    assert caught.value.field == "reference"
+
+
+@pytest.mark.parametrize("reference, words", [
+    (Image.new("RGB", (64, 48), (120, 120, 120)), "gray photo"),
+    ("photo.jpg", "PIL image"),
+])
+def test_the_colorizer_refuses_a_reference_that_gives_no_colours(encoder_colorizer, reference, words):
+    with pytest.raises(RequestError, match=words) as caught:
+        encoder_colorizer.check(two_textures(stripes, checks), reference=reference)
+    assert caught.value.field == "reference"
