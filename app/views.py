@@ -35,19 +35,23 @@ def colorize():
         if upload is None:
             raise UploadError(400, "No image was sent: post the file in a multipart form field named 'image'.")
         image = decode_upload(upload_bytes(upload), current_app.config["MAX_PIXELS"])
+        reference = decode_reference(request.files.get("reference"))
         # Every rule about what may be asked of the image is the Colorizer's (model.request); hints parsed once.
         wanted = colorizer.check(image, size=form.get("size"), vividness=form.get("vividness"),
-                                 restore=form.get("restore"), hints=raw_hints, text=True)
+                                 restore=form.get("restore"), hints=raw_hints, reference=reference, text=True)
     except UploadError as error:
         return error_response(error.status, error.message)
     except RequestError as error:
         return error_response(422, f"{error}.")
     result = colorizer.colorize(image, wanted)
+    share = result.info.pop("reference_share", None)
     _, mimetype, extension = OUTPUT_FORMATS[output_format]
     headers = {"Content-Disposition": content_disposition(safe_stem(upload.filename), f"-color.{extension}"),
                "Cache-Control": "no-store"}
     if wanted.hints:  # what each point asked and what the result shows there (sRGB cannot show every colour at every L)
         headers["X-Colorizer-Points"] = json.dumps(points_shown(result, wanted.hints, [h["color"] for h in raw_hints]))
+    if share is not None:  # the part of the photo whose colours came from the reference, 0 to 1
+        headers["X-Colorizer-Reference"] = f"{share:.2f}"
     return Response(encode(result, output_format, quality), mimetype=mimetype, headers=headers)
 
 
@@ -61,7 +65,7 @@ def healthz():
         workers = None  # the queue's storage cannot be reached just now
     return jsonify(status="ok", video_workers=workers, model={
         "sha256": colorizer.sha256, "working_size": colorizer.default_size, "parameters": info.get("parameters"),
-        "precision": colorizer.precision, "hints": colorizer.takes_hints,
+        "precision": colorizer.precision, "hints": colorizer.takes_hints, "reference": colorizer.matcher is not None,
         "exported": info.get("exported"), "training": {k: v for k, v in info.get("training", {}).items() if k != "config"},
     })
 
@@ -88,7 +92,8 @@ def render_page(error: str | None) -> str:
     default = colorizer.default_size
     sizes = sorted({min(MAX_SIZE, max(MIN_SIZE, 8 * round(default * factor / 8))) for factor in SIZE_FACTORS} | {default})
     return render_template("index.html", sizes=sizes, default_size=default, error=error, accept=ACCEPT,
-                           format_names=NAMES, hints=colorizer.takes_hints, max_hints=current_app.config["MAX_HINTS"])
+                           format_names=NAMES, hints=colorizer.takes_hints, max_hints=current_app.config["MAX_HINTS"],
+                           reference=colorizer.matcher is not None)
 
 
 def parse_output(form) -> tuple[str, int]:
@@ -154,6 +159,20 @@ def content_disposition(stem: str, suffix: str) -> str:
         return f'inline; filename="{stem}{suffix}"'
     fallback = safe_stem(unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode("ascii"))
     return f"inline; filename=\"{fallback}{suffix}\"; filename*=UTF-8''{quote(stem + suffix, safe='')}"
+
+
+def decode_reference(upload):
+    """The optional reference field: a colour photo, decoded and checked as the image is, its errors naming the
+    field; None when it was not sent (or sent empty, as a form's file input left empty is)."""
+    if upload is None:
+        return None
+    data = upload_bytes(upload)
+    if not data and not upload.filename:
+        return None
+    try:
+        return decode_upload(data, current_app.config["MAX_PIXELS"])
+    except UploadError as error:
+        raise UploadError(error.status, f"reference (the colour photo to take colours from): {error.message}") from None
 
 
 def upload_bytes(upload) -> bytes:
