@@ -2,13 +2,15 @@
 
     colorize old.jpg scans/ --output colorized/ [--weights PATH] [--size N] [--format png] [--vividness 1.4]
     colorize photo.jpg --hints points.json --output colorized/
+    colorize scans/ --reference street_in_colour.jpg --output colorized/   # one reference for every photo
     colorize film.mkv scans/ --output colorized/ [--stabilize off] [--no-videos]
 
 A folder's photos and films are both colorized (films as MP4, model.video), unless --no-videos leaves the films
 out. Outputs keep the inputs' folder structure below the folder they share: `scans/a/photo.jpg` and
 `scans/b/photo.jpg` become `colorized/a/photo.jpg` and `colorized/b/photo.jpg`. Outputs that already exist are
 left alone and reported, unless --overwrite; inputs are never overwritten. A file that cannot be read is
-reported and skipped; the exit code is 1 when any was.
+reported and skipped; the exit code is 1 when any was. A --reference (a colour photo) is read and prepared once
+and gives its colours to the regions of every photo that match it (model.reference); films take none yet.
 """
 import argparse
 import json
@@ -89,6 +91,18 @@ def read_hints(path: Path) -> list:
     return hints
 
 
+def read_reference(parser: argparse.ArgumentParser, colorizer: Colorizer, path: Path):
+    """--reference: the colour photo opened, checked and prepared for matching once, for every photo; a usage
+    error naming the option for one that cannot give colours (unreadable, gray, too large, or no encoder)."""
+    try:
+        with Image.open(path) as opened:
+            return colorizer.prepare_reference(opened)
+    except (OSError, Image.DecompressionBombError) as error:  # UnidentifiedImageError is an OSError
+        parser.error(f"--reference: cannot read {path} as an image ({error})")
+    except RequestError as error:
+        parser.error(f"--reference {path}: {error}")
+
+
 def main(argv: list | None = None) -> int:
     parser = argparse.ArgumentParser(prog="colorize", description="Colorize grayscale photos and films: each input "
                                      "file, and the photos and films in each input folder, is written in color under "
@@ -104,6 +118,11 @@ def main(argv: list | None = None) -> int:
     parser.add_argument("--hints", type=Path, default=None,
                         help='a JSON file of colour points for a single input: [{"x": 120, "y": 80, "color": '
                              '"#c02020"}, ...], x and y in pixels of the photo as displayed')
+    parser.add_argument("--reference", type=Path, default=None,
+                        help="a colour photo whose colours go to the regions of every input photo that match it (the "
+                             "same place, people or things); --hints win over it; a photo of another scene usually "
+                             "matches nothing and keeps its automatic colours. Needs weights with an ImageNet encoder "
+                             "(the shipped ones); films take no reference yet")
     parser.add_argument("--vividness", type=checked(check_vividness), default=None,
                         help=f"0 (gray) to {MAX_VIVIDNESS:g} (twice as colourful); 1 is the model's own (default)")
     parser.add_argument("--restore", type=checked(check_restore), default="auto",
@@ -138,12 +157,17 @@ def main(argv: list | None = None) -> int:
             hints = read_hints(args.hints)
         except ValueError as error:
             parser.error(str(error))
+    if args.reference and any(map(is_video_name, files)):
+        parser.error("--reference is for photos: films take no reference yet; colorize them in a run of their own "
+                     "(--no-videos leaves a folder's films out)")
     share_cores()  # torch, OpenCV and the video codec share this process's cores (model.threads)
     try:
         colorizer = Colorizer.load(args.weights, precision=args.precision)
     except WeightsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    reference = read_reference(parser, colorizer, args.reference) if args.reference else None
+    shares = []  # the part of each photo that matched the reference
     inputs = {file.resolve() for file in files}
     done, kept, claimed = 0, [], {}
     for file, target in tqdm(list(zip(files, output_paths(args.inputs, files, args.output, extension))),
@@ -167,8 +191,9 @@ def main(argv: list | None = None) -> int:
         try:
             with Image.open(file) as image:
                 wanted = colorizer.check(image, size=args.size, vividness=args.vividness, hints=hints,
-                                         restore=args.restore, text=True)
+                                         restore=args.restore, reference=reference, text=True)
                 result = colorizer.colorize(image, wanted)
+                shares += [result.info.pop("reference_share")] if reference is not None else []
         except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:
             errors.append(f"{file}: cannot read it as an image ({error})")
             continue
@@ -185,6 +210,10 @@ def main(argv: list | None = None) -> int:
                       for count, name in ((len(files) - films, "photo"), (films, "film")) if count)
     print(f"colorized {done} of {len(files)} file{'s' if len(files) != 1 else ''} ({kinds or 'none'}) into "
           f"{args.output}")
+    if shares:
+        unmatched = sum(share == 0 for share in shares)
+        print(f"the reference's colours went to {sum(shares) / len(shares):.0%} of each photo on average"
+              + (f"; {unmatched} photo(s) matched nothing in it and kept their automatic colours" if unmatched else ""))
     if kept:
         print(f"left {len(kept)} existing output(s) as they were (such as {kept[0]}); --overwrite replaces them")
     return 1 if errors else 0

@@ -204,3 +204,68 @@ def test_films_in_a_folder_are_colorized_too_unless_left_out(inputs, tmp_path, t
     assert summary in capsys.readouterr().out
     if "clip.mp4" in made:
         assert probe(out / "clip.mp4").frames == 5
+
+
+def test_one_reference_gives_its_colours_to_every_photo_named(tmp_path, echo_encoder_weights, capsys, monkeypatch):
+    from model.colorizer import Colorizer
+    from model.color import rgb_to_lab_np
+    from tests.model.test_reference import BLUE, RED, WIDTH, checks, stripes, two_textures
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    for name, seed in (("one.png", 0), ("two.png", 5)):
+        two_textures(stripes, checks, seed=seed).save(folder / name)
+    reference = tmp_path / "colour.png"
+    two_textures(checks, stripes, colours=(BLUE, RED), seed=1).save(reference)
+    prepared = []  # the reference is opened and prepared once, whatever the number of photos
+    prepare = Colorizer.prepare_reference
+    monkeypatch.setattr(Colorizer, "prepare_reference", lambda self, image: prepared.append(1) or prepare(self, image))
+    out = tmp_path / "out"
+    assert main([str(folder), "--reference", str(reference), "-o", str(out), "--weights", str(echo_encoder_weights),
+                 "--format", "png", "--restore", "off"]) == 0
+    assert len(prepared) == 1
+    for name in ("one.png", "two.png"):
+        with Image.open(out / name) as result:
+            lab = rgb_to_lab_np(np.asarray(result.convert("RGB")))
+        left, right = lab[:, 8:WIDTH // 2 - 8, 1:].mean(axis=(0, 1)), lab[:, WIDTH // 2 + 8:-8, 1:].mean(axis=(0, 1))
+        assert left[0] > 20 and left[1] > 10, f"{name}: the striped half should be red, got ab {left}"
+        assert right[1] < -8 and right[0] < left[0] - 20, f"{name}: the checked half should be blue, got ab {right}"
+    assert "the reference's colours went to" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda path: path.write_bytes(b"not an image"), "--reference: cannot read"),
+    (lambda path: Image.new("RGB", (64, 48), (128, 128, 128)).save(path, "PNG"), "is a gray photo"),
+    (lambda path: None, "--reference: cannot read"),  # no such file
+])
+def test_a_bad_reference_is_a_usage_error_naming_the_option(inputs, tmp_path, echo_encoder_weights, capsys, make,
+                                                             message):
+    reference = tmp_path / "reference.png"
+    make(reference)
+    with pytest.raises(SystemExit) as exit_:
+        main([str(inputs), "--reference", str(reference), "-o", str(tmp_path / "out"),
+              "--weights", str(echo_encoder_weights)])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "--reference" in err and message in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_reference_for_a_model_without_an_encoder_is_a_usage_error(inputs, tmp_path, tiny_weights, capsys):
+    reference = tmp_path / "colour.png"
+    synthetic_photo(5).save(reference)
+    with pytest.raises(SystemExit) as exit_:
+        main([str(inputs), "--reference", str(reference), "-o", str(tmp_path / "out"), "--weights", str(tiny_weights)])
+    assert exit_.value.code == 2 and "--reference" in capsys.readouterr().err
+
+
+def test_a_reference_with_films_among_the_inputs_is_a_usage_error(inputs, tmp_path, echo_encoder_weights, capsys):
+    from tests.model.test_video import make_video
+    make_video(inputs / "clip.mkv", frames=3)
+    reference = tmp_path / "colour.png"
+    synthetic_photo(5).save(reference)
+    with pytest.raises(SystemExit) as exit_:
+        main([str(inputs), "--reference", str(reference), "-o", str(tmp_path / "out"),
+              "--weights", str(echo_encoder_weights)])
+    assert exit_.value.code == 2 and "--reference is for photos" in capsys.readouterr().err
+    # --no-videos leaves the folder's film out, and the photos take the reference
+    assert main([str(inputs), "--reference", str(reference), "-o", str(tmp_path / "out"), "--no-videos",
+                 "--weights", str(echo_encoder_weights)]) == 0
