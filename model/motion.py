@@ -222,38 +222,52 @@ class FrameColour:
     def __call__(self, seen: Seen) -> Prediction:
         """What the network sees of the next frame (Colorizer.prepare, without points) -> the colour to paint."""
         small8 = np.asarray(seen.small)  # (h, w) uint8
+        cut, flows, previous = self.follow(small8)  # a new shot?, the motion since the previous frame, points moved
+        if not self.stabilize or not self.follows:  # each frame as a photo
+            return self.predict(seen)
+        if cut:  # a new shot starts from the network, painted as a photo is
+            return self.keyframe(seen)
+        return self.carry(seen, small8, previous, *flows)
+
+    def follow(self, small8: np.ndarray) -> tuple[bool, tuple, np.ndarray | None]:
+        """The next frame's (h, w) small gray -> (whether a shot starts with it, its (backward, forward) flows or
+        (None, None), the previous frame's small gray). Moves the points along, adds the frame's new ones."""
         cut = self.cuts(small8)
         if cut:
             self.cut_frames.append(self.index)
-        new_points = self.points.get(self.index, [])
         backward = forward = None
         if not cut and self.follows and (self.stabilize or self.tracker.points):
-            backward = self.flow.calc(small8, self.previous, None)  # current pixel -> where it was
+            backward = self.flow.calc(small8, self.previous, None)  # (h, w, 2) current pixel -> where it was
             forward = self.flow.calc(self.previous, small8, None)
         if cut:
             self.tracker.clear()  # a point belongs to its shot
         elif self.tracker.points and self.follows:
             self.tracker.move(forward, backward)
-        self.tracker.add(new_points)
+        self.tracker.add(self.points.get(self.index, []))
         previous, self.previous = self.previous, small8
         self.index += 1
+        return cut, (backward, forward), previous
 
-        if not self.stabilize or not self.follows:  # each frame as a photo
-            return self.predict(seen)
-        if cut:  # a new shot starts from the network, painted as a photo is
-            prediction = self.predict(seen)
-            self.ab = self.target = working_ab(prediction, seen)
-            self.confidence = np.ones(self.ab.shape[:2], np.float32)
-            self.since_keyframe = 0
-            return prediction
+    def keyframe(self, seen: Seen) -> Prediction:
+        """The first frame of a shot: the network's colour, which the frames after it carry."""
+        prediction = self.predict(seen)
+        self.ab = self.target = working_ab(prediction, seen)
+        self.confidence = np.ones(self.ab.shape[:2], np.float32)
+        self.since_keyframe = 0
+        return prediction
+
+    def carry(self, seen: Seen, small8: np.ndarray, previous: np.ndarray, backward: np.ndarray,
+              forward: np.ndarray) -> Prediction:
+        """A frame within a shot: the previous frame's colour moved along the flow where it is trusted, the rest
+        from the last keyframe's prediction moved along too (the network runs again when it is time)."""
         carried = warp(self.ab, backward, self.grid)
-        trust = flow_confidence(backward, forward, previous, small8, self.grid,
-                                self.settings.photometric_levels)
+        trust = flow_confidence(backward, forward, previous, small8, self.grid, self.settings.photometric_levels)
         self.target = warp(self.target, backward, self.grid)
         self.confidence = trust * warp(self.confidence, backward, self.grid)
         self.since_keyframe += 1
         lost = float((self.confidence < self.settings.lost).mean())
-        weight = self.settings.carry_weight * trust
+        weight = self.settings.carry_weight * trust  # (h, w)
+        new_points = (self.index - 1) in self.points  # points start on this frame (follow has counted it)
         if new_points or self.since_keyframe >= self.settings.keyframe_every or lost > self.settings.refresh_area:
             prediction = self.predict(seen)
             self.target = working_ab(prediction, seen)
@@ -262,7 +276,7 @@ class FrameColour:
                                          interpolation=cv2.INTER_AREA)
             self.confidence = np.ones_like(self.confidence)
             self.since_keyframe = 0
-        self.ab = weight[..., None] * carried + (1 - weight[..., None]) * self.target
+        self.ab = weight[..., None] * carried + (1 - weight[..., None]) * self.target  # (h, w, 2)
         return Prediction(torch.from_numpy(np.ascontiguousarray(self.ab.transpose(2, 0, 1)))[None])
 
     def predict(self, seen: Seen) -> Prediction:
