@@ -5,6 +5,7 @@
 //   upload.js        choosing or dropping a photo (or a video)
 //   render.js        colorizing with fetch (one request at a time), the first result, the download
 //   compare.js       the comparison with the original (its own control: the result is shown whole)
+//   reference.js     a colour reference photo: chosen or dropped, shown small beside the result, removed
 //   points.js        colour points: markers and colour choice; points-input.js: placing, dragging, keys;
 //                    shown.js: the colour the result shows at a point, where it differs from the one chosen
 //   video.js         a video: checked, its first frame shown and colorized as a photo, for the points
@@ -17,6 +18,7 @@
 import { wireCompare } from "./js/compare.js";
 import { wireColorChoice } from "./js/points.js";
 import { wirePointsInput } from "./js/points-input.js";
+import { wireReference } from "./js/reference.js";
 import { render, wireRender } from "./js/render.js";
 import { wireShown } from "./js/shown.js";
 import { els, state } from "./js/state.js";
@@ -29,6 +31,7 @@ document.documentElement.classList.add("js");
 
 wireUpload();
 wireRender();
+wireReference();
 wireCompare();
 wireColorChoice();
 wirePointsInput();

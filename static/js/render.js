@@ -22,6 +22,10 @@ function request(full) {
   body.append("format", "jpeg");
   body.append("vividness", els.vividness.value);
   body.append("restore", els.form.elements.restore.value);
+  // a video's first frame is previewed as the film is colorized, and films take no reference yet
+  if (state.reference && !state.video) {
+    body.append("reference", state.reference.copy || state.reference.file, state.reference.name);
+  }
   const target = useFile ? photo.full : photo.previewSize;
   if (points.length && photo.full && target) {
     body.append("hints", JSON.stringify(points.map((p) => ({
@@ -58,7 +62,8 @@ export async function render() {
     if (!state.hasResult) await firstResult(current);
     // what the result shows at each point (shown.js); the header is absent when no points were sent
     els.compare.dispatchEvent(new CustomEvent("colorized", {
-      detail: { sent, header: response.headers.get("X-Colorizer-Points") },
+      detail: { sent, header: response.headers.get("X-Colorizer-Points"),
+                reference: response.headers.get("X-Colorizer-Reference") },
     }));
   } catch (failure) {
     if (state.photo === current) failed(current, "The photo could not be sent: check your connection and try again.");

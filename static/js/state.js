@@ -16,6 +16,10 @@ export const els = {
   editor: $("editor"), pointsLayer: $("points"), addPoint: $("add-point"), clearPoints: $("clear-points"),
   picker: $("picker"), pickerTitle: $("picker-title"), swatches: $("swatches"), color: $("color"),
   removePoint: $("remove-point"), pointNote: $("point-note"),
+  // the reference photo's controls: absent (null) when the model takes no reference
+  reference: $("reference"), referenceDrop: $("reference-drop"), referenceShown: $("reference-shown"),
+  referenceImg: $("reference-img"), referenceName: $("reference-name"), referenceShare: $("reference-share"),
+  referenceRemove: $("reference-remove"),
   video: $("video"), videoProgress: $("video-progress"), videoBar: $("video-bar"),
   videoProgressText: $("video-progress-text"), videoCancel: $("video-cancel"), videoDone: $("video-done"),
   videoAfter: $("video-after"), videoBefore: $("video-before"), videoDownload: $("video-download"),
@@ -46,4 +50,7 @@ export const state = {
   // (null if the browser cannot show it). job: the video job under way or finished (video-job.js).
   video: null,
   job: null,  // {id, url, xhr, timer, record}
+  // The colour reference (reference.js), kept when another photo is chosen: {file, name, url, copy (a reduced
+  // copy to send, or null: the file itself)}; null when there is none.
+  reference: null,
 };

@@ -2,6 +2,7 @@
 // anything is sent, shown at once, and a reduced copy made for quick edits. "Colorize another" starts again.
 import { loadImage, reducedCopy } from "./images.js";
 import { clearPoints } from "./points.js";
+import { removeReference } from "./reference.js";
 import { setAspect } from "./render.js";
 import { els, settings, state } from "./state.js";
 import { showError } from "./status.js";
@@ -107,6 +108,7 @@ export function wireUpload() {
 
 function startAgain() {
   els.form.reset();
+  removeReference();  // the form's reset emptied its input
   els.vividnessValue.textContent = "1.00";
   els.fileName.textContent = "";
   forget("");

@@ -720,3 +720,31 @@ def test_the_whole_photo_flow_with_the_keyboard_alone(browser, server, photo, tm
         assert page.evaluate("document.activeElement.id") == "download"  # still there, for another press
     page.screenshot(path=str(tmp_path / "keyboard-download.png"))
     assert not problems, f"the page logged errors: {problems}"
+
+
+def test_a_chosen_reference_is_sent_shown_beside_the_result_and_removed(browser, server, photo, tmp_path):
+    reference = tmp_path / "in colour.jpg"
+    synthetic_photo(11, (240, 160)).save(reference, quality=92)  # the photo itself in colour: its regions match
+    page = new_page(browser)
+    problems, sent = watched(page), posts(page)
+    colorize(page, server, photo)
+    assert "reference" not in sent[-1] and page.is_hidden("#reference-shown")
+
+    count = len(sent)
+    page.set_input_files("#reference", str(reference))  # chosen once a result is shown: colorized again with it
+    page.wait_for_function("(count) => window.__posts.length > count", arg=count)
+    page.wait_for_selector("#reference-share:text('took its colours from it')", timeout=60_000)
+    settle(page)
+    assert sent[-1]["reference"] > 0  # sent with the photo (a file: its size in bytes)
+    assert reference.name in page.inner_text("#reference-name")
+    shown, result = page.locator("#reference-img").bounding_box(), page.locator("#after").bounding_box()
+    assert 0 < shown["width"] <= 130 and shown["width"] < result["width"] / 3  # small, in the result's section
+    assert page.eval_on_selector("#reference-img", "img => img.naturalWidth") == 240
+
+    count = len(sent)
+    page.click("#reference-remove")
+    page.wait_for_function("(count) => window.__posts.length > count", arg=count)
+    settle(page)
+    assert "reference" not in sent[-1]
+    assert page.is_hidden("#reference-shown") and page.eval_on_selector("#reference", "input => input.value") == ""
+    assert not problems, f"the page logged errors: {problems}"
