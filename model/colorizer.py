@@ -175,12 +175,14 @@ class Colorizer:
         small_height, small_width = working_shape(height, width, request.size)
         # The network's input is made the way training made its crops: resized in sRGB, then converted to L.
         small = source.resize((small_width, small_height), Image.Resampling.BICUBIC, reducing_gap=3.0)
-        seen = Seen(source, small, pixels_to_lightness(small), (), None, request.vividness)
-        if request.reference is None:
-            return seen.with_points(request.hints)
-        # the reference's colours, matched on the repaired gray, become points; the user's own win near theirs
-        matched = self.matcher.match_gray(source, request.reference)
-        points = with_own_points(matched.hints, request.hints, (width, height))
+        seen = Seen(source, small, pixels_to_lightness(small), (), None, request.vividness).with_points(request.hints)
+        return seen if request.reference is None else self.with_reference(seen, request.reference)
+
+    def with_reference(self, seen: "Seen", reference: Reference) -> "Seen":
+        """What the network sees, with a prepared reference's colours (matched on the repaired gray) among its
+        points, its own winning near theirs (model.reference.with_own_points); and the share of it matched."""
+        matched = self.matcher.match_gray(seen.source, reference)
+        points = with_own_points(matched.hints, seen.points, seen.source.size)
         return replace(seen.with_points(tuple(points)), reference_share=matched.share)
 
     def predict(self, seen: "Seen") -> "Prediction":
