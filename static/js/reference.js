@@ -10,7 +10,7 @@ import { showError } from "./status.js";
 
 function refusal(file) {
   if (file.type && !file.type.startsWith("image/")) {
-    return `The reference "${file.name}" is not an image. Choose a ${settings.formatNames} colour photo.`;
+    return `The reference "${file.name}" is not an image. Choose a ${settings.formatNames} color photo.`;
   }
   if (file.size > settings.maxBytes) {
     const limit = (settings.maxBytes / 2 ** 20).toFixed(0);
@@ -59,8 +59,8 @@ function showShare(header) {
   if (!state.reference || header === null) { els.referenceShare.textContent = ""; return; }
   const share = Number(header);
   els.referenceShare.textContent = share > 0
-    ? `${Math.round(100 * share)}% of the photo took its colours from it.`
-    : "Nothing in the photo matched it: the colours are the model's own.";
+    ? `${Math.round(100 * share)}% of the photo took its colors from it.`
+    : "Nothing in the photo matched it: the colors are the model's own.";
 }
 
 export function wireReference() {

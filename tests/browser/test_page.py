@@ -733,7 +733,7 @@ def test_a_chosen_reference_is_sent_shown_beside_the_result_and_removed(browser,
     count = len(sent)
     page.set_input_files("#reference", str(reference))  # chosen once a result is shown: colorized again with it
     page.wait_for_function("(count) => window.__posts.length > count", arg=count)
-    page.wait_for_selector("#reference-share:text('took its colours from it')", timeout=60_000)
+    page.wait_for_selector("#reference-share:text('took its colors from it')", timeout=60_000)
     settle(page)
     assert sent[-1]["reference"] > 0  # sent with the photo (a file: its size in bytes)
     assert reference.name in page.inner_text("#reference-name")
