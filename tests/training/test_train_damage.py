@@ -1,0 +1,46 @@
+"""training.train_damage: crops made old with their labels, letters that are not labelled, a run that resumes, and
+an export the detector loads."""
+import json
+
+import numpy as np
+import torch
+
+from model.damage import DamageDetector
+from tests.conftest import synthetic_photo
+from training import train_damage
+from training.train_damage import DamageConfig, add_text, damaged_crop
+
+
+def gray(seed: int) -> np.ndarray:
+    return np.asarray(synthetic_photo(seed, (180, 150)).convert("L"))
+
+
+def test_a_crop_is_labelled_with_the_damage_drawn_on_it():
+    config = DamageConfig(crop=96, clean_chance=0.0, text_chance=0.0)
+    for seed in range(4):
+        crop, mask = damaged_crop(gray(seed), np.random.default_rng(seed), config)
+        assert crop.shape == mask.shape == (96, 96) and crop.dtype == np.uint8 and mask.dtype == bool
+    masks = [damaged_crop(gray(seed), np.random.default_rng(seed), config)[1] for seed in range(8)]
+    assert sum(mask.any() for mask in masks) >= 5  # the damage lands in most crops
+
+
+def test_letters_and_clean_crops_are_not_labelled():
+    config = DamageConfig(crop=96, clean_chance=1.0, text_chance=1.0)
+    for seed in range(4):
+        crop, mask = damaged_crop(gray(seed), np.random.default_rng(seed), config)
+        assert not mask.any()
+    photo = gray(0)
+    assert (add_text(photo, np.random.default_rng(0)) != photo).mean() > 0.001
+
+
+def test_a_run_resumes_and_exports_a_detector_with_its_operating_point(photo_folder, tmp_path):
+    run = tmp_path / "run"
+    common = ["--data", str(photo_folder), "--out", str(run), "--batch-size", "2", "--crop", "64", "--workers", "0",
+              "--checkpoint-every", "1"]
+    assert train_damage.main(common + ["--steps", "2"]) == 0
+    assert torch.load(run / "checkpoint.pt", weights_only=False)["step"] == 2
+    assert train_damage.main(common + ["--steps", "3", "--resume", "--export", str(tmp_path / "d.pt"),
+                                       "--operating-photos", "2"]) == 0
+    detector = DamageDetector.load(tmp_path / "d.pt")
+    assert detector.info["trained"]["steps"] == 3 and 0 < detector.sure < 1
+    assert json.loads((run / "config.json").read_text())["steps"] == 3

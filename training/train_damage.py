@@ -1,0 +1,299 @@
+"""Train the damage detector (model.damage) on crops of photos made old by training.degrade.
+
+    python -m training.train_damage --data ../shared/data/train --out runs/damage [--steps 6000] [--resume]
+    python -m training.train_damage --data ../shared/data/train --out runs/damage --export weights/damage.pt
+
+Each crop: a photo of the training split (the share held out is the colorizer's, --val-fraction, so the photos
+bench.restore scores on are never seen), scaled by a random factor (damage from 1 to about 6 px wide, as the
+detection copy of a scan shows it), sometimes with printed text added (detail that is NOT damage: letters are
+thin, dark and high-contrast like a scratch), then made old with a random half of training.degrade's kinds and,
+most of the time, at least one of scratches, dust and cracks. degrade's mask of the pixels the damage moved is the
+label. One crop in seven has no damage at all, so that the detector learns to answer "nothing" too.
+
+The run folder holds checkpoint.pt (a plain dict: net, optimizer, step, config; written atomically), log.txt-like
+progress on stderr, and --export writes the TorchScript detector (atomically) with its operating point: "sure", the
+lowest probability at which the detector's pixels are at least PRECISION_GOAL precise on photos of the training
+split made old with fresh seeds (never the held-out ones).
+"""
+import argparse
+import dataclasses
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from model.color import gray8_of_rgb8
+from model.damage import DamageNet, save_detector
+from model.files import atomic_write
+from model.generator import count_parameters
+from model.weights import default_precision
+from training.data import list_images, open_rgb, split_paths
+from training.degrade import DAMAGE_KINDS, EVALUATION_KINDS, KINDS, degrade, made_old
+from training.progress import Progress
+
+CHECKPOINT = "checkpoint.pt"
+PRECISION_GOAL = 0.9  # the operating point: pixels this precise (within TOLERANCE px of damage)
+TOLERANCE = 2
+CLEAN_PHOTOS = 600  # clean training-split photos the detector's false alarms are counted on ...
+CLEAN_SHARE = 0.002  # ... and the count that this share of them reaches (1 in 500)
+_FONTS = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_COMPLEX, cv2.FONT_HERSHEY_TRIPLEX,
+          cv2.FONT_HERSHEY_PLAIN, cv2.FONT_HERSHEY_COMPLEX_SMALL, cv2.FONT_ITALIC | cv2.FONT_HERSHEY_SIMPLEX)
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 .,-&"
+
+
+@dataclass
+class DamageConfig:
+    data: str = ""  # folder of colour photos (searched recursively)
+    out: str = ""  # run folder
+    steps: int = 6000  # optimizer steps
+    batch_size: int = 16
+    crop: int = 128  # side of a training crop, px
+    max_zoom: float = 3.0  # photos are scaled by a factor from 1 (or what the crop needs) to this
+    text_chance: float = 0.35  # share of crops with printed text added before the damage
+    clean_chance: float = 0.15  # share of crops with no scratches, dust or cracks
+    lr: float = 2e-3  # AdamW, cosine to zero after a 200-step warm-up
+    weight_decay: float = 1e-4
+    pos_weight: float = 3.0  # a damage pixel weighs this many clean ones in the loss (damage is ~2% of pixels)
+    val_fraction: float = 0.05  # the colorizer's held-out share: those photos are never used here
+    seed: int = 0
+    workers: int = 1  # data loader processes
+    checkpoint_every: int = 250
+    init: str = ""  # start from this run's checkpoint.pt (the net only; a fine-tune with other settings)
+
+
+def add_text(gray: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """1 to 4 lines of printed text (signs, captions, labels), dark on light or light on dark, at a size from a
+    few pixels to a fifth of the photo."""
+    image = gray.copy()
+    height, width = image.shape
+    for _ in range(int(rng.integers(1, 5))):
+        text = "".join(rng.choice(list(_LETTERS), int(rng.integers(3, 16))))
+        font = int(rng.choice(_FONTS))
+        scale = float(np.exp(rng.uniform(np.log(0.25), np.log(2.0)))) * min(height, width) / 200
+        thickness = max(1, round(scale * rng.uniform(1, 2.5)))
+        around = int(np.median(image))
+        value = int(rng.uniform(0, 60)) if around > 110 else int(rng.uniform(180, 255))
+        origin = (int(rng.integers(-width // 4, width)), int(rng.integers(0, height + height // 4)))
+        cv2.putText(image, text, origin, font, scale, value, thickness, cv2.LINE_AA if rng.random() < 0.7 else 8)
+    if rng.random() < 0.4:
+        image = cv2.GaussianBlur(image, (0, 0), rng.uniform(0.3, 0.8))
+    return image
+
+
+def gray_photo(path: Path) -> np.ndarray:
+    rgb = np.asarray(open_rgb(path))
+    return gray8_of_rgb8(*(np.ascontiguousarray(rgb[..., c]) for c in range(3)))
+
+
+def damaged_crop(gray: np.ndarray, rng: np.random.Generator, config: DamageConfig) -> tuple[np.ndarray, np.ndarray]:
+    """A photo's gray -> ((crop, crop) uint8 made old, (crop, crop) bool damage mask)."""
+    height, width = gray.shape
+    low = max(1.0, config.crop / min(height, width))
+    zoom = math.exp(rng.uniform(math.log(low), math.log(max(low, config.max_zoom))))
+    size = (max(config.crop, round(width * zoom)), max(config.crop, round(height * zoom)))
+    gray = cv2.resize(gray, size, interpolation=cv2.INTER_CUBIC if zoom > 1 else cv2.INTER_AREA)
+    if rng.random() < config.text_chance:
+        gray = add_text(gray, rng)
+    kinds = [kind for kind in KINDS if kind not in DAMAGE_KINDS and rng.random() < 0.5]
+    if rng.random() >= config.clean_chance:
+        damage = [kind for kind in DAMAGE_KINDS if rng.random() < 0.5] or [str(rng.choice(DAMAGE_KINDS))]
+        kinds += damage
+    degraded, mask = degrade(gray, rng, chance=1, kinds=tuple(kinds))
+    top = int(rng.integers(0, size[1] - config.crop + 1))
+    left = int(rng.integers(0, size[0] - config.crop + 1))
+    window = (slice(top, top + config.crop), slice(left, left + config.crop))
+    return degraded[window], mask[window]
+
+
+class DamagedCrops(Dataset):
+    """Item i: a crop made old with a generator seeded by (seed, i), so a resumed run sees what it would have."""
+
+    def __init__(self, paths: list[Path], config: DamageConfig, length: int, start: int = 0):
+        self.paths, self.config, self.length, self.start = paths, config, length, start
+
+    def __len__(self) -> int:
+        return self.length - self.start
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        rng = np.random.default_rng((self.config.seed, self.start + index))
+        gray = gray_photo(self.paths[int(rng.integers(len(self.paths)))])
+        crop, mask = damaged_crop(gray, rng, self.config)
+        return torch.from_numpy(crop)[None].float().div_(255), torch.from_numpy(mask)[None].float()
+
+
+def learning_rate(step: int, config: DamageConfig) -> float:
+    if step < 200:
+        return config.lr * (step + 1) / 200
+    return config.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, (step - 200) / max(1, config.steps - 200))))
+
+
+def train(config: DamageConfig, resume: bool) -> Path:
+    run = Path(config.out)
+    run.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(config.seed)
+    net = DamageNet()
+    optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    step = 0
+    if config.init and not (resume and (run / CHECKPOINT).exists()):
+        net.load_state_dict(torch.load(config.init, map_location="cpu", weights_only=False)["net"])
+        print(f"started from {config.init}", flush=True)
+    if resume and (run / CHECKPOINT).exists():
+        state = torch.load(run / CHECKPOINT, map_location="cpu", weights_only=False)
+        net.load_state_dict(state["net"])
+        optimizer.load_state_dict(state["optimizer"])
+        step = state["step"]
+        print(f"resumed at step {step}", flush=True)
+    paths = split_paths(list_images(Path(config.data)), config.val_fraction)[0]
+    print(f"{len(paths)} training photos; detector of {count_parameters(net):,} parameters; "
+          f"{default_precision()} on the CPU", flush=True)
+    crops = DamagedCrops(paths, config, config.steps * config.batch_size, start=step * config.batch_size)
+    loader = DataLoader(crops, batch_size=config.batch_size, num_workers=config.workers,
+                        persistent_workers=config.workers > 0)
+    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(config.pos_weight))
+    dtype = torch.bfloat16 if default_precision() == "bfloat16" else None
+    progress = Progress(config.steps, "step", done=step)
+    net.train()
+    losses = []
+
+    def save() -> None:
+        state = {"net": net.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+                 "config": dataclasses.asdict(config)}
+        atomic_write(run / CHECKPOINT, lambda tmp: torch.save(state, tmp))
+
+    for gray, mask in loader:
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step, config)
+        with torch.autocast("cpu", dtype=dtype, enabled=dtype is not None):
+            logits = net(gray)
+        loss = loss_fn(logits.float(), mask)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        step += 1
+        losses.append(loss.item())
+        if step % 50 == 0 or step == config.steps:
+            progress.advance(step)
+            progress.say(f"step {step}/{config.steps} loss {np.mean(losses):.4f} lr {learning_rate(step, config):.2e}"
+                         f"; {progress.pace()}")
+            losses = []
+        if step % config.checkpoint_every == 0 or step == config.steps:
+            save()
+    return run / CHECKPOINT
+
+
+# ---- the operating point, and export ----
+
+def near(a: np.ndarray, b: np.ndarray, tolerance: int = TOLERANCE) -> np.ndarray:
+    """Pixels of a within tolerance px of a pixel of b."""
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * tolerance + 1, 2 * tolerance + 1))
+    return a & cv2.dilate(b.astype(np.uint8), disk).astype(bool)
+
+
+def operating_point(net: DamageNet, paths: list[Path]) -> tuple[float, list[tuple[float, float, float]]]:
+    """The lowest probability whose pixels are PRECISION_GOAL precise on these photos made old as bench.restore's
+    two test sets make them (every kind, and scratches, dust and cracks alone; with seeds of their own), and the
+    (threshold, precision, recall) table it was read from."""
+    thresholds = np.round(np.arange(0.3, 0.96, 0.05), 2)
+    counts = np.zeros((len(thresholds), 4))
+    net.eval()
+    for index, path in enumerate(paths):
+        kinds = EVALUATION_KINDS + ("cracks",) if index % 2 else DAMAGE_KINDS
+        damaged, truth = made_old(gray_photo(path), "operating point " + path.name, kinds)
+        height, width = damaged.shape
+        x = torch.from_numpy(damaged).float().div(255)[None, None]
+        x = torch.nn.functional.pad(x, (0, -width % 8, 0, -height % 8), mode="replicate")
+        with torch.no_grad():
+            probability = torch.sigmoid(net(x))[0, 0, :height, :width].numpy()
+        for i, threshold in enumerate(thresholds):
+            found = probability >= threshold
+            counts[i] += [near(found, truth).sum(), found.sum(), near(truth, found).sum(), truth.sum()]
+    table = [(float(t), c[0] / max(c[1], 1), c[2] / max(c[3], 1)) for t, c in zip(thresholds, counts)]
+    sure = next((t for t, precision, _ in table if precision >= PRECISION_GOAL), float(thresholds[-1]))
+    return sure, table
+
+
+class _Eager:
+    """The net as model.restore calls a detector: (H, W) uint8 -> (H, W) probability, with its operating point."""
+
+    def __init__(self, net: DamageNet, sure: float):
+        self.net, self.sure = net.eval(), sure
+
+    @torch.no_grad()
+    def __call__(self, gray8: np.ndarray) -> np.ndarray:
+        height, width = gray8.shape
+        x = torch.from_numpy(gray8.astype(np.float32) / 255)[None, None]
+        x = torch.nn.functional.pad(x, (0, -width % 8, 0, -height % 8), mode="replicate")
+        return torch.sigmoid(self.net(x))[0, 0, :height, :width].numpy()
+
+
+def evidence_bar(net: DamageNet, sure: float, paths: list[Path], clean_share: float = CLEAN_SHARE) -> tuple[int, list]:
+    """The fewest defects (model.restore.find_defects) that at most clean_share of these clean photos reach, and
+    the sorted counts it was read from: how often the detector sees damage where there is none (recorded in the
+    file; model.restore does not rely on the detector alone to call a photo an old print)."""
+    from model.restore import detection_copy, find_defects
+    counts = sorted(sum(find_defects(detection_copy(gray_photo(path))[0], _Eager(net, sure))[1:3]) for path in paths)
+    allowed = int(clean_share * len(counts))  # photos that may reach the bar
+    return counts[len(counts) - 1 - allowed] + 1, counts
+
+
+def export(checkpoint: Path, destination: Path, photos: int) -> None:
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    config = DamageConfig(**state["config"])
+    net = DamageNet()
+    net.load_state_dict(state["net"])
+    paths = split_paths(list_images(Path(config.data)), config.val_fraction)[0]
+    chosen = [paths[i] for i in np.random.default_rng(1234).choice(len(paths), min(photos, len(paths)), False)]
+    sure, table = operating_point(net, chosen)
+    for threshold, precision, recall in table:
+        print(f"probability {threshold:.2f}: precision {precision:.3f} recall {recall:.3f}")
+    print(f"operating point: {sure:.2f}")
+    rest = [p for p in paths if p not in set(chosen)]
+    clean = [rest[i] for i in np.random.default_rng(4321).choice(len(rest), min(CLEAN_PHOTOS, len(rest)), False)]
+    bar, counts = evidence_bar(net, sure, clean)
+    print(f"defects found on {len(counts)} clean photos: median {counts[len(counts) // 2]}, largest {counts[-5:]}; "
+          f"1 in 500 reaches {bar}")
+    info = {"sure": sure, "clean_defects": {"photos": len(counts), "median": counts[len(counts) // 2],
+                                            "one_in_500": bar}, "trained": {"steps": state["step"], "data": Path(config.data).name,
+                                      "config": {k: v for k, v in dataclasses.asdict(config).items()
+                                                 if k not in ("data", "out", "init")},
+                                      "operating_point_photos": len(chosen), "precision_goal": PRECISION_GOAL,
+                                      "date": time.strftime("%Y-%m-%d")}}
+    atomic_write(destination, lambda tmp: save_detector(net, tmp, info))
+    print(f"wrote {destination}")
+
+
+def main(argv: list | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.train_damage", description=__doc__.split("\n\n")[0])
+    for field in dataclasses.fields(DamageConfig):
+        parser.add_argument("--" + field.name.replace("_", "-"), type=type(field.default), default=field.default)
+    parser.add_argument("--resume", action="store_true", help="go on from the run folder's checkpoint")
+    parser.add_argument("--export", type=Path, help="write the run's detector here (after training, or alone "
+                        "when the run has finished) with its operating point")
+    parser.add_argument("--operating-photos", type=int, default=100, help="training-split photos the operating "
+                        "point is read on")
+    args = parser.parse_args(argv)
+    config = DamageConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(DamageConfig)})
+    if not config.data or not Path(config.data).is_dir():
+        parser.error(f"--data must be a folder of photos, got {config.data!r}")
+    if not config.out:
+        parser.error("--out: the run folder is needed")
+    checkpoint = Path(config.out) / CHECKPOINT
+    done = checkpoint.exists() and torch.load(checkpoint, map_location="cpu", weights_only=False)["step"] >= config.steps
+    if not (args.export and done):
+        (Path(config.out)).mkdir(parents=True, exist_ok=True)
+        atomic_write(Path(config.out) / "config.json",
+                     lambda tmp: tmp.write_text(json.dumps(dataclasses.asdict(config), indent=2)))
+        checkpoint = train(config, args.resume)
+    if args.export:
+        export(checkpoint, args.export, args.operating_photos)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
