@@ -26,7 +26,8 @@ FORMAT = 1
 STRIDE = 8  # three halvings: a photo is padded to a multiple of this
 WIDTHS = (12, 24, 48, 64)  # channels at full, 1/2, 1/4 and 1/8 resolution
 _INSTALLED = Path(__file__).resolve().parent / "shipped" / "damage.pt"
-DEFAULT_DETECTOR = _INSTALLED if _INSTALLED.exists() else Path(__file__).resolve().parent.parent / "weights" / "damage.pt"
+_CHECKOUT = Path(__file__).resolve().parent.parent / "weights" / "damage.pt"
+DEFAULT_DETECTOR = _INSTALLED if _INSTALLED.exists() else _CHECKOUT  # installed, or in a checkout
 
 
 def _block(inputs: int, outputs: int) -> nn.Sequential:

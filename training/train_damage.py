@@ -258,12 +258,13 @@ def export(checkpoint: Path, destination: Path, photos: int) -> None:
     bar, counts = evidence_bar(net, sure, clean)
     print(f"defects found on {len(counts)} clean photos: median {counts[len(counts) // 2]}, largest {counts[-5:]}; "
           f"1 in 500 reaches {bar}")
-    info = {"sure": sure, "clean_defects": {"photos": len(counts), "median": counts[len(counts) // 2],
-                                            "one_in_500": bar}, "trained": {"steps": state["step"], "data": Path(config.data).name,
-                                      "config": {k: v for k, v in dataclasses.asdict(config).items()
-                                                 if k not in ("data", "out", "init")},
-                                      "operating_point_photos": len(chosen), "precision_goal": PRECISION_GOAL,
-                                      "date": time.strftime("%Y-%m-%d")}}
+    info = {"sure": sure, "started_from": Path(config.init).parent.name if config.init else None,
+            "clean_defects": {"photos": len(counts), "median": counts[len(counts) // 2], "one_in_500": bar},
+            "trained": {"steps": state["step"], "data": Path(config.data).name,
+                        "config": {k: v for k, v in dataclasses.asdict(config).items()
+                                   if k not in ("data", "out", "init")},
+                        "operating_point_photos": len(chosen), "precision_goal": PRECISION_GOAL,
+                        "date": time.strftime("%Y-%m-%d")}}
     atomic_write(destination, lambda tmp: save_detector(net, tmp, info))
     print(f"wrote {destination}")
 
@@ -284,7 +285,8 @@ def main(argv: list | None = None) -> int:
     if not config.out:
         parser.error("--out: the run folder is needed")
     checkpoint = Path(config.out) / CHECKPOINT
-    done = checkpoint.exists() and torch.load(checkpoint, map_location="cpu", weights_only=False)["step"] >= config.steps
+    done = checkpoint.exists() and \
+        torch.load(checkpoint, map_location="cpu", weights_only=False)["step"] >= config.steps
     if not (args.export and done):
         (Path(config.out)).mkdir(parents=True, exist_ok=True)
         atomic_write(Path(config.out) / "config.json",
