@@ -1,9 +1,9 @@
 """Old-print repair (model.restore) on photos made old by training.degrade, whose damage masks are known: how much
-of the damage its detector finds, whether it leaves clean photos alone, how much closer to the clean photo the
-repaired lightness is, and what a 12-megapixel scan costs.
+of the damage its detector finds, whether it leaves clean photos and faces alone, how much closer to the clean
+photo the repaired lightness is, and what a 12-megapixel scan costs.
 
-    python -m bench.restore --images PHOTOS [--split validation] [--photos 200] [--weights PATH]
-    python -m bench.restore --images PHOTOS --fit-gate [--photos 300]     # auto's old-print score (training split)
+    python -m bench.restore --images PHOTOS [--split validation] [--photos 200] [--clean-photos 800] [--weights PATH]
+                            [--sheet docs/restore_sheet.jpg]
     python -m bench.restore --timing [--megapixels 12] [--repeats 3]      # on a quiet machine
 
 Damage: each photo's gray version made old with training.degrade.made_old (the same strengths for a photo in
@@ -12,13 +12,18 @@ only" (scratches, dust and cracks on the photo as it is). Detector: the pixels "
 scratch, dust and crack pixels degrade drew (those it moved by 10 levels or more), counted with a tolerance of
 TOLERANCE px: precision is the share of detected pixels within it of a damaged one, recall the share of damaged
 pixels within it of a detected one (pixels summed over photos). "auto" detects nothing on a photo it does not take
-for an old print. Lightness: PSNR of Lab L (peak 100) against the clean photo's, repaired minus as damaged.
+for an old print (model.restore: old_print_score above 0 and at least MIN_DEFECTS defects). Lightness: PSNR of Lab
+L (peak 100) against the clean
+photo's, repaired minus as damaged. Clean photos: how many of --clean-photos each mode changes at all. Faces: on
+the clean photos whose names say they are portraits (FACE_PREFIXES), the mean change of the gray inside the face
+boxes model.restore finds, under "on", in levels of 255.
 
 With --split validation only the photos training held out are used (the share is read from the weights file), as
-training.evaluate does; --fit-gate uses only the others, so auto's score is never fitted on photos it is scored on.
+training.evaluate does, so neither the colorizer nor the damage detector (training.train_damage) saw them.
 """
 import argparse
 import math
+import os
 import statistics
 import sys
 import time
@@ -30,11 +35,20 @@ import torch
 
 from model import restore as repair
 from model.color import gray8_of_rgb8, lightness_of_uint8
+from model.weights import default_precision
 from training.data import held_out_by, list_images, open_rgb, spread
-from training.degrade import DAMAGE_KINDS, EVALUATION_KINDS, KINDS, degrade, made_old
+from training.degrade import DAMAGE_KINDS, EVALUATION_KINDS, made_old
 
 TOLERANCE = 2
 TEST_SETS = {"old print": EVALUATION_KINDS + ("cracks",), "damage only": DAMAGE_KINDS}
+
+
+def cpu_name() -> str:
+    """The CPU's model name and whether it computes bfloat16 natively (model.weights.default_precision)."""
+    text = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    name = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")), "?")
+    native = "yes" if default_precision() == "bfloat16" else "no"
+    return f"{name}, {os.cpu_count()} cores, bfloat16 in hardware: {native}"
 
 
 def gray_of(path: Path) -> np.ndarray:
@@ -57,34 +71,57 @@ def match(detected: np.ndarray, truth: np.ndarray, tolerance: int = TOLERANCE) -
     return np.array([(detected & near_truth).sum(), detected.sum(), (truth & near_detected).sum(), truth.sum()])
 
 
-def score_photos(paths: list[Path]) -> dict:
+FACE_PREFIXES = ("utkface_", "facemask_", "ccp_")
+
+
+def score_photos(paths: list[Path], clean_paths: list[Path]) -> dict:
     """The counts and per-photo values every table below is made of."""
     counts = {(name, mode): np.zeros(4) for name in TEST_SETS for mode in ("on", "auto")}
     taken = {name: 0 for name in TEST_SETS}
     gains = {(name, mode): [] for name in TEST_SETS for mode in ("on", "auto")}
-    clean_changed = {"auto": [], "on": []}  # the L PSNR of each clean photo a mode changed
     for path in paths:
         clean = gray_of(path)
-        for mode in clean_changed:
-            result, report = repair.restore(clean, mode)
-            if report["changed"]:
-                clean_changed[mode].append(lightness_psnr(result, clean))
         for name, kinds in TEST_SETS.items():
             damaged, truth = made_old(clean, path.name, kinds)
             mask, measured = repair.detect(damaged)
-            is_old = repair.old_print_score(measured) > 0
+            is_old = measured["old_print"]
             taken[name] += is_old
             counts[name, "on"] += match(mask, truth)
             counts[name, "auto"] += match(mask if is_old else np.zeros_like(mask), truth)
             before = lightness_psnr(damaged, clean)
             for mode in ("on", "auto"):
                 gains[name, mode].append(lightness_psnr(repair.restore(damaged, mode)[0], clean) - before)
-    return {"photos": len(paths), "counts": counts, "taken": taken, "gains": gains, "clean_changed": clean_changed}
+    clean_changed = {"auto": [], "on": []}  # the L PSNR of each clean photo a mode changed
+    # per portrait with a face found, under "on": the gray's change in the face boxes, that of the fill alone, and
+    # the share of face pixels filled
+    faces = {"photos": 0, "boxes": 0, "change": [], "fill_change": [], "filled": []}
+    for path in clean_paths:
+        clean = gray_of(path)
+        for mode in clean_changed:
+            result, report = repair.restore(clean, mode)
+            if report["changed"]:
+                clean_changed[mode].append(lightness_psnr(result, clean))
+        if path.name.startswith(FACE_PREFIXES):
+            boxes = repair.find_faces(repair.detection_copy(clean)[0]) / repair.detection_copy(clean)[1]
+            if len(boxes):
+                inside = np.zeros(clean.shape, bool)
+                for x, y, w, h in np.round(boxes).astype(int):
+                    inside[max(0, y):y + h, max(0, x):x + w] = True
+                mask, _ = repair.detect(clean)
+                faces["photos"] += 1
+                faces["boxes"] += len(boxes)
+                faces["change"].append(float(np.abs(result.astype(np.float32) - clean)[inside].mean()))
+                fill_only = repair.fill(clean, mask) if mask.any() else clean
+                faces["fill_change"].append(float(np.abs(fill_only.astype(np.float32) - clean)[inside].mean()))
+                faces["filled"].append(float(mask[inside].mean()))
+    return {"photos": len(paths), "clean_photos": len(clean_paths), "counts": counts, "taken": taken, "gains": gains,
+            "clean_changed": clean_changed, "faces": faces}
 
 
 def format_tables(scores: dict) -> str:
     photos = scores["photos"]
-    lines = [f"Detector ({photos} photos; tolerance {TOLERANCE} px; auto: only on photos it takes for old prints)", "",
+    lines = [f"Detector ({photos} photos; tolerance {TOLERANCE} px; auto: only on photos where it found at least "
+             f"{repair.MIN_DEFECTS} defects and old_print_score > 0)", "",
              "| test set | mode | photos taken as old prints | precision | recall | lightness vs clean, repaired "
              "minus damaged (mean) | photos made worse |", "|---|---|---:|---:|---:|---:|---:|"]
     for name in TEST_SETS:
@@ -95,48 +132,48 @@ def format_tables(scores: dict) -> str:
             precision = f"{near_truth / detected:.2f}" if detected else "-"
             lines.append(f"| {name} | {mode} | {taken} | {precision} | {near_detection / max(damaged, 1):.2f} | "
                          f"{gains.mean():+.2f} dB | {(gains < -0.01).sum()} |")
-    lines += ["", "Clean photos (as they are)", "", "| mode | photos changed | their lightness PSNR vs the photo, "
-              "median (lowest) |", "|---|---:|---:|"]
+    lines += ["", f"Clean photos (as they are; {scores['clean_photos']})", "", "| mode | photos changed | their "
+              "lightness PSNR vs the photo, median (lowest) |", "|---|---:|---:|"]
     for mode, changed in scores["clean_changed"].items():
         psnr = f"{statistics.median(changed):.1f} dB ({min(changed):.1f})" if changed else "-"
-        lines.append(f"| {mode} | {len(changed)} of {photos} | {psnr} |")
+        lines.append(f"| {mode} | {len(changed)} of {scores['clean_photos']} | {psnr} |")
+    faces = scores["faces"]
+    if faces["photos"]:
+        change = np.array(faces["change"])
+        lines += ["", f"Faces (clean portraits, {', '.join(FACE_PREFIXES)}, with a face found: {faces['photos']} "
+                  f"photos, {faces['boxes']} faces), under on", "", "| gray change inside the face boxes, mean "
+                  "(largest) | of it by filling defects alone | share of face pixels filled | portraits changed by 1 "
+                  "level or more |", "|---:|---:|---:|---:|",
+                  f"| {change.mean():.2f} levels ({change.max():.2f}) | {np.mean(faces['fill_change']):.3f} levels "
+                  f"({max(faces['fill_change']):.3f}) | {np.mean(faces['filled']):.4%} | "
+                  f"{(change >= 1).sum()} of {faces['photos']} |"]
     return "\n".join(lines)
 
 
-# ---- auto's old-print score ----
+# ---- a contact sheet ----
 
-def fit_gate(paths: list[Path], clean_share_above: float = 0.01) -> tuple[dict, float, str]:
-    """A logistic regression of model.restore.score_features: clean photos against the same made old, with every
-    evaluation kind and with a random half of the kinds (no tint: the gray cannot show it). Returns (weights,
-    offset such that clean_share_above of the clean photos score above 0, a table of what it catches)."""
-    rows, labels, kinds = [], [], []
-    for index, path in enumerate(paths):
+def sheet(paths: list[Path], destination: Path, count: int = 8) -> None:
+    """Rows of (made old | repaired with "on" | the clean gray), for the first `count` portraits among paths and
+    two photos with printed text drawn on them before the damage (training.train_damage.add_text): faces and
+    letters are what a repair must not eat. Each shown at 2x, nearest neighbour, so single pixels can be seen."""
+    from training.train_damage import add_text
+    portraits = [p for p in paths if p.name.startswith(FACE_PREFIXES)][:count - 2]
+    others = [p for p in paths if not p.name.startswith(FACE_PREFIXES)][:count - len(portraits)]
+    rows = []
+    for index, path in enumerate(portraits + others):
         clean = gray_of(path)
-        versions = {"clean": clean, "every kind": made_old(clean, path.name)[0],
-                    "random half": degrade(clean, 7000 + index, chance=0.5,
-                                           kinds=tuple(k for k in KINDS if k != "tint"))[0]}
-        for kind, gray in versions.items():
-            _, measured = repair.detect(gray)
-            rows.append(measured["features"])
-            labels.append(kind != "clean")
-            kinds.append(kind)
-    names = list(rows[0])
-    x = np.array([[row[name] for name in names] for row in rows] )
-    x = np.concatenate([x, np.ones((len(x), 1))], axis=1)
-    y = np.array(labels, float)
-    weight = np.where(y == 1, 0.5 / y.sum(), 0.5 / (1 - y).sum())  # the two classes weigh the same
-    beta = np.zeros(x.shape[1])
-    for _ in range(100):  # Newton's method, a little ridge for stability
-        p = 1 / (1 + np.exp(-x @ beta))
-        gradient = x.T @ (weight * (p - y)) + 1e-3 * beta
-        hessian = (x * (weight * p * (1 - p))[:, None]).T @ x + 1e-3 * np.eye(len(beta))
-        beta -= np.linalg.solve(hessian, gradient)
-    score = x @ beta
-    kinds = np.array(kinds)
-    threshold = float(np.quantile(score[kinds == "clean"], 1 - clean_share_above))
-    table = "\n".join(f"{kind}: {np.mean(score[kinds == kind] > threshold):.1%} taken for old prints"
-                      for kind in ("clean", "every kind", "random half"))
-    return dict(zip(names, beta[:-1].round(3).tolist())), round(float(beta[-1]) - threshold, 3), table
+        if path in others:
+            clean = add_text(clean, np.random.default_rng(index))
+        damaged, _ = made_old(clean, path.name, TEST_SETS["old print"])
+        repaired, _ = repair.restore(damaged, "on")
+        row = np.concatenate([damaged, np.full((clean.shape[0], 4), 255, np.uint8), repaired,
+                              np.full((clean.shape[0], 4), 255, np.uint8), clean], axis=1)
+        row = cv2.resize(row, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)
+        rows.append(row)
+    width = max(row.shape[1] for row in rows)
+    rows = [np.pad(row, ((0, 6), (0, width - row.shape[1])), constant_values=255) for row in rows]
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(destination), np.concatenate(rows), [cv2.IMWRITE_JPEG_QUALITY, 88])
 
 
 # ---- cost ----
@@ -181,8 +218,9 @@ def main(argv: list | None = None) -> int:
                         help="validation: only the photos training held out (the share read from --weights)")
     parser.add_argument("--weights", type=Path, default=None, help="weights whose held-out share --split reads")
     parser.add_argument("--photos", type=int, default=200, help="photos to use, spread over the folder (or split)")
-    parser.add_argument("--fit-gate", action="store_true", help="fit auto's old-print score on the photos training "
-                        "used (never the held-out ones) and print its weights")
+    parser.add_argument("--clean-photos", type=int, default=800, help="clean photos (spread over the folder or "
+                        "split) that auto and on are tried on, and whose portraits the faces table measures")
+    parser.add_argument("--sheet", type=Path, help="also write a contact sheet of repairs (JPEG) here")
     parser.add_argument("--timing", action="store_true", help="time restore() on a synthetic scan")
     parser.add_argument("--megapixels", type=float, default=12.0)
     parser.add_argument("--repeats", type=int, default=3)
@@ -192,20 +230,19 @@ def main(argv: list | None = None) -> int:
         return 0
     if args.images is None or not args.images.is_dir():
         parser.error(f"no such folder of photos: {args.images}")
-    if args.fit_gate:
-        paths = held_out(args.images, args.weights)[0]
-    elif args.split == "validation":
-        paths = held_out(args.images, args.weights)[1]
+    if args.split == "validation":
+        every = held_out(args.images, args.weights)[1]
     else:
-        paths = list_images(args.images)
-    paths = [paths[i] for i in spread(len(paths), args.photos)]
+        every = list_images(args.images)
+    paths = [every[i] for i in spread(len(every), args.photos)]
     if not paths:
         parser.error(f"no photos in {args.images}")
-    if args.fit_gate:
-        weights, offset, table = fit_gate(paths)
-        print(f"{len(paths)} photos of the training split\n{table}\n_WEIGHTS = {weights}\n_OFFSET = {offset}")
-        return 0
-    print(format_tables(score_photos(paths)))
+    clean_paths = [every[i] for i in spread(len(every), args.clean_photos)]
+    print(f"CPU: {cpu_name()}; detector in {repair.shipped_detector().precision}")
+    print(format_tables(score_photos(paths, clean_paths)))
+    if args.sheet:
+        sheet(paths, args.sheet)
+        print(f"\nsheet: {args.sheet}")
     return 0
 
 

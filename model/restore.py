@@ -1,24 +1,23 @@
 """Repair an old print's gray before it is colorized: dust, scratches and cracks filled in, grain calmed, a faded
-print's contrast lifted. Pure numpy and OpenCV.
+print's contrast lifted. numpy and OpenCV, and a small learned damage detector (model.damage).
 
     repaired, report = restore(gray, mode="auto")    # (H, W) uint8, or float32 in [0, 1] (16-bit scans)
 
-mode "on" repairs whatever it finds. "auto" first decides whether the photo is an old print at all, from measures
-that a clean photo rarely shows together (a compressed histogram, grain, many thin bright or dark defects): only
-then does it repair, as "on" does; any other photo comes back bitwise unchanged. "off" returns the input as it is.
-The report says what was measured and what was done.
+mode "on" repairs whatever it finds. "auto" repairs a photo only when it is taken for an old print: it looks like
+one as a whole (a compressed histogram, grain, softness: old_print_score) and the detector finds at least
+MIN_DEFECTS defects on it; neither alone is enough (the detector takes some sharp edges of clean photos for
+scratches, and a misty landscape looks faded). Any other photo comes back bitwise unchanged. "off" returns the
+input as it is. The report says what was measured and what was done.
 
 How, step by step (each on a copy of at most DETECT_PIXELS, so the cost is bounded whatever the photo's size;
 only the repairs themselves run at full resolution):
 
-- Defects. The white top-hat and the black-hat (the image minus its morphological opening; its closing minus the
-  image) keep what is brighter or darker than its surroundings and narrower than DEFECT_WIDTH. Lines: that residue,
-  thickened by a pixel so that a wandering line fits, is opened with line segments of LINE_LENGTH at 8 angles: what
-  survives lies on a line at least that long (a scratch, a crack, a hair), where texture and compact detail (an
-  eye, a letter's bowl, a window) do not. A line is kept when it is bright or dark enough (a floor in levels, and a
-  multiple of the noise), thin, long, and stands out from the residue of its surroundings (so that a scratch on a
-  smooth sky is taken and a blade of grass in a meadow is not). Specks: small components of the residue that stand
-  out even more from their surroundings.
+- Defects. The detector (model.damage, trained on photos made old by training.degrade, with printed text as
+  detail that is not damage) gives each pixel's probability of being damage. Its sure pixels are kept where they
+  form thin lines (scratches, cracks, hairs) or small specks (dust), even where lines cross; a large blob is not a
+  speck. Faces (OpenCV's Haar cascade) are protected: inside their eyes, nose and mouth a pixel must be
+  FACE_SURE, and a repair there that leaves the filled pixels further from their surroundings than the damage
+  was is undone.
 - Fill: the defect pixels, grown by a pixel, are filled from their surroundings by OpenCV's inpainting (Telea's
   fast marching), tile by tile and only in tiles that have any, so the cost follows the damage.
 - Grain: Immerkaer's (1996) noise estimate, per block of the photo and at two scales (JPEG leaves film grain as
@@ -31,26 +30,23 @@ import math
 import cv2
 import numpy as np
 
+from model.damage import DEFAULT_DETECTOR, shipped_detector
+
 MODES = ("auto", "on", "off")
-DETECT_PIXELS = 2_000_000  # defects and noise are measured on a copy of at most this many pixels
-DEFECT_WIDTH = 7  # px at the detection resolution: the structuring element of the top-hat; wider is not looked at
-LINE_LENGTH = 15  # px at the detection resolution: a line survives an opening with a segment this long
-ANGLES = 8
+DETECT_PIXELS = 1_000_000  # defects and noise are measured on a copy of at most this many pixels
 TILE = 512  # inpainting works tile by tile
 _PAD = 8  # context around a tile
 
-# Defects (levels of 255, px at the detection resolution)
-LINE_FLOOR = 40  # a line pixel's residue, after the opening
-SPECK_FLOOR = 35  # a speck's residue
-NOISE_FACTOR = 6  # ... and both at least this many times the noise
-LINE_MIN_LENGTH = 15  # a line component's bounding-box diagonal
-LINE_MAX_WIDTH = 7  # its area over that length
-LINE_ISOLATION = 5  # its mean response over the mean residue around it
-SPECK_SIDE = 7  # a speck fits in a square of this side
-SPECK_ISOLATION = 6  # its peak residue over the mean residue around it
-SURROUND = 15  # the window of "around it"
-LINE_BUSY = 0.4  # a line is not taken where more than this share of the pixels around it are candidates too
-SPECK_BUSY = 0.15  # ... nor a speck
+# Defects (px at the detection resolution)
+MIN_DEFECTS = 3  # auto repairs a photo taken for an old print when the detector finds this many lines and specks
+FACE_SURE = 0.97  # the probability a pixel needs inside a face's eyes, nose and mouth
+LINE_MIN_LENGTH = 12  # a line component's bounding-box diagonal; shorter ones are specks
+MAX_RADIUS = 4.0  # a defect's half-width at its thickest (px)
+FACE_SIDE = 480  # faces are looked for on a copy with at most this short side ...
+MIN_FACE = 40  # ... at least this many px wide at the detection resolution
+DEFECT_WIDTH = 7  # px: the structuring element of the top-hat residue old_print_score measures
+FACE_CASCADE = DEFAULT_DETECTOR.parent / "haarcascade_frontalface_default.xml"  # from OpenCV 4's data (its licence
+# is in the file); OpenCV 5 ships the cascade classifier (contrib build) but not its data
 # Grain: a photo is smoothed when the noise of its quieter blocks reaches NOISE_LOW, and each block by a weight
 # that ramps from 0 at NOISE_LOW to 1 at NOISE_HIGH (sigma in levels)
 NOISE_LOW, NOISE_HIGH = 1.5, 3.0
@@ -69,13 +65,15 @@ def check_mode(mode) -> str:
     return text
 
 
-def restore(gray: np.ndarray, mode: str = "auto") -> tuple[np.ndarray, dict]:
+def restore(gray: np.ndarray, mode: str = "auto", detector=None) -> tuple[np.ndarray, dict]:
     """(H, W) gray, uint8 or float32 in [0, 1] -> (the repaired gray, same shape and dtype; a report).
 
-    The report: mode; old_print (auto's score, > 0 means an old print); changed; noise (sigma in levels of 255,
-    fine and coarse); black and white (the 0.5% and 99.5% levels); defects (how many were filled); filled (share
-    of pixels filled); denoised (share of pixels smoothed); stretched ([black, white] levels mapped to TARGET, or
-    None). When nothing is done the input array itself is returned.
+    detector: a model.damage.DamageDetector (default: the shipped one, loaded once). The report: mode; old_print
+    (auto's evidence: old_print_score above 0 and at least MIN_DEFECTS defects); score (old_print_score); changed;
+    noise (sigma in levels of 255, fine and coarse); black and white (the 0.5% and 99.5% levels); faces (how many
+    were found); defects (how many were filled); filled (share of pixels filled); denoised (share of pixels
+    smoothed); stretched ([black, white] levels mapped to TARGET, or None). When nothing is done the input array
+    itself is returned.
     """
     mode = check_mode(mode)
     gray = np.asarray(gray)
@@ -84,16 +82,19 @@ def restore(gray: np.ndarray, mode: str = "auto") -> tuple[np.ndarray, dict]:
     report = {"mode": mode, "changed": False}
     if mode == "off" or min(gray.shape) < 16:
         return gray, report
-    mask, measured = detect(gray)
-    report.update(old_print=round(old_print_score(measured), 2), noise=[round(n, 2) for n in measured["noise"]],
-                  black=measured["black"], white=measured["white"], defects=0, filled=0.0, denoised=0.0,
-                  stretched=None)
-    if mode == "auto" and report["old_print"] <= 0:
+    mask, measured = detect(gray, detector)
+    report.update(old_print=measured["old_print"], score=round(measured["score"], 2),
+                  noise=[round(n, 2) for n in measured["noise"]],
+                  black=measured["black"], white=measured["white"], faces=len(measured["faces"]), defects=0,
+                  filled=0.0, denoised=0.0, stretched=None)
+    if mode == "auto" and not report["old_print"]:
         return gray, report
 
     result = gray
     if measured["defects"]:
         result = fill(result, mask)
+        if len(measured["faces"]):
+            result, mask = protect_faces(gray, result, mask, measured["faces"] / measured["scale"])
         report.update(defects=measured["defects"], filled=round(float(mask.mean()), 5))
     weight = noise_weight(measured["noise_map"], gray.shape) if max(measured["noise"]) >= NOISE_LOW else None
     if weight is not None:
@@ -108,12 +109,18 @@ def restore(gray: np.ndarray, mode: str = "auto") -> tuple[np.ndarray, dict]:
     return result, report
 
 
-def detect(gray: np.ndarray) -> tuple[np.ndarray, dict]:
+def detect(gray: np.ndarray, detector=None) -> tuple[np.ndarray, dict]:
     """(H, W) gray -> ((H, W) bool mask of the defects "on" would fill, the measures restore decides on)."""
     gray8 = _to_uint8(gray) if gray.dtype != np.uint8 else gray
     small, scale = detection_copy(gray8)
     measured = measure(small)
-    mask = measured.pop("mask")
+    detector = detector or shipped_detector()
+    mask, lines, specks, faces = find_defects(small, detector)
+    # An old print: it looks like one as a whole (old_print_score: soft, faded, grainy) and the detector finds damage
+    # on it. Either alone is shared by too many clean photos (a sharp photo's edges look like scratches to the
+    # detector; a misty landscape looks faded).
+    measured.update(defects=lines + specks, faces=faces, scale=scale, score=old_print_score(measured),
+                    old_print=old_print_score(measured) > 0 and lines + specks >= MIN_DEFECTS)
     if scale != 1 and measured["defects"]:
         mask = cv2.resize(mask.astype(np.uint8), gray.shape[::-1], interpolation=cv2.INTER_LINEAR) > 0
     elif scale != 1:
@@ -132,8 +139,8 @@ def detection_copy(gray8: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 def measure(small: np.ndarray) -> dict:
-    """Everything restore decides on, from the detection copy: noise (fine and coarse sigma, levels) and its map
-    per block, the 0.5% and 99.5% levels, the defect mask and counts, and the features of old_print_score."""
+    """What restore decides on besides the defects, from the detection copy: noise (fine and coarse sigma, levels)
+    and its map per block, the 0.5% and 99.5% levels, and the features of old_print_score."""
     fine_map = block_noise(small, 16)
     coarse = cv2.resize(small, (max(1, small.shape[1] // 2), max(1, small.shape[0] // 2)),
                         interpolation=cv2.INTER_AREA)
@@ -141,10 +148,8 @@ def measure(small: np.ndarray) -> dict:
     # The noise of the photo is that of its quieter blocks: texture raises the others.
     noise = (float(np.percentile(fine_map, 20)), float(np.percentile(coarse_map, 20)))
     black, white = percentiles(small)
-    mask, lines, specks = find_defects(small, noise[0])
     return {"noise": noise, "noise_map": np.maximum(fine_map, _upsample_blocks(coarse_map, fine_map.shape)),
-            "black": black, "white": white, "mask": mask, "defects": lines + specks,
-            "features": score_features(small, noise)}
+            "black": black, "white": white, "features": score_features(small, noise)}
 
 
 # ---- noise ----
@@ -201,121 +206,66 @@ def denoise(gray: np.ndarray, weight: np.ndarray, noise: float) -> np.ndarray:
     return result
 
 
-# ---- defects ----
+# ---- defects: the learned detector's sure pixels, in thin lines and small specks ----
 
-def _line_elements() -> list[np.ndarray]:
-    elements = []
-    centre = (LINE_LENGTH - 1) / 2
-    for i in range(ANGLES):
-        angle = math.pi * i / ANGLES
-        element = np.zeros((LINE_LENGTH, LINE_LENGTH), np.uint8)
-        dx, dy = math.cos(angle) * centre, math.sin(angle) * centre
-        cv2.line(element, (round(centre - dx), round(centre - dy)), (round(centre + dx), round(centre + dy)), 1, 1)
-        elements.append(element)
-    return elements
+def find_defects(small: np.ndarray, detector) -> tuple[np.ndarray, int, int, np.ndarray]:
+    """(h, w) uint8 detection copy -> ((h, w) bool mask of defect pixels to fill, grown by a pixel; lines; specks;
+    (n, 4) face boxes x, y, w, h found in it).
 
-
-_LINES = _line_elements()
-_DISK = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (DEFECT_WIDTH, DEFECT_WIDTH))
-_SQUARE3 = np.ones((3, 3), np.uint8)
-
-
-def find_defects(small: np.ndarray, noise: float) -> tuple[np.ndarray, int, int]:
-    """(h, w) uint8 -> ((h, w) bool mask of defect pixels to fill, grown by a pixel; lines; specks)."""
-    image = cv2.GaussianBlur(small, (0, 0), 0.7) if noise > 2 else small  # grain's single pixels fall, lines do not
-    mask = np.zeros(small.shape, bool)
-    lines = specks = 0
-    for operation in (cv2.MORPH_TOPHAT, cv2.MORPH_BLACKHAT):
-        residue = cv2.morphologyEx(image, operation, _DISK)  # uint8: what is brighter (darker) than around it
-        found, n_lines = _lines(residue, noise)
-        mask |= found
-        found, n_specks = _specks(residue, noise, exclude=found)
-        mask |= found
-        lines, specks = lines + n_lines, specks + n_specks
-    if lines + specks:
-        mask = cv2.dilate(mask.astype(np.uint8), _SQUARE3).astype(bool)
-    return mask, lines, specks
-
-
-def _lines(residue: np.ndarray, noise: float) -> tuple[np.ndarray, int]:
-    threshold = max(LINE_FLOOR, NOISE_FACTOR * noise)
-    response = _line_response(residue, threshold)
-    candidates = response >= threshold
-    found = _components(candidates, residue)
-    if found is None:
-        return candidates, 0
-    labels, stats, pixels, around, busy = found
-    mean = np.bincount(labels.ravel()[pixels], response.ravel()[pixels], len(stats)) / np.maximum(stats[:, 4], 1)
+    A pixel is damage when the detector is sure of it (its file's operating point; FACE_SURE inside the eyes, nose
+    and mouth of a face). Its connected component is kept when it is thin everywhere (no pixel further than
+    MAX_RADIUS from its edge: scratches, cracks, hairs and specks, even where lines cross); a large blob is a dark
+    window or a shadow, not dust, and is left alone. Kept components at least LINE_MIN_LENGTH across count as
+    lines, the others as specks.
+    """
+    probability = detector(small)
+    faces = find_faces(small)
+    sure = probability >= detector.sure
+    for x, y, w, h in faces:
+        core = (slice(y + round(0.2 * h), y + round(0.95 * h)), slice(x + round(0.12 * w), x + round(0.88 * w)))
+        sure[core] &= probability[core] >= FACE_SURE
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(sure.view(np.uint8), connectivity=8)
+    # A component's half-width at its thickest: the largest distance from one of its pixels to the background.
+    # Scratches, cracks and hairs, even where they cross, stay thin everywhere; a window or a shadow does not.
+    radius = np.zeros(count, np.float32)
+    if count > 1:
+        np.maximum.at(radius, labels.ravel(), cv2.distanceTransform(sure.view(np.uint8), cv2.DIST_L2, 3).ravel())
     length = np.hypot(stats[:, 2], stats[:, 3])
-    keep = (length >= LINE_MIN_LENGTH) & (stats[:, 4] <= LINE_MAX_WIDTH * length) & \
-        (mean >= LINE_ISOLATION * around) & (busy <= LINE_BUSY)
+    keep = (radius <= MAX_RADIUS) & (stats[:, 4] >= 2)
     keep[0] = False
-    return keep[labels], int(keep.sum())
+    line = keep & (length >= LINE_MIN_LENGTH)
+    mask = keep[labels]
+    if keep.any():
+        mask = cv2.dilate(mask.view(np.uint8), _SQUARE3).astype(bool)
+    return mask, int(line.sum()), int((keep & ~line).sum()), faces
 
 
-def _line_response(residue: np.ndarray, threshold: float) -> np.ndarray:
-    """The largest opening of the residue (thickened by a pixel, so that a one-pixel line that wanders still
-    holds a straight segment) by a line segment at any of ANGLES angles, no more than the residue itself. Tile by
-    tile, skipping tiles where nothing reaches the threshold: the openings are the costly part."""
-    response = np.zeros_like(residue)
-    height, width = residue.shape
-    tile, pad = 256, LINE_LENGTH + 1  # an opening looks LINE_LENGTH - 1 px away, the thickening 1 more
-    for top in range(0, height, tile):
-        for left in range(0, width, tile):
-            bottom, right = min(height, top + tile), min(width, left + tile)
-            if residue[top:bottom, left:right].max() < threshold:
-                continue
-            t, l = max(0, top - pad), max(0, left - pad)
-            b, r = min(height, bottom + pad), min(width, right + pad)
-            thick = cv2.dilate(residue[t:b, l:r], _SQUARE3)
-            best = np.zeros_like(thick)
-            for element in _LINES:
-                np.maximum(best, cv2.morphologyEx(thick, cv2.MORPH_OPEN, element), out=best)
-            response[top:bottom, left:right] = best[top - t:bottom - t, left - l:right - l]
-    return np.minimum(response, residue, out=response)
+_SQUARE3 = np.ones((3, 3), np.uint8)
+_DISK = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (DEFECT_WIDTH, DEFECT_WIDTH))
+_cascade: list = []  # the face cascade, loaded on first use
 
 
-def _specks(residue: np.ndarray, noise: float, exclude: np.ndarray) -> tuple[np.ndarray, int]:
-    candidates = (residue >= max(SPECK_FLOOR, NOISE_FACTOR * noise)) & ~exclude
-    found = _components(candidates, residue)
-    if found is None:
-        return candidates, 0
-    labels, stats, pixels, around, busy = found
-    peak = np.zeros(len(stats), np.float32)
-    np.maximum.at(peak, labels.ravel()[pixels], residue.ravel()[pixels])
-    keep = (np.maximum(stats[:, 2], stats[:, 3]) <= SPECK_SIDE) & (stats[:, 4] >= 2) & \
-        (peak >= SPECK_ISOLATION * around) & (busy <= SPECK_BUSY)
-    keep[0] = False
-    return keep[labels], int(keep.sum())
-
-
-def _components(candidates: np.ndarray, residue: np.ndarray):
-    """Connected candidates -> (labels, stats, the candidates' flat indices, each component's mean over its pixels
-    of the mean residue of the non-candidate pixels in the SURROUND window, and of the share of candidates in that
-    window), or None when there are none. Window sums from integral images, read at the candidates only."""
-    pixels = np.flatnonzero(candidates)
-    if not len(pixels):
-        return None
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(candidates.view(np.uint8), connectivity=8)
-    outside = cv2.integral((~candidates).view(np.uint8))  # (h + 1, w + 1) counts
-    quiet = cv2.integral(np.where(candidates, 0, residue).astype(np.uint8))  # the residue around, candidates left out
-    height, width = candidates.shape
-    y, x = np.divmod(pixels, width)
-    half = SURROUND // 2
-    top, bottom = np.clip(y - half, 0, height), np.clip(y + half + 1, 0, height)
-    left, right = np.clip(x - half, 0, width), np.clip(x + half + 1, 0, width)
-
-    def window(integral: np.ndarray) -> np.ndarray:
-        return (integral[bottom, right] - integral[top, right] - integral[bottom, left] + integral[top, left]).astype(
-            np.float64)
-
-    others, total = window(outside), ((bottom - top) * (right - left)).astype(np.float64)
-    level = window(quiet) / np.maximum(others, 1)
-    own = labels.ravel()[pixels]
-    area = np.maximum(stats[:, 4], 1)
-    around = np.bincount(own, level, count) / area
-    busy = np.bincount(own, 1 - others / total, count) / area
-    return labels, stats, pixels, np.maximum(around, 1.0), busy
+def find_faces(small: np.ndarray) -> np.ndarray:
+    """(n, 4) int boxes (x, y, w, h) of frontal faces in the detection copy: OpenCV's Haar cascade (Lienhart's
+    frontal face detector, FACE_CASCADE), on a copy whose short side is at most FACE_SIDE, its border padded so that
+    a face cut by the edge is found too; faces under MIN_FACE px are not looked for (their eyes are too small to be
+    taken for damage)."""
+    if not _cascade:
+        cascade = cv2.CascadeClassifier(str(FACE_CASCADE))
+        if cascade.empty():
+            raise FileNotFoundError(f"no face cascade at {FACE_CASCADE}: check out weights/ again")
+        _cascade.append(cascade)
+    scale = min(1.0, FACE_SIDE / min(small.shape))
+    image = small if scale == 1 else cv2.resize(small, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    pad = max(8, min(image.shape) // 10)
+    image = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+    boxes = _cascade[0].detectMultiScale(image, scaleFactor=1.1, minNeighbors=4,
+                                         minSize=(max(20, round(MIN_FACE * scale)),) * 2)
+    if len(boxes) == 0:
+        return np.zeros((0, 4), int)
+    boxes = np.asarray(boxes, np.float64) - [pad, pad, 0, 0]
+    boxes[:, :2] = np.maximum(boxes[:, :2], 0)
+    return np.round(boxes / scale).astype(int)
 
 
 def fill(gray: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -324,6 +274,31 @@ def fill(gray: np.ndarray, mask: np.ndarray) -> np.ndarray:
     if gray.dtype != np.uint8:  # OpenCV's inpainting of float images expects levels of 255: in [0, 1] it overshoots
         return np.clip(_fill_tiles(gray.astype(np.float32) * 255, mask) / 255, 0, 1).astype(gray.dtype)
     return _fill_tiles(gray, mask)
+
+
+def protect_faces(gray: np.ndarray, filled: np.ndarray, mask: np.ndarray, faces: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Each filled component inside a face box (full-resolution x, y, w, h) is checked: when its filled pixels
+    differ from the ring around them by more than the damaged pixels did, the fill made the face worse (an eye or
+    a nostril taken for a speck) and it is undone. Returns (the result, the mask of what stays filled)."""
+    result, kept = filled, mask.copy()
+    for x, y, w, h in np.round(faces).astype(int):
+        box = (slice(max(0, y), y + h), slice(max(0, x), x + w))
+        count, labels = cv2.connectedComponents(mask[box].view(np.uint8), connectivity=8)
+        for label in range(1, count):
+            component = labels == label
+            ring = cv2.dilate(component.view(np.uint8), _SQUARE3, iterations=2).astype(bool) & ~mask[box]
+            if not ring.any():
+                continue
+            around = float(gray[box][ring].astype(np.float32).mean())
+            damaged = abs(float(gray[box][component].astype(np.float32).mean()) - around)
+            repaired = abs(float(result[box][component].astype(np.float32).mean()) - around)
+            if repaired > damaged:
+                if result is filled:
+                    result = filled.copy()
+                result[box][component] = gray[box][component]
+                kept[box][component] = False
+    return result, kept
 
 
 def _fill_tiles(gray: np.ndarray, mask: np.ndarray) -> np.ndarray:

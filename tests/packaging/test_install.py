@@ -63,13 +63,16 @@ def test_the_installed_command_colorizes_from_another_folder(venv, tmp_path):
 
 
 def test_the_installed_package_has_its_page_and_weights_outside_the_checkout(venv, tmp_path):
-    probe = ("import app, model.weights as w, pathlib; "
-             "print(app.page_files('templates')); print(app.page_files('static')); print(w.DEFAULT_WEIGHTS)")
+    probe = ("import app, model.weights as w, model.restore as r, pathlib; "
+             "print(app.page_files('templates')); print(app.page_files('static')); print(w.DEFAULT_WEIGHTS); "
+             "print(r.DEFAULT_DETECTOR); print(r.FACE_CASCADE)")
     result = subprocess.run([str(venv / "bin" / "python"), "-c", probe], cwd=tmp_path, capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
-    templates, static, weights = (Path(line) for line in result.stdout.split())
-    for path in (templates, static, weights):
+    templates, static, weights, detector, faces = (Path(line) for line in result.stdout.split())
+    for path in (templates, static, weights, detector, faces):
         assert ROOT not in path.parents and path.exists(), path  # the installed copies, not the repository's
     assert (templates / "index.html").exists() and (static / "app.js").exists()
     assert weights.read_bytes() == (ROOT / "weights" / "colorizer.pt").read_bytes()
+    assert detector.read_bytes() == (ROOT / "weights" / "damage.pt").read_bytes()
+    assert faces.name == "haarcascade_frontalface_default.xml"

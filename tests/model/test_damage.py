@@ -1,0 +1,140 @@
+"""model.damage and the parts of model.restore around it: the shipped detector finds damage but not letters, only
+thin lines and small specks are filled, and faces need a sure detector and a repair that does not stand out."""
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from model import restore as repair
+from model.damage import DamageDetector, DamageNet, DetectorError, save_detector, shipped_detector
+from tests.conftest import synthetic_photo
+from training.data import list_images, split_paths
+from training.degrade import DAMAGE_KINDS, made_old
+
+TRAIN = Path(__file__).resolve().parents[3] / "shared" / "data" / "train"
+
+
+def near(a: np.ndarray, b: np.ndarray, tolerance: int = 2) -> np.ndarray:
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * tolerance + 1, 2 * tolerance + 1))
+    return a & cv2.dilate(b.astype(np.uint8), disk).astype(bool)
+
+
+class Painted:
+    """A stand-in detector: the probability is what the test painted."""
+
+    def __init__(self, probability: np.ndarray, sure: float = 0.5):
+        self.probability, self.sure = probability, sure
+
+    def __call__(self, gray8: np.ndarray) -> np.ndarray:
+        assert gray8.shape == self.probability.shape
+        return self.probability
+
+
+def portrait() -> np.ndarray:
+    """A held-out portrait of the shared photos in which the cascade finds a face."""
+    if not TRAIN.is_dir():
+        pytest.skip(f"the shared photos are not at {TRAIN}")
+    faces = [p for p in split_paths(list_images(TRAIN), 0.05)[1] if p.name.startswith("utkface_")]
+    for path in faces[:20]:
+        gray = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+        if len(repair.find_faces(gray)):
+            return gray
+    pytest.fail("no face found in 20 held-out portraits")
+
+
+def test_the_shipped_detector_answers_a_probability_per_pixel_at_any_size():
+    detector = shipped_detector()
+    for shape in [(37, 53), (64, 64), (129, 200)]:
+        probability = detector(np.full(shape, 128, np.uint8))
+        assert probability.shape == shape and probability.dtype == np.float32
+        assert 0 <= probability.min() and probability.max() <= 1
+    assert 0 < detector.sure < 1
+
+
+def test_the_shipped_detector_finds_synthetic_damage():
+    counts = np.zeros(4)
+    for seed in range(4):
+        gray = np.asarray(synthetic_photo(seed, (256, 192)).convert("L"))
+        damaged, truth = made_old(gray, f"detector {seed}", DAMAGE_KINDS)
+        found = shipped_detector()(damaged) >= shipped_detector().sure
+        counts += [near(found, truth).sum(), found.sum(), near(truth, found).sum(), truth.sum()]
+    assert counts[0] / counts[1] >= 0.85 and counts[2] / counts[3] >= 0.75, counts
+
+
+def test_printed_letters_are_not_taken_for_damage():
+    gray = np.asarray(synthetic_photo(7, (320, 240)).convert("L")).copy()
+    letters = np.zeros_like(gray)
+    for row, text in enumerate(["MOULIN ROUGE", "Cafe 1923", "HOTEL"]):
+        for canvas, value in ((gray, 20), (letters, 255)):
+            cv2.putText(canvas, text, (10, 60 + 70 * row), cv2.FONT_HERSHEY_DUPLEX, 1.4, value, 2, cv2.LINE_AA)
+    mask, _ = repair.detect(gray)
+    on_letters = near(mask, letters > 0, 1).sum() / max(1, (letters > 0).sum())
+    assert on_letters < 0.02, f"{on_letters:.1%} of the letters' pixels would be filled"
+
+
+def test_only_thin_lines_and_small_specks_are_filled():
+    gray = np.full((120, 160), 128, np.uint8)
+    probability = np.zeros(gray.shape, np.float32)
+    probability[20, 10:90] = 0.9  # a scratch
+    probability[60:63, 30:33] = 0.9  # a speck
+    probability[70:110, 100:140] = 0.9  # a blob: a dark window, not dust
+    mask, lines, specks, _ = repair.find_defects(gray, Painted(probability))
+    assert (lines, specks) == (1, 1)
+    assert mask[20, 10:90].all() and mask[60:63, 30:33].all()
+    assert not mask[72:108, 102:138].any()
+
+
+def test_inside_a_face_only_a_very_sure_detector_fills():
+    gray = portrait()
+    (x, y, w, h), = repair.find_faces(gray)[:1]
+    probability = np.zeros(gray.shape, np.float32)
+    row = y + h // 2  # a line across the eyes-nose-mouth region and beyond the face
+    probability[row, :] = 0.9
+    mask, _, _, _ = repair.find_defects(gray, Painted(probability))
+    core = slice(x + round(0.12 * w) + 2, x + round(0.88 * w) - 2)  # the mask is grown by a pixel
+    assert not mask[row, core].any()
+    assert mask[row].any() or x + w >= gray.shape[1] - 12  # outside the face it is filled
+    probability[row, :] = 0.99  # sure enough
+    mask, _, _, _ = repair.find_defects(gray, Painted(probability))
+    assert mask[row, core].all()
+
+
+def test_a_repair_that_stands_out_in_a_face_is_undone():
+    gray = np.full((60, 60), 100, np.uint8)
+    filled = gray.copy()
+    mask = np.zeros(gray.shape, bool)
+    mask[30, 20:40] = True  # "damage" that was no different from its surroundings (an eyelid taken for a scratch)
+    filled[30, 20:40] = 160  # and its fill stands out
+    mask[10, 5:15] = True  # outside the face: kept
+    result, kept = repair.protect_faces(gray, filled, mask, np.array([[15, 15, 40, 40]]))
+    assert np.array_equal(result[30, 20:40], gray[30, 20:40]) and not kept[30, 20:40].any()
+    assert kept[10, 5:15].all()
+    real = gray.copy()
+    real[30, 20:40] = 20  # a real dark scratch in the face, filled back to the skin's level: kept
+    result, kept = repair.protect_faces(real, gray.copy(), mask, np.array([[15, 15, 40, 40]]))
+    assert kept[30, 20:40].all() and (result[30, 20:40] == 100).all()
+
+
+def test_a_clean_portrait_is_left_alone_by_auto_and_its_face_by_on():
+    gray = portrait()
+    result, report = repair.restore(gray, "auto")
+    assert result is gray and not report["changed"]
+    mask, measured = repair.detect(gray)
+    for x, y, w, h in measured["faces"]:
+        assert not mask[y:y + h, x:x + w].any()
+
+
+def test_a_missing_or_wrong_detector_file_says_what_to_do(tmp_path):
+    with pytest.raises(DetectorError, match="train one with"):
+        DamageDetector.load(tmp_path / "missing.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a detector")
+    with pytest.raises(DetectorError, match="not a damage detector"):
+        DamageDetector.load(tmp_path / "junk.pt")
+
+
+def test_a_saved_detector_loads_and_keeps_its_operating_point(tmp_path):
+    save_detector(DamageNet(widths=(4, 8, 8, 8)), tmp_path / "d.pt", {"sure": 0.7})
+    detector = DamageDetector.load(tmp_path / "d.pt")
+    assert detector.sure == 0.7 and detector.info["widths"] == [4, 8, 8, 8]
+    assert detector(np.zeros((30, 41), np.uint8)).shape == (30, 41)
