@@ -23,6 +23,7 @@ from app.jobs import Jobs, JobSettings, prepare_folder
 from app.videos import bp as videos_bp, make_work
 from app.views import TooManyParts, bp, error_response
 from model.colorizer import Colorizer
+from model.damage import DetectorError, shipped_detector
 from model.formats import DEFAULT_QUALITY
 from model.threads import share_cores
 from model.weights import DEFAULT_WEIGHTS, PRECISIONS, WeightsError
@@ -100,6 +101,10 @@ def create_app(config: dict | None = None, *, start_jobs: bool = True) -> Flask:
                                                      precision=None if precision == "auto" else precision)
     except WeightsError as error:
         raise StartupError(f"cannot start the colorizer: {error}. Set COLORIZER_WEIGHTS to a weights file.") from None
+    try:
+        shipped_detector()  # repair's damage detector, loaded now rather than by the first request that needs it
+    except DetectorError as error:
+        raise StartupError(f"cannot start the colorizer: {error}") from None
     jobs = make_jobs(app.config, app.extensions["colorizer"])
 
     app.register_blueprint(bp)

@@ -202,6 +202,13 @@ def test_missing_weights_fail_startup_with_one_clear_message(tmp_path):
         create_app({"WEIGHTS": str(tmp_path / "missing.pt")})
 
 
+def test_a_missing_damage_detector_fails_startup_not_the_first_repair(tiny_weights, tmp_path, monkeypatch):
+    from model.damage import DamageDetector
+    monkeypatch.setattr("app.shipped_detector", lambda: DamageDetector.load(tmp_path / "damage.pt"))
+    with pytest.raises(StartupError, match="no damage detector at .*train one"):
+        create_app({"WEIGHTS": str(tiny_weights)})
+
+
 def test_a_bad_precision_setting_fails_startup_naming_that_setting(tiny_weights):
     with pytest.raises(StartupError, match="COLORIZER_PRECISION must be auto, float32 or bfloat16, got 'int8'"):
         create_app({"WEIGHTS": str(tiny_weights), "PRECISION": "int8"})
