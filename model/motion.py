@@ -16,6 +16,9 @@ So the network colours keyframes and the colour between them is carried along th
   prediction; and nothing is carried across a cut, where everything starts again from the network.
 - Colour points ride along with their object: each point is moved by the flow at its position, fed to the network
   on later keyframes at its new place, and dropped when it is occluded, leaves the picture or its shot ends.
+- A colour reference (model.reference) steers the keyframes: each is matched to it as a photo is
+  (Colorizer.with_reference), its matched points given to the network beside the user's (theirs win), so the
+  reference's colours ride the motion between keyframes as the user's do.
 
 The first frame of a shot is painted exactly as a photo is (Colorizer.predict, then Colorizer.paint): the page's
 preview of a film's first frame is that frame. Other frames paint the carried ab (at the working size) onto their
@@ -30,6 +33,7 @@ import torch
 
 from model.colorizer import Colorizer, Prediction, Seen, working_shape
 from model.hints import Hint
+from model.reference import Reference
 from model.request import FilmRequest
 
 @dataclass(frozen=True)
@@ -194,8 +198,11 @@ class FrameColour:
     One per film: it holds the previous frame's small gray, ab and confidence (a few hundred KB), nothing more.
     """
 
-    def __init__(self, colorizer: Colorizer, request: FilmRequest, settings: Stabilization = Stabilization()):
+    def __init__(self, colorizer: Colorizer, request: FilmRequest, settings: Stabilization = Stabilization(),
+                 reference: Reference | None = None):
         self.colorizer, self.request, self.settings = colorizer, request, settings
+        self.reference = reference  # prepared once (Colorizer.prepare_reference): matched at each keyframe
+        self.reference_shares: list[float] = []  # the part of each keyframe matched to it
         self.stabilize = request.stabilize
         self.points = request.points_by_frame()
         self.small_height, self.small_width = working_shape(request.height, request.width, request.size)
@@ -280,9 +287,21 @@ class FrameColour:
         return Prediction(torch.from_numpy(np.ascontiguousarray(self.ab.transpose(2, 0, 1)))[None])
 
     def predict(self, seen: Seen) -> Prediction:
-        """The network's colour for this frame, with the points that ride along."""
+        """The network's colour for this frame, with the points that ride along and the reference's matched ones
+        (the same steps as a photo's: Colorizer.prepare)."""
         self.network_runs += 1
-        return self.colorizer.predict(seen.with_points(tuple(self.tracker.hints())))
+        seen = seen.with_points(tuple(self.tracker.hints()))
+        if self.reference is not None:
+            seen = self.colorizer.with_reference(seen, self.reference)
+            self.reference_shares.append(seen.reference_share)
+        return self.colorizer.predict(seen)
+
+    @property
+    def reference_share(self) -> float | None:
+        """The mean part of the keyframes matched to the reference; None without one."""
+        if self.reference is None:
+            return None
+        return float(np.mean(self.reference_shares)) if self.reference_shares else 0.0
 
 
 def working_ab(prediction: Prediction, seen: Seen) -> np.ndarray:

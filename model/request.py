@@ -136,6 +136,8 @@ class FilmRequest:
     points: tuple[tuple[int, Hint], ...]  # (frame it starts on, point), in the order given
     stabilize: bool = True  # carry colour along the motion; False: each frame colorized alone, which flickers
     restore: str = "off"  # films are not repaired: the page previews a film's first frame with restore off
+    reference: str | None = None  # a colour reference photo's path (a relative one: in the film's folder), opened
+    # and prepared by whoever colorizes the film (model.video); None: none
 
     def frame_request(self, hints: tuple[Hint, ...] = ()) -> ColorRequest:
         """One frame's request, with these points (already checked, or moved along the motion from checked ones)."""
@@ -160,11 +162,13 @@ class FilmRequest:
 
 
 def check_film_request(width: int, height: int, frames: int, *, size=None, vividness=None, hints=None,
-                       stabilize=True, default_size: int, takes_hints: bool, text: bool = False) -> FilmRequest:
+                       stabilize=True, reference=None, default_size: int, takes_hints: bool,
+                       text: bool = False) -> FilmRequest:
     """A film's values, checked for its (upright) frame size and number of frames, and a model -> a FilmRequest.
 
     hints: a list of {"x", "y", "color", "frame"}: x, y and color as a photo's, frame (default 0, the first) where
-    the point starts. Other values as check_request's. Raises RequestError naming the first field that is wrong."""
+    the point starts. reference: the path of a colour photo already checked (Colorizer.prepare_reference), or
+    None. Other values as check_request's. Raises RequestError naming the first field that is wrong."""
     size = check_size(size, text)
     vividness = check_vividness(vividness, text)
     if not isinstance(stabilize, bool):
@@ -172,7 +176,7 @@ def check_film_request(width: int, height: int, frames: int, *, size=None, vivid
     starts = check_starts(hints, frames)
     points = check_hints(hints, width, height, takes_hints)
     return FilmRequest(width, height, frames, default_size if size is None else size, vividness,
-                       tuple(zip(starts, points)), stabilize)
+                       tuple(zip(starts, points)), stabilize, reference=None if reference is None else str(reference))
 
 
 def check_starts(hints, frames: int) -> list[int]:

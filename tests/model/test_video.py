@@ -350,3 +350,68 @@ def test_a_sliver_of_a_film_is_colorized_frame_by_frame(tmp_path, colorizer):
     assert not colour.follows
     colour_frames(colorizer, colour, frames)
     assert colour.network_runs == 4
+
+
+# A colour reference: matched at each keyframe as a photo is, carried along the motion between.
+
+def write_gray_film(path: Path, grays: list[np.ndarray], rate: int = 24) -> None:
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=rate)
+        video.height, video.width = grays[0].shape
+        video.pix_fmt, video.options = "yuv420p", {"crf": "1"}
+        for index, gray in enumerate(grays):
+            frame = av.VideoFrame.from_ndarray(np.repeat(gray[..., None], 3, axis=2), format="rgb24")
+            frame.pts, frame.time_base = index, Fraction(1, rate)
+            container.mux(video.encode(frame))
+        container.mux(video.encode(None))
+
+
+def two_texture_frames(count: int) -> list[np.ndarray]:
+    """Stripes on the left, checks on the right (tests.model.test_reference), their noise new in each frame."""
+    from tests.model.test_reference import checks, stripes, two_textures
+    return [np.asarray(two_textures(stripes, checks, seed=index)) for index in range(count)]
+
+
+@pytest.fixture(scope="module")
+def encoder_colorizer(echo_encoder_weights) -> Colorizer:
+    """Weights of format 3 (an ImageNet encoder) whose net paints the points' colours and no colour of its own."""
+    return Colorizer.load(echo_encoder_weights, precision="float32")
+
+
+def halves_ab(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    lab = rgb_to_lab_np(rgb)
+    half = rgb.shape[1] // 2
+    return lab[:, 8:half - 8, 1:].mean(axis=(0, 1)), lab[:, half + 8:-8, 1:].mean(axis=(0, 1))
+
+
+def test_a_film_with_a_reference_takes_its_colours_where_it_matches(tmp_path, encoder_colorizer):
+    from tests.model.test_reference import BLUE, RED, checks, stripes, two_textures
+    source = tmp_path / "film.mkv"
+    write_gray_film(source, two_texture_frames(8))
+    reference = two_textures(checks, stripes, colours=(BLUE, RED), seed=1)  # the textures swapped: blue checks
+    done = colorize_video(encoder_colorizer, source, tmp_path / "with.mp4", reference=reference)
+    plain = colorize_video(encoder_colorizer, source, tmp_path / "without.mp4")
+    assert done.frames == 8 and 0.5 < done.reference_share <= 1 and plain.reference_share is None
+    for index, (coloured, gray) in enumerate(zip(decoded(tmp_path / "with.mp4")[0],
+                                                 decoded(tmp_path / "without.mp4")[0])):
+        left, right = halves_ab(coloured)
+        assert left[0] > 15 and left[1] > 8, f"frame {index}: the striped half should be red, got ab {left}"
+        assert right[1] < -8 and right[0] < left[0] - 15, f"frame {index}: the checked half should be blue, got {right}"
+        assert np.abs(np.concatenate(halves_ab(gray))).max() < 3  # the echo net has no colour of its own
+
+
+def test_a_films_first_frame_with_a_reference_is_the_photo_with_it(encoder_colorizer):
+    from tests.model.test_reference import BLUE, RED, checks, stripes, two_textures
+    grays = two_texture_frames(8)
+    height, width = grays[0].shape
+    prepared = encoder_colorizer.prepare_reference(two_textures(checks, stripes, colours=(BLUE, RED), seed=1))
+    point = {"x": 40, "y": 60, "color": "#20c020"}  # the user's point wins near it, in both
+    request = check_film_request(width, height, 8, hints=[point], default_size=encoder_colorizer.default_size,
+                                 takes_hints=True)
+    colour = FrameColour(encoder_colorizer, request, reference=prepared)
+    frames = colour_frames(encoder_colorizer, colour, grays)
+    photo = encoder_colorizer(Image.fromarray(grays[0], "L"), hints=[point], restore="off", reference=prepared)
+    assert np.array_equal(frames[0], np.asarray(photo))
+    keyframes = colour.network_runs
+    assert len(colour.reference_shares) == keyframes and colour.reference_share == pytest.approx(
+        np.mean(colour.reference_shares)) and colour.reference_share > 0.5
