@@ -2,7 +2,7 @@
 
     colorize old.jpg scans/ --output colorized/ [--weights PATH] [--size N] [--format png] [--vividness 1.4]
     colorize photo.jpg --hints points.json --output colorized/
-    colorize scans/ --reference street_in_colour.jpg --output colorized/   # one reference for every photo
+    colorize scans/ film.mp4 --reference street_in_colour.jpg --output colorized/   # one for every photo and film
     colorize film.mkv scans/ --output colorized/ [--stabilize off] [--no-videos]
 
 A folder's photos and films are both colorized (films as MP4, model.video), unless --no-videos leaves the films
@@ -10,7 +10,7 @@ out. Outputs keep the inputs' folder structure below the folder they share: `sca
 `scans/b/photo.jpg` become `colorized/a/photo.jpg` and `colorized/b/photo.jpg`. Outputs that already exist are
 left alone and reported, unless --overwrite; inputs are never overwritten. A file that cannot be read is
 reported and skipped; the exit code is 1 when any was. A --reference (a colour photo) is read and prepared once
-and gives its colours to the regions of every photo that match it (model.reference); films take none yet.
+and gives its colours to the regions of every photo, and of every film's keyframes, that match it (model.reference).
 """
 import argparse
 import json
@@ -122,7 +122,8 @@ def main(argv: list | None = None) -> int:
                         help="a colour photo whose colours go to the regions of every input photo that match it (the "
                              "same place, people or things); --hints win over it; a photo of another scene usually "
                              "matches nothing and keeps its automatic colours. Needs weights with an ImageNet encoder "
-                             "(the shipped ones); films take no reference yet")
+                             "(the shipped ones). A film's keyframes are matched to it, and the motion carries its "
+                             "colours between them")
     parser.add_argument("--vividness", type=checked(check_vividness), default=None,
                         help=f"0 (gray) to {MAX_VIVIDNESS:g} (twice as colourful); 1 is the model's own (default)")
     parser.add_argument("--restore", type=checked(check_restore), default="auto",
@@ -157,9 +158,6 @@ def main(argv: list | None = None) -> int:
             hints = read_hints(args.hints)
         except ValueError as error:
             parser.error(str(error))
-    if args.reference and any(map(is_video_name, files)):
-        parser.error("--reference is for photos: films take no reference yet; colorize them in a run of their own "
-                     "(--no-videos leaves a folder's films out)")
     share_cores()  # torch, OpenCV and the video codec share this process's cores (model.threads)
     try:
         colorizer = Colorizer.load(args.weights, precision=args.precision)
@@ -167,7 +165,7 @@ def main(argv: list | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     reference = read_reference(parser, colorizer, args.reference) if args.reference else None
-    shares = []  # the part of each photo that matched the reference
+    shares = []  # the part of each photo (each film's keyframes) that matched the reference
     inputs = {file.resolve() for file in files}
     done, kept, claimed = 0, [], {}
     for file, target in tqdm(list(zip(files, output_paths(args.inputs, files, args.output, extension))),
@@ -183,9 +181,10 @@ def main(argv: list | None = None) -> int:
             kept.append(target)
             continue
         if is_video_name(file):
-            error = colorize_video_command(colorizer, file, target, hints=hints, vividness=args.vividness,
-                                           size=args.size, stabilize=args.stabilize == "on")
+            error, share = colorize_video_command(colorizer, file, target, hints=hints, vividness=args.vividness,
+                                                  size=args.size, stabilize=args.stabilize == "on", reference=reference)
             errors += [error] if error else []
+            shares += [share] if share is not None else []
             done += not error
             continue
         try:
@@ -212,8 +211,9 @@ def main(argv: list | None = None) -> int:
           f"{args.output}")
     if shares:
         unmatched = sum(share == 0 for share in shares)
-        print(f"the reference's colours went to {sum(shares) / len(shares):.0%} of each photo on average"
-              + (f"; {unmatched} photo(s) matched nothing in it and kept their automatic colours" if unmatched else ""))
+        print(f"the reference's colours went to {sum(shares) / len(shares):.0%} of each photo (a film: of its keyframes) "
+              f"on average" + (f"; {unmatched} input(s) matched nothing in it and kept their automatic colours"
+                               if unmatched else ""))
     if kept:
         print(f"left {len(kept)} existing output(s) as they were (such as {kept[0]}); --overwrite replaces them")
     return 1 if errors else 0

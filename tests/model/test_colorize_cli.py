@@ -257,15 +257,17 @@ def test_a_reference_for_a_model_without_an_encoder_is_a_usage_error(inputs, tmp
     assert exit_.value.code == 2 and "--reference" in capsys.readouterr().err
 
 
-def test_a_reference_with_films_among_the_inputs_is_a_usage_error(inputs, tmp_path, echo_encoder_weights, capsys):
-    from tests.model.test_video import make_video
-    make_video(inputs / "clip.mkv", frames=3)
+def test_a_film_takes_the_reference_as_the_photos_do(inputs, tmp_path, echo_encoder_weights, capsys):
+    from tests.model.test_reference import BLUE, RED, checks, stripes, two_textures
+    from tests.model.test_video import decoded, halves_ab, two_texture_frames, write_gray_film
+    write_gray_film(inputs / "clip.mkv", two_texture_frames(4))
     reference = tmp_path / "colour.png"
-    synthetic_photo(5).save(reference)
-    with pytest.raises(SystemExit) as exit_:
-        main([str(inputs), "--reference", str(reference), "-o", str(tmp_path / "out"),
-              "--weights", str(echo_encoder_weights)])
-    assert exit_.value.code == 2 and "--reference is for photos" in capsys.readouterr().err
-    # --no-videos leaves the folder's film out, and the photos take the reference
-    assert main([str(inputs), "--reference", str(reference), "-o", str(tmp_path / "out"), "--no-videos",
+    two_textures(checks, stripes, colours=(BLUE, RED), seed=1).save(reference)
+    out = tmp_path / "out"
+    assert main([str(inputs / "clip.mkv"), "--reference", str(reference), "-o", str(out), "--restore", "off",
                  "--weights", str(echo_encoder_weights)]) == 0
+    frames = decoded(out / "clip.mp4")[0]
+    assert len(frames) == 4
+    left, right = halves_ab(frames[-1])
+    assert left[0] > 15 and right[1] < -8, f"the reference's red and blue on their textures, got {left}, {right}"
+    assert "the reference's colours went to" in capsys.readouterr().out
