@@ -47,20 +47,25 @@ def gunicorn(tiny_weights, tmp_path):
 
 
 def healthy(port: int) -> bool:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
     try:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         connection.request("GET", "/healthz")
         return connection.getresponse().status == 200
     except OSError:
         return False
+    finally:
+        connection.close()  # also when a recycled worker dropped it: an unclosed socket is a warning, and an error here
 
 
 def colorize(port: int, body: bytes, content_type: str) -> int:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    connection.request("POST", "/colorize", body=body, headers={"Content-Type": content_type})
-    response = connection.getresponse()
-    response.read()
-    return response.status
+    try:
+        connection.request("POST", "/colorize", body=body, headers={"Content-Type": content_type})
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
 
 
 def test_a_killed_worker_is_replaced_and_other_requests_succeed(gunicorn):
