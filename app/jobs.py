@@ -52,7 +52,8 @@ for one machine. So the queue is huey's, and the rest is written once on top of 
 - Workers announce themselves: each process running worker threads writes a heartbeat (a row of the same SQLite
   file, or a Redis key that expires) every few seconds, and removes it when it stops. A job queued while no worker
   is alive says so (GET /videos/ID), and /healthz counts them.
-- The work is a plain callable handed to Jobs: work(source, result, request, progress) -> frames written. The
+- The work is a plain callable handed to Jobs: work(source, result, request, progress) -> frames written, or
+  (frames written, details): details, plain JSON, are kept in the finished job's record as they are. The
   queue knows nothing of colour: the request is the JSON the web side checked, passed on as it is. `progress(done,
   total)` records progress and raises `JobCancelled` to stop; the work raises `WorkFailed(message)` for a film it
   cannot colorize (the message is the person's), anything else is an error on our side.
@@ -70,7 +71,7 @@ import sqlite3
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from enum import Enum
 from pathlib import Path
 from typing import Callable
@@ -114,7 +115,8 @@ class WorkFailed(Exception):
     """Raised by the work for a film it cannot colorize: the message is the person's, the job fails with it."""
 
 
-Work = Callable[[Path, Path, dict, Callable[[int, int], None]], int]  # (source, result, request, progress) -> frames
+Work = Callable[[Path, Path, dict, Callable[[int, int], None]], "int | tuple[int, dict]"]  # (source, result, request,
+# progress) -> frames, or (frames, details)
 
 
 class State(str, Enum):
@@ -148,6 +150,7 @@ class Job:
     error: str | None = None  # why it failed, for a person
     created: float = 0.0  # time.time() when it was queued
     finished: float | None = None  # time.time() when it ended (done, failed, cancelled): it expires ttl later
+    details: dict = field(default_factory=dict)  # what the work said of its result (plain JSON), once done
 
     def to_json(self) -> str:
         return json.dumps({**asdict(self), "state": self.state.value})
@@ -182,12 +185,12 @@ def beat(job: Job, runner: str, **progress) -> Job | None:
     return replace(job, beat=job.beat + 1, **progress)
 
 
-def finish(job: Job, runner: str, frames: int, now: float) -> Job | None:
-    """running -> done."""
+def finish(job: Job, runner: str, frames: int, now: float, details: dict | None = None) -> Job | None:
+    """running -> done (with what the work said of its result)."""
     if job.state != State.RUNNING or job.runner != runner:
         return None
     return replace(job, state=State.DONE, frames_done=frames, frames_total=frames, finished=now, seconds_left=None,
-                   runner=None)
+                   runner=None, details=dict(details or {}))
 
 
 def fail(job: Job, runner: str | None, error: str, now: float) -> Job | None:
@@ -707,8 +710,9 @@ class Jobs:
                 return None
             log.exception("video job %s failed", job.id)
             return failed("The video could not be colorized: an error on our side; it is logged.")
+        written, details = written if isinstance(written, tuple) else (written, {})
         total = written or frames["total"]
-        return State.DONE, lambda j: finish(j, runner, total, time.time())
+        return State.DONE, lambda j: finish(j, runner, total, time.time(), details)
 
     def apply(self, job_id: str, transition: Callable[[Job], Job | None]) -> bool:
         """A transition of a job this process runs (a beat, its end); False when it no longer applies (the job was

@@ -4,9 +4,10 @@ DELETE /videos/ID (cancel and remove). The queue itself is app/jobs.py, reached 
 An upload is streamed into the job's own folder (app.InMemoryRequest.upload_folder), never held in memory, and
 checked there before it is queued: bytes (413), a video model.film reads (400: MP4, MOV, MKV, WebM or AVI, its
 first frame decoded; a photo is not one), duration, frames and frame size (422), the fields (422, by
-model.request's rules for films, the photo rules plus each point's frame). The checked request is what is queued:
-the worker runs it as it is. Everything a
-refused upload left is removed before the answer.
+model.request's rules for films, the photo rules plus each point's frame), and an optional colour `reference`
+photo, checked as POST /colorize checks its own (4xx naming the field) and kept beside the upload as `reference`.
+The checked request (the reference by that name) is what is queued: the worker runs it as it is, preparing the
+reference once. Everything a refused upload left is removed before the answer.
 """
 import errno
 import importlib
@@ -20,12 +21,13 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.images import UploadError
 from app.jobs import BACKEND_ERRORS, Jobs, QueueFull, State, WorkFailed, clock
-from app.views import TooManyParts, content_disposition, parse_hints_field, safe_stem
+from app.views import TooManyParts, content_disposition, decode_reference, parse_hints_field, safe_stem
 from model.film import VideoError, VideoInfo, VideoLimits, check_limits, probe
 from model.request import FilmRequest, RequestError, check_film_request
 
 bp = Blueprint("videos", __name__, url_prefix="/videos")
 RETRY_SECONDS = 60  # Retry-After of a 503: the queue moves by whole videos, minutes each
+REFERENCE = "reference"  # the reference photo's name in the job's folder, beside the upload
 
 
 def jobs() -> Jobs:
@@ -49,7 +51,8 @@ for _kind in BACKEND_ERRORS:
 def submit():
     config = current_app.config
     limit = config["MAX_VIDEO_BYTES"]
-    form_limit = limit + 4 * config["MAX_HINTS_CHARS"] + 65536  # the video, the other fields and the form's framing
+    # the video, a reference photo (a photo's limit), the other fields and the form's framing
+    form_limit = limit + config["MAX_CONTENT_LENGTH"] + 4 * config["MAX_HINTS_CHARS"] + 65536
     if request.content_length is not None and request.content_length > form_limit:
         return error(413, too_large(limit))
     why_not = jobs().room()
@@ -78,8 +81,9 @@ def submit():
         source = keep_upload(upload, folder, limit)
         info = check_video(source)
         try:  # every rule about what may be asked of a film is model.request's; what it returns is what runs
+            reference = keep_reference(files.get("reference"), folder)
             wanted = check_film_request(info.width, info.height, info.frames, vividness=form.get("vividness"),
-                                        hints=raw_hints, default_size=colorizer().default_size,
+                                        hints=raw_hints, reference=reference, default_size=colorizer().default_size,
                                         takes_hints=colorizer().takes_hints, text=True)
         except RequestError as refused:
             raise UploadError(422, f"{refused}.") from None
@@ -115,6 +119,8 @@ def status(job_id: str):
         body["error"] = job.error
     if job.state == State.DONE:
         body["result"] = url_for("videos.result", job_id=job_id)
+        if "reference_share" in job.details:  # the mean part of its keyframes that took the reference's colours
+            body["reference_share"] = job.details["reference_share"]
     if job.finished is not None:  # seconds until it and its files are removed
         body["expires_in"] = max(0, round(job.finished + jobs().settings.ttl - time.time()))
     return jsonify(body), 200, {"Cache-Control": "no-store"}
@@ -160,6 +166,28 @@ def keep_upload(upload, folder: Path, limit: int) -> Path:
     return source
 
 
+def keep_reference(upload, folder: Path) -> str | None:
+    """The optional reference field (streamed into the job's folder): a colour photo, decoded and checked as POST
+    /colorize checks its own and prepared once to see that it gives colours (UploadError or RequestError naming
+    the field), then moved, in one rename, to REFERENCE beside the upload -> that name; None when not sent (or
+    sent empty, as a form's file input left empty is)."""
+    if upload is None:
+        return None
+    stream = upload.stream
+    stream.flush()
+    size = os.fstat(stream.fileno()).st_size
+    if size == 0 and not upload.filename:
+        return None
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if size > limit:
+        raise UploadError(413, f"reference (the colour photo to take colours from): it is too large: the limit is "
+                               f"{limit / 2**20:g} MiB.")
+    stream.seek(0)
+    colorizer().prepare_reference(decode_reference(upload))  # RequestError("reference"): gray, or no encoder
+    os.replace(stream.name, folder / REFERENCE)
+    return REFERENCE
+
+
 def check_video(path: Path) -> VideoInfo:
     """The video's facts; UploadError when it is unreadable, too long or too large."""
     try:
@@ -195,10 +223,12 @@ def make_work(config, colorizer) -> Callable[[Path, Path, dict, Callable[[int, i
                              "cannot run; send it again.")
         try:
             info = colorize_video(colorizer, source, result, request=FilmRequest.from_json(request),
-                                  progress=progress, limits=limits)
-        except VideoError as refused:  # the film, not the server: the person reads why
+                                  progress=progress, limits=limits)  # a reference (in the folder) prepared once
+        except (VideoError, RequestError) as refused:  # the film or its reference: the person reads why
             raise WorkFailed(str(refused)) from None
-        return getattr(info, "frames", 0)
+        share = getattr(info, "reference_share", None)
+        frames = getattr(info, "frames", 0)
+        return frames if share is None else (frames, {"reference_share": round(share, 3)})
     return work
 
 

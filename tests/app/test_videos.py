@@ -460,3 +460,87 @@ def test_the_pages_preview_of_a_films_first_frame_is_the_films_first_frame(make_
     with_point = preview([point])
     assert np.array_equal(with_point, painted[0])
     assert np.abs(with_point.astype(int) - preview([]).astype(int)).max() > 10  # the point shows: equal, not blank
+
+
+# A colour reference with a film: checked as POST /colorize checks its own, kept beside the upload, prepared once by
+# the worker; the finished job says how much of its keyframes matched.
+
+@pytest.fixture
+def make_encoder_app(echo_encoder_weights, tmp_path):
+    apps = []
+
+    def make(**settings):
+        app = create_app({"TESTING": True, "WEIGHTS": str(echo_encoder_weights),
+                          "JOB_FOLDER": str(tmp_path / "jobs"), **settings})
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.extensions["jobs"].close(hand_back=False)
+
+
+def post_with_reference(client, reference: bytes, filename: str = "reference.png"):
+    body, content_type = multipart({}, {"video": (two_texture_video(), "film.mp4"), "reference": (reference, filename)})
+    return client.post("/videos", data=body, content_type=content_type)
+
+
+def two_texture_video(frames: int = 4) -> bytes:
+    from tests.model.test_video import two_texture_frames
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=12)
+        grays = two_texture_frames(frames)
+        stream.height, stream.width = grays[0].shape
+        stream.pix_fmt, stream.options = "yuv420p", {"crf": "1"}
+        for index, gray in enumerate(grays):
+            frame = av.VideoFrame.from_ndarray(np.repeat(gray[..., None], 3, axis=2), format="rgb24")
+            frame.pts, frame.time_base = index, Fraction(1, 12)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("data, status, words", [
+    (image_bytes(Image.new("RGB", (96, 64), (128, 128, 128)), "PNG"), 422, "gray photo"),
+    (b"this is not an image", 415, "not an image"),
+])
+def test_a_reference_that_cannot_give_colours_gets_a_4xx_naming_it_and_leaves_nothing(make_encoder_app, data,
+                                                                                        status, words):
+    app = make_encoder_app(JOB_THREADS=0)
+    response = post_with_reference(app.test_client(), data)
+    refused(response, status, words)
+    assert response.json["error"].startswith("reference"), response.json
+    assert job_folders(app) == []
+
+
+def test_a_reference_to_a_model_without_an_encoder_gets_422_naming_it(idle):
+    from tests.model.test_reference import BLUE, RED, checks, stripes, two_textures
+    response = post_with_reference(idle.test_client(), image_bytes(two_textures(checks, stripes, colours=(BLUE, RED)),
+                                                                   "PNG"))
+    refused(response, 422, "reference: this model has no ImageNet encoder")
+    assert job_folders(idle) == []
+
+
+def test_a_film_with_a_reference_is_colorized_with_it_and_says_how_much_matched(make_encoder_app, tmp_path):
+    from tests.app.test_jobs import state, wait_for
+    from tests.model.test_reference import BLUE, RED, checks, stripes, two_textures
+    from tests.model.test_video import decoded, halves_ab
+    app = make_encoder_app(JOB_THREADS=0)
+    reference = image_bytes(two_textures(checks, stripes, colours=(BLUE, RED), seed=1), "PNG")
+    response = post_with_reference(app.test_client(), reference)
+    assert response.status_code == 202, response.json
+    job = app.extensions["jobs"].get(response.json["id"])
+    folder = Path(app.config["JOB_FOLDER"]) / job.id
+    assert job.request["reference"] == "reference" and (folder / "reference").read_bytes() == reference
+    app.extensions["jobs"].close(hand_back=False)
+    runner = make_encoder_app(JOB_THREADS=1)  # a worker on the same folder runs it
+    client = runner.test_client()
+    done = wait_for(lambda: (lambda s: s["state"] in ("done", "failed") and s)(state(client, job.id)), 120, "the job")
+    assert done["state"] == "done", done
+    assert 0.5 < done["reference_share"] <= 1, done
+    with client.get(done["result"]) as result:
+        (tmp_path / "result.mp4").write_bytes(result.data)
+    frames = decoded(tmp_path / "result.mp4")[0]
+    left, right = halves_ab(frames[-1])
+    assert left[0] > 15 and right[1] < -8, f"the reference's red and blue on their textures, got {left}, {right}"
