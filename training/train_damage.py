@@ -285,8 +285,12 @@ def main(argv: list | None = None) -> int:
     if not config.out:
         parser.error("--out: the run folder is needed")
     checkpoint = Path(config.out) / CHECKPOINT
-    done = checkpoint.exists() and \
-        torch.load(checkpoint, map_location="cpu", weights_only=False)["step"] >= config.steps
+    step = torch.load(checkpoint, map_location="cpu", weights_only=False)["step"] if checkpoint.exists() else None
+    done = step is not None and step >= config.steps
+    if step is not None and not args.resume and not (args.export and done):
+        # Never start a run over one that is there (a second command while the first trains would overwrite it)
+        parser.error(f"{config.out} already holds a run at step {step}: add --resume to go on with it (and --steps "
+                     f"{step} --export FILE to export it as it is), or choose another --out")
     if not (args.export and done):
         (Path(config.out)).mkdir(parents=True, exist_ok=True)
         atomic_write(Path(config.out) / "config.json",

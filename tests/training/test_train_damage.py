@@ -3,6 +3,7 @@ an export the detector loads."""
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from model.damage import DamageDetector
@@ -44,3 +45,16 @@ def test_a_run_resumes_and_exports_a_detector_with_its_operating_point(photo_fol
     detector = DamageDetector.load(tmp_path / "d.pt")
     assert detector.info["trained"]["steps"] == 3 and 0 < detector.sure < 1
     assert json.loads((run / "config.json").read_text())["steps"] == 3
+
+
+def test_a_run_folder_in_use_is_not_started_over(photo_folder, tmp_path, capsys):
+    run = tmp_path / "run"
+    common = ["--data", str(photo_folder), "--out", str(run), "--batch-size", "2", "--crop", "64", "--workers", "0"]
+    assert train_damage.main(common + ["--steps", "1"]) == 0
+    before = (run / "checkpoint.pt").read_bytes()
+    for extra in (["--steps", "3"], ["--steps", "3", "--export", str(tmp_path / "d.pt")]):
+        with pytest.raises(SystemExit) as stop:
+            train_damage.main(common + extra)
+        assert stop.value.code == 2
+        assert "already holds a run at step 1: add --resume" in capsys.readouterr().err
+    assert (run / "checkpoint.pt").read_bytes() == before and not (tmp_path / "d.pt").exists()
