@@ -5,8 +5,8 @@
 
 A small U-Net (DamageNet, about 0.2M parameters), trained by `python -m training.train_damage` on crops of the
 training photos made old by training.degrade, whose damage masks are its labels, with printed text added to the
-crops as detail that is not damage. It sees the gray only, at a resolution of at most DETECT_SIDE on the short side
-(model.restore works on such a copy), and answers per pixel; model.restore decides what to fill.
+crops as detail that is not damage. It sees the gray only (model.restore gives it a copy of at most
+model.restore.DETECT_PIXELS) and answers per pixel; model.restore decides what to fill.
 
 The file is TorchScript with a JSON info file inside (as the colorizer's weights, model.weights): what the
 detector was trained on and the probability model.restore takes as "sure".
