@@ -78,17 +78,22 @@ def tiny_weights(tiny_checkpoint, tmp_path_factory) -> Path:
     return path
 
 
+def echo_hints(l_norm: torch.Tensor, hints: Optional[torch.Tensor]) -> torch.Tensor:
+    """No colour of its own, the hints' colour where they are: each hint's colour spread over its neighbourhood, as
+    a trained net spreads it over a region."""
+    if hints is None:
+        return torch.zeros_like(l_norm).repeat(1, 2, 1, 1)
+    weight = torch.nn.functional.avg_pool2d(hints[:, 2:3], 9, stride=1, padding=4)
+    colour = torch.nn.functional.avg_pool2d(hints[:, :2], 9, stride=1, padding=4)
+    return torch.where(weight > 0, colour / weight.clamp(min=1e-6), torch.zeros_like(colour))
+
+
 class EchoHints(Generator):
-    """A stand-in for a trained net: no colour of its own, the hints' colour where they are. For tests that need
-    hints to be followed (a random tiny net only changes colours somewhere near them)."""
+    """A stand-in for a trained net that follows hints (echo_hints). For tests that need hints to be followed (a
+    random tiny net only changes colours somewhere near them)."""
 
     def forward(self, l_norm: torch.Tensor, hints: Optional[torch.Tensor] = None, raw: bool = False) -> torch.Tensor:
-        if hints is None:
-            return torch.zeros_like(l_norm).repeat(1, 2, 1, 1)
-        # each hint's colour spread over its neighbourhood, as a trained net spreads it over a region
-        weight = torch.nn.functional.avg_pool2d(hints[:, 2:3], 9, stride=1, padding=4)
-        colour = torch.nn.functional.avg_pool2d(hints[:, :2], 9, stride=1, padding=4)
-        return torch.where(weight > 0, colour / weight.clamp(min=1e-6), torch.zeros_like(colour))
+        return echo_hints(l_norm, hints)
 
 
 @pytest.fixture(scope="session")
@@ -104,11 +109,7 @@ class EchoHintsWithEncoder(FusedResUNet):
     colour reference with it (model.reference); random convolutions tell stripes from checks, enough for tests."""
 
     def forward(self, l_norm: torch.Tensor, hints: Optional[torch.Tensor] = None, raw: bool = False) -> torch.Tensor:
-        if hints is None:
-            return torch.zeros_like(l_norm).repeat(1, 2, 1, 1)
-        weight = torch.nn.functional.avg_pool2d(hints[:, 2:3], 9, stride=1, padding=4)
-        colour = torch.nn.functional.avg_pool2d(hints[:, :2], 9, stride=1, padding=4)
-        return torch.where(weight > 0, colour / weight.clamp(min=1e-6), torch.zeros_like(colour))
+        return echo_hints(l_norm, hints)
 
 
 @pytest.fixture(scope="session")
