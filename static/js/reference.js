@@ -3,6 +3,7 @@
 // field, shown small beside the result, removed with its button; sent with every request for the photo, as a
 // reduced copy (the server matches at 224 px anyway). It stays when another photo is chosen: one reference for an
 // album. Without JavaScript the form sends the chosen file as it is.
+import { wireFileDrop } from "./drop.js";
 import { loadImage, reducedCopy } from "./images.js";
 import { scheduleRender } from "./render.js";
 import { els, settings, state } from "./state.js";
@@ -66,22 +67,7 @@ function showShare(header) {
 export function wireReference() {
   const { reference, referenceDrop } = els;
   if (!reference) return;  // the model takes no reference
-  reference.addEventListener("change", () => chooseReference(reference.files[0]));
-  for (const name of ["dragenter", "dragover"]) {
-    referenceDrop.addEventListener(name, (event) => {
-      event.preventDefault();
-      referenceDrop.classList.add("dragging");
-    });
-  }
-  for (const name of ["dragleave", "drop"]) {
-    referenceDrop.addEventListener(name, () => referenceDrop.classList.remove("dragging"));
-  }
-  referenceDrop.addEventListener("drop", (event) => {
-    event.preventDefault();
-    if (!event.dataTransfer.files.length) return;
-    reference.files = event.dataTransfer.files;
-    chooseReference(reference.files[0]);
-  });
+  wireFileDrop(referenceDrop, reference, chooseReference);
   els.referenceRemove.addEventListener("click", () => {
     removeReference(true);
     reference.focus();

@@ -1,5 +1,6 @@
 // Choosing a photo (or a video: video.js): the file input or a drop; checked in the page (type, size) before
 // anything is sent, shown at once, and a reduced copy made for quick edits. "Colorize another" starts again.
+import { wireFileDrop } from "./drop.js";
 import { loadImage, reducedCopy } from "./images.js";
 import { clearPoints } from "./points.js";
 import { removeReference } from "./reference.js";
@@ -89,19 +90,7 @@ async function prepare(current, file) {
 export function wireUpload() {
   const { drop, input } = els;
   input.accept += "," + settings.videoAccept;  // videos need the script: offered only with it
-  input.addEventListener("change", () => chosen(input.files[0]));
-  for (const name of ["dragenter", "dragover"]) {
-    drop.addEventListener(name, (event) => { event.preventDefault(); drop.classList.add("dragging"); });
-  }
-  for (const name of ["dragleave", "drop"]) {
-    drop.addEventListener(name, () => drop.classList.remove("dragging"));
-  }
-  drop.addEventListener("drop", (event) => {
-    event.preventDefault();
-    if (!event.dataTransfer.files.length) return;
-    input.files = event.dataTransfer.files;
-    chosen(input.files[0]);
-  });
+  wireFileDrop(drop, input, chosen);
   els.again.addEventListener("click", startAgain);
   els.videoAgain.addEventListener("click", startAgain);
 }

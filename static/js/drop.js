@@ -1,0 +1,17 @@
+// A file input with a drop zone around it: a file chosen in the input or dropped on the zone goes to onFile.
+
+export function wireFileDrop(zone, input, onFile) {
+  input.addEventListener("change", () => onFile(input.files[0]));
+  for (const name of ["dragenter", "dragover"]) {
+    zone.addEventListener(name, (event) => { event.preventDefault(); zone.classList.add("dragging"); });
+  }
+  for (const name of ["dragleave", "drop"]) {
+    zone.addEventListener(name, () => zone.classList.remove("dragging"));
+  }
+  zone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    if (!event.dataTransfer.files.length) return;
+    input.files = event.dataTransfer.files;
+    onFile(input.files[0]);
+  });
+}
