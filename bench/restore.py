@@ -102,7 +102,8 @@ def score_photos(paths: list[Path], clean_paths: list[Path]) -> dict:
             if report["changed"]:
                 clean_changed[mode].append(lightness_psnr(result, clean))
         if path.name.startswith(FACE_PREFIXES):
-            boxes = repair.find_faces(repair.detection_copy(clean)[0]) / repair.detection_copy(clean)[1]
+            small, scale = repair.detection_copy(clean)
+            boxes = repair.find_faces(small) / scale
             if len(boxes):
                 inside = np.zeros(clean.shape, bool)
                 for x, y, w, h in np.round(boxes).astype(int):

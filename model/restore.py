@@ -119,8 +119,9 @@ def detect(gray: np.ndarray, detector=None) -> tuple[np.ndarray, dict]:
     # An old print: it looks like one as a whole (old_print_score: soft, faded, grainy) and the detector finds damage
     # on it. Either alone is shared by too many clean photos (a sharp photo's edges look like scratches to the
     # detector; a misty landscape looks faded).
-    measured.update(defects=lines + specks, faces=faces, scale=scale, score=old_print_score(measured),
-                    old_print=old_print_score(measured) > 0 and lines + specks >= MIN_DEFECTS)
+    score = old_print_score(measured)
+    measured.update(defects=lines + specks, faces=faces, scale=scale, score=score,
+                    old_print=score > 0 and lines + specks >= MIN_DEFECTS)
     if scale != 1 and measured["defects"]:
         mask = cv2.resize(mask.astype(np.uint8), gray.shape[::-1], interpolation=cv2.INTER_LINEAR) > 0
     elif scale != 1:

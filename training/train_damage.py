@@ -195,29 +195,6 @@ def near(a: np.ndarray, b: np.ndarray, tolerance: int = TOLERANCE) -> np.ndarray
     return a & cv2.dilate(b.astype(np.uint8), disk).astype(bool)
 
 
-def operating_point(net: DamageNet, paths: list[Path]) -> tuple[float, list[tuple[float, float, float]]]:
-    """The lowest probability whose pixels are PRECISION_GOAL precise on these photos made old as bench.restore's
-    two test sets make them (every kind, and scratches, dust and cracks alone; with seeds of their own), and the
-    (threshold, precision, recall) table it was read from."""
-    thresholds = np.round(np.arange(0.3, 0.96, 0.05), 2)
-    counts = np.zeros((len(thresholds), 4))
-    net.eval()
-    for index, path in enumerate(paths):
-        kinds = EVALUATION_KINDS + ("cracks",) if index % 2 else DAMAGE_KINDS
-        damaged, truth = made_old(gray_photo(path), "operating point " + path.name, kinds)
-        height, width = damaged.shape
-        x = torch.from_numpy(damaged).float().div(255)[None, None]
-        x = torch.nn.functional.pad(x, (0, -width % 8, 0, -height % 8), mode="replicate")
-        with torch.no_grad():
-            probability = torch.sigmoid(net(x))[0, 0, :height, :width].numpy()
-        for i, threshold in enumerate(thresholds):
-            found = probability >= threshold
-            counts[i] += [near(found, truth).sum(), found.sum(), near(truth, found).sum(), truth.sum()]
-    table = [(float(t), c[0] / max(c[1], 1), c[2] / max(c[3], 1)) for t, c in zip(thresholds, counts)]
-    sure = next((t for t, precision, _ in table if precision >= PRECISION_GOAL), float(thresholds[-1]))
-    return sure, table
-
-
 class _Eager:
     """The net as model.restore calls a detector: (H, W) uint8 -> (H, W) probability, with its operating point."""
 
@@ -230,6 +207,25 @@ class _Eager:
         x = torch.from_numpy(gray8.astype(np.float32) / 255)[None, None]
         x = torch.nn.functional.pad(x, (0, -width % 8, 0, -height % 8), mode="replicate")
         return torch.sigmoid(self.net(x))[0, 0, :height, :width].numpy()
+
+
+def operating_point(net: DamageNet, paths: list[Path]) -> tuple[float, list[tuple[float, float, float]]]:
+    """The lowest probability whose pixels are PRECISION_GOAL precise on these photos made old as bench.restore's
+    two test sets make them (every kind, and scratches, dust and cracks alone; with seeds of their own), and the
+    (threshold, precision, recall) table it was read from."""
+    thresholds = np.round(np.arange(0.3, 0.96, 0.05), 2)
+    counts = np.zeros((len(thresholds), 4))
+    probability_of = _Eager(net, sure=0.0)
+    for index, path in enumerate(paths):
+        kinds = EVALUATION_KINDS + ("cracks",) if index % 2 else DAMAGE_KINDS
+        damaged, truth = made_old(gray_photo(path), "operating point " + path.name, kinds)
+        probability = probability_of(damaged)
+        for i, threshold in enumerate(thresholds):
+            found = probability >= threshold
+            counts[i] += [near(found, truth).sum(), found.sum(), near(truth, found).sum(), truth.sum()]
+    table = [(float(t), c[0] / max(c[1], 1), c[2] / max(c[3], 1)) for t, c in zip(thresholds, counts)]
+    sure = next((t for t, precision, _ in table if precision >= PRECISION_GOAL), float(thresholds[-1]))
+    return sure, table
 
 
 def evidence_bar(net: DamageNet, sure: float, paths: list[Path], clean_share: float = CLEAN_SHARE) -> tuple[int, list]:
