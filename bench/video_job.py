@@ -2,6 +2,7 @@
 
     python -m bench.video_job                                  # 10 minutes of 854x480 at 25 fps: the check
     python -m bench.video_job --seconds 20 --size 320x240       # a quick look
+    python -m bench.video_job --embedded --seconds 1200 --fps 30  # the longest film accepted, default deployment
 
 Writes a synthetic gray film to a temporary folder (moving gradients and grain, encoded at --bitrate so that its
 size is a real film's: 10 minutes at 2.5 Mbit/s are about 190 MB), starts `gunicorn wsgi:app` (its own worker
@@ -10,6 +11,10 @@ GET /videos/ID every --poll seconds, downloads the result in chunks, and prints 
 length if anything did: the web worker's peak memory (VmHWM) before and after the upload, the upload's time, the
 video worker's memory at 10% and at 90% of the frames and its peak, how often progress moved, frames per second,
 and the result's frames. Everything is bounded by --timeout and stopped at the end.
+
+With --embedded, gunicorn runs exactly as shipped (its settings, the embedded queue, the video worker the master
+starts beside its web workers) and nothing else is started: the check that the longest film accepted finishes in
+the default deployment while the web workers are recycled (max_requests) under the polling.
 """
 import argparse
 import contextlib
@@ -61,6 +66,24 @@ def stop(process: subprocess.Popen) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+
+
+def children(pid: int) -> list[int]:
+    """A process's children, whichever of its threads started them (gunicorn's master starts its video worker
+    from a watcher thread; bench.load.workers reads the main thread's only)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(FileNotFoundError):
+            found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def is_job_process(pid: int) -> bool:
+    """Whether a child of gunicorn's master is the video worker it starts (python -m app.worker)."""
+    try:
+        return b"app.worker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return False
 
 
 def write_film(path: Path, seconds: float, width: int, height: int, fps: int, bitrate: int) -> int:
@@ -130,6 +153,8 @@ def main(argv: list | None = None) -> int:
     parser.add_argument("--poll", type=float, default=2.0, help="seconds between GET /videos/ID")
     parser.add_argument("--timeout", type=float, default=4 * 3600, help="give up after this many seconds")
     parser.add_argument("--weights", help="weights file (default: the shipped one)")
+    parser.add_argument("--embedded", action="store_true",
+                        help="gunicorn as shipped, with the video worker its master starts (no app.worker of ours)")
     args = parser.parse_args(argv)
     width, height = (int(v) for v in args.size.split("x"))
 
@@ -144,17 +169,31 @@ def main(argv: list | None = None) -> int:
         env = dict(os.environ, COLORIZER_JOB_FOLDER=str(scratch / "jobs"))
         if args.weights:
             env["COLORIZER_WEIGHTS"] = str(Path(args.weights).resolve())
-        # The web process runs no job (COLORIZER_JOB_THREADS=0) and needs one torch thread; gunicorn's workers
-        # are forked, and a forked worker given more than one torch thread can hang at startup.
-        web_env = dict(env, COLORIZER_JOB_THREADS="0", COLORIZER_WORKERS="1", COLORIZER_TORCH_THREADS="1")
         port = free_port()
         logs = stack.enter_context(open(scratch / "processes.log", "w"))
-        server = start_web(port, web_env, logs)
-        stack.callback(stop, server)
-        worker = subprocess.Popen([sys.executable, "-m", "app.worker"], cwd=ROOT, env=env, stdout=logs,
-                                  stderr=logs, start_new_session=True)
-        stack.callback(stop, worker)
-        (web,) = workers(server.pid)
+        if args.embedded:
+            server = start_web(port, env, logs)
+            stack.callback(stop, server)
+            web = next(pid for pid in workers(server.pid) if not is_job_process(pid))
+        else:
+            # The web process runs no job (COLORIZER_JOB_THREADS=0) and needs one torch thread; gunicorn's
+            # workers are forked, and a forked worker given more than one torch thread can hang at startup.
+            web_env = dict(env, COLORIZER_JOB_THREADS="0", COLORIZER_WORKERS="1", COLORIZER_TORCH_THREADS="1")
+            server = start_web(port, web_env, logs)
+            stack.callback(stop, server)
+            worker = subprocess.Popen([sys.executable, "-m", "app.worker"], cwd=ROOT, env=env, stdout=logs,
+                                      stderr=logs, start_new_session=True)
+            stack.callback(stop, worker)
+            (web,) = workers(server.pid)
+
+        def worker_pid() -> int:
+            """Our app.worker, or the one gunicorn's master started (found again: it is restarted if it dies)."""
+            if not args.embedded:
+                return worker.pid
+            return next((pid for pid in children(server.pid) if is_job_process(pid)), -1)
+
+        web_pids = set(children(server.pid))
+        seen = set(web_pids)  # every child of the master seen while polling: recycled workers show up as new ones
         web_peak_before = rss_mb(web, "VmHWM")
         started = time.time()
         status, answer = upload(port, film, timeout=600)
@@ -168,6 +207,7 @@ def main(argv: list | None = None) -> int:
         started = time.time()
         while True:
             state = get(port, job)
+            seen.update(children(server.pid))
             states.append(state["state"])
             if state["frames_done"] != last_done:
                 moves += 1
@@ -175,14 +215,15 @@ def main(argv: list | None = None) -> int:
             share = state["frames_done"] / max(1, state["frames_total"])
             for mark in (0.1, 0.9):
                 if share >= mark and mark not in memory:
-                    memory[mark] = rss_mb(worker.pid)
+                    memory[mark] = rss_mb(worker_pid())
                     print(f"  {share:4.0%} of the frames after {time.time() - started:.0f} s, "
                           f"{state['seconds_left']} s left; worker RSS {memory[mark]:.0f} MB", flush=True)
             if state["state"] not in ("queued", "running") or time.time() - started > args.timeout:
                 break
             time.sleep(args.poll)
         job_seconds = time.time() - started
-        worker_peak = rss_mb(worker.pid, "VmHWM")
+        worker_peak = rss_mb(worker_pid(), "VmHWM")
+        recycled = len(seen - web_pids)  # processes the master started after the upload began
         if state["state"] != "done":
             print(f"the job ended {state['state']}: {state.get('error')}; the processes' log:")
             print((scratch / "processes.log").read_text()[-3000:])
@@ -193,12 +234,12 @@ def main(argv: list | None = None) -> int:
 
     print(f"\n{frames} frames of {width}x{height}, {args.seconds:g} s at {args.fps} fps")
     print("| upload MB | upload s | web peak before / after MB | worker RSS at 10% / 90% MB | worker peak MB | "
-          "progress moves | job s | frames/s | result frames | download |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "progress moves | job s | frames/s | result frames | download | processes replaced |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     print(f"| {film_mb:.0f} | {upload_seconds:.1f} | {web_peak_before:.0f} / "
           f"{web_peak_after:.0f} | {memory.get(0.1, float('nan')):.0f} / {memory.get(0.9, float('nan')):.0f} | "
           f"{worker_peak:.0f} | {moves} | {job_seconds:.0f} | {frames / job_seconds:.1f} | {info.frames} | "
-          f"{download_status} |")
+          f"{download_status} | {recycled} |")
     return 0 if info.frames == frames and download_status == 200 else 1
 
 
