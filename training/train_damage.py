@@ -6,9 +6,10 @@
 Each crop: a photo of the training split (the share held out is the colorizer's, --val-fraction, so the photos
 bench.restore scores on are never seen), scaled by a random factor (damage from 1 to about 6 px wide, as the
 detection copy of a scan shows it), sometimes with printed text added (detail that is NOT damage: letters are
-thin, dark and high-contrast like a scratch), then made old with a random half of training.degrade's kinds and,
-most of the time, at least one of scratches, dust and cracks. degrade's mask of the pixels the damage moved is the
-label. One crop in seven has no damage at all, so that the detector learns to answer "nothing" too.
+thin, dark and high-contrast like a scratch), then made old with some of training.degrade's other kinds (each
+with the chance --look-chance) and, most of the time, at least one of scratches, dust and cracks. degrade's mask of
+the pixels the damage moved is the label. A share of the crops (--clean-chance) has no damage at all, so that the
+detector learns to answer "nothing" too.
 
 The run folder holds checkpoint.pt (a plain dict: net, optimizer, step, config; written atomically), log.txt-like
 progress on stderr, and --export writes the TorchScript detector (atomically) with its operating point: "sure", the
@@ -57,6 +58,8 @@ class DamageConfig:
     max_zoom: float = 3.0  # photos are scaled by a factor from 1 (or what the crop needs) to this
     text_chance: float = 0.35  # share of crops with printed text added before the damage
     clean_chance: float = 0.15  # share of crops with no scratches, dust or cracks
+    look_chance: float = 0.5  # chance of each of degrade's other kinds (fade, blur, grain, JPEG...) in a crop: lower
+    # it for more crops that are sharp photos with damage on them, whose hard edges must not be taken for scratches
     lr: float = 2e-3  # AdamW, cosine to zero after a 200-step warm-up
     weight_decay: float = 1e-4
     pos_weight: float = 3.0  # a damage pixel weighs this many clean ones in the loss (damage is ~2% of pixels)
@@ -100,7 +103,7 @@ def damaged_crop(gray: np.ndarray, rng: np.random.Generator, config: DamageConfi
     gray = cv2.resize(gray, size, interpolation=cv2.INTER_CUBIC if zoom > 1 else cv2.INTER_AREA)
     if rng.random() < config.text_chance:
         gray = add_text(gray, rng)
-    kinds = [kind for kind in KINDS if kind not in DAMAGE_KINDS and rng.random() < 0.5]
+    kinds = [kind for kind in KINDS if kind not in DAMAGE_KINDS and rng.random() < config.look_chance]
     if rng.random() >= config.clean_chance:
         damage = [kind for kind in DAMAGE_KINDS if rng.random() < 0.5] or [str(rng.choice(DAMAGE_KINDS))]
         kinds += damage

@@ -9,6 +9,7 @@ import torch
 from model.damage import DamageDetector
 from tests.conftest import synthetic_photo
 from training import train_damage
+from training.degrade import MASK_LEVELS
 from training.train_damage import DamageConfig, add_text, damaged_crop
 
 
@@ -32,6 +33,23 @@ def test_letters_and_clean_crops_are_not_labelled():
         assert not mask.any()
     photo = gray(0)
     assert (add_text(photo, np.random.default_rng(0)) != photo).mean() > 0.001
+
+
+def test_look_chance_zero_leaves_the_photo_sharp_around_its_damage():
+    config = DamageConfig(crop=150, max_zoom=1.0, clean_chance=0.0, text_chance=0.0, look_chance=0.0)
+    photo = gray(3)  # 150 rows of 180: at zoom 1 a crop is a window of the photo
+    windows = [photo[:, left:left + 150].astype(int) for left in range(31)]
+
+    def kept(crop: np.ndarray, mask: np.ndarray) -> bool:
+        """The crop is one of the windows wherever no damage is labelled (the faint edges of damage, moved by less
+        than MASK_LEVELS, aside)."""
+        return any((np.abs(crop - window)[~mask] < MASK_LEVELS).all() for window in windows)
+
+    for seed in range(4):
+        crop, mask = damaged_crop(photo, np.random.default_rng(seed), config)
+        assert mask.any() and kept(crop, mask)
+    config.look_chance = 1.0  # fade, blur, grain, JPEG...: the rest of the photo changes too
+    assert not kept(*damaged_crop(photo, np.random.default_rng(0), config))
 
 
 def test_a_run_resumes_and_exports_a_detector_with_its_operating_point(photo_folder, tmp_path):
