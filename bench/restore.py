@@ -3,7 +3,7 @@ of the damage its detector finds, whether it leaves clean photos and faces alone
 photo the repaired lightness is, and what a 12-megapixel scan costs.
 
     python -m bench.restore --images PHOTOS [--split validation] [--photos 200] [--clean-photos 800] [--weights PATH]
-                            [--sheet docs/restore_sheet.jpg]
+                            [--detector FILE] [--sheet docs/restore_sheet.jpg]
     python -m bench.restore --timing [--megapixels 12] [--repeats 3]      # on a quiet machine
 
 Damage: each photo's gray version made old with training.degrade.made_old (the same strengths for a photo in
@@ -35,6 +35,7 @@ import torch
 
 from model import restore as repair
 from model.color import gray8_of_rgb8, lightness_of_uint8
+from model.damage import DamageDetector
 from model.weights import default_precision
 from training.data import held_out_by, list_images, open_rgb, spread
 from training.degrade import DAMAGE_KINDS, EVALUATION_KINDS, made_old
@@ -74,8 +75,8 @@ def match(detected: np.ndarray, truth: np.ndarray, tolerance: int = TOLERANCE) -
 FACE_PREFIXES = ("utkface_", "facemask_", "ccp_")
 
 
-def score_photos(paths: list[Path], clean_paths: list[Path]) -> dict:
-    """The counts and per-photo values every table below is made of."""
+def score_photos(paths: list[Path], clean_paths: list[Path], detector=None) -> dict:
+    """The counts and per-photo values every table below is made of (detector: the shipped one by default)."""
     counts = {(name, mode): np.zeros(4) for name in TEST_SETS for mode in ("on", "auto")}
     taken = {name: 0 for name in TEST_SETS}
     gains = {(name, mode): [] for name in TEST_SETS for mode in ("on", "auto")}
@@ -83,14 +84,14 @@ def score_photos(paths: list[Path], clean_paths: list[Path]) -> dict:
         clean = gray_of(path)
         for name, kinds in TEST_SETS.items():
             damaged, truth = made_old(clean, path.name, kinds)
-            mask, measured = repair.detect(damaged)
+            mask, measured = repair.detect(damaged, detector)
             is_old = measured["old_print"]
             taken[name] += is_old
             counts[name, "on"] += match(mask, truth)
             counts[name, "auto"] += match(mask if is_old else np.zeros_like(mask), truth)
             before = lightness_psnr(damaged, clean)
             for mode in ("on", "auto"):
-                gains[name, mode].append(lightness_psnr(repair.restore(damaged, mode)[0], clean) - before)
+                gains[name, mode].append(lightness_psnr(repair.restore(damaged, mode, detector)[0], clean) - before)
     clean_changed = {"auto": [], "on": []}  # the L PSNR of each clean photo a mode changed
     # per portrait with a face found, under "on": the gray's change in the face boxes, that of the fill alone, and
     # the share of face pixels filled
@@ -98,7 +99,7 @@ def score_photos(paths: list[Path], clean_paths: list[Path]) -> dict:
     for path in clean_paths:
         clean = gray_of(path)
         for mode in clean_changed:
-            result, report = repair.restore(clean, mode)
+            result, report = repair.restore(clean, mode, detector)
             if report["changed"]:
                 clean_changed[mode].append(lightness_psnr(result, clean))
         if path.name.startswith(FACE_PREFIXES):
@@ -108,7 +109,7 @@ def score_photos(paths: list[Path], clean_paths: list[Path]) -> dict:
                 inside = np.zeros(clean.shape, bool)
                 for x, y, w, h in np.round(boxes).astype(int):
                     inside[max(0, y):y + h, max(0, x):x + w] = True
-                mask, _ = repair.detect(clean)
+                mask, _ = repair.detect(clean, detector)
                 faces["photos"] += 1
                 faces["boxes"] += len(boxes)
                 faces["change"].append(float(np.abs(result.astype(np.float32) - clean)[inside].mean()))
@@ -153,7 +154,7 @@ def format_tables(scores: dict) -> str:
 
 # ---- a contact sheet ----
 
-def sheet(paths: list[Path], destination: Path, count: int = 8) -> None:
+def sheet(paths: list[Path], destination: Path, count: int = 8, detector=None) -> None:
     """Rows of (made old | repaired with "on" | the clean gray), for the first `count` portraits among paths and
     two photos with printed text drawn on them before the damage (training.train_damage.add_text): faces and
     letters are what a repair must not eat. Each shown at 2x, nearest neighbour, so single pixels can be seen."""
@@ -166,7 +167,7 @@ def sheet(paths: list[Path], destination: Path, count: int = 8) -> None:
         if path in others:
             clean = add_text(clean, np.random.default_rng(index))
         damaged, _ = made_old(clean, path.name, TEST_SETS["old print"])
-        repaired, _ = repair.restore(damaged, "on")
+        repaired, _ = repair.restore(damaged, "on", detector)
         row = np.concatenate([damaged, np.full((clean.shape[0], 4), 255, np.uint8), repaired,
                               np.full((clean.shape[0], 4), 255, np.uint8), clean], axis=1)
         row = cv2.resize(row, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)
@@ -221,6 +222,8 @@ def main(argv: list | None = None) -> int:
     parser.add_argument("--photos", type=int, default=200, help="photos to use, spread over the folder (or split)")
     parser.add_argument("--clean-photos", type=int, default=800, help="clean photos (spread over the folder or "
                         "split) that auto and on are tried on, and whose portraits the faces table measures")
+    parser.add_argument("--detector", type=Path, help="a damage detector file (default: weights/damage.pt), e.g. "
+                        "one training.train_damage --export wrote")
     parser.add_argument("--sheet", type=Path, help="also write a contact sheet of repairs (JPEG) here")
     parser.add_argument("--timing", action="store_true", help="time restore() on a synthetic scan")
     parser.add_argument("--megapixels", type=float, default=12.0)
@@ -239,10 +242,11 @@ def main(argv: list | None = None) -> int:
     if not paths:
         parser.error(f"no photos in {args.images}")
     clean_paths = [every[i] for i in spread(len(every), args.clean_photos)]
-    print(f"CPU: {cpu_name()}; detector in {repair.shipped_detector().precision}")
-    print(format_tables(score_photos(paths, clean_paths)))
+    detector = DamageDetector.load(args.detector) if args.detector else repair.shipped_detector()
+    print(f"CPU: {cpu_name()}; detector {args.detector or 'shipped'} in {detector.precision}, sure {detector.sure}")
+    print(format_tables(score_photos(paths, clean_paths, detector)))
     if args.sheet:
-        sheet(paths, args.sheet)
+        sheet(paths, args.sheet, detector=detector)
         print(f"\nsheet: {args.sheet}")
     return 0
 

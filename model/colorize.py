@@ -128,7 +128,8 @@ def main(argv: list | None = None) -> int:
                         help=f"0 (gray) to {MAX_VIVIDNESS:g} (twice as colourful); 1 is the model's own (default)")
     parser.add_argument("--restore", type=checked(check_restore), default="auto",
                         help="repair dust, scratches, grain and fading first: auto (default) only in photos taken for "
-                             "old prints, on in every photo, off never; the result has the repaired lightness")
+                             "old prints; on fills damage in every photo (grain and fading still only in old "
+                             "prints); off never; the result has the repaired lightness")
     parser.add_argument("--format", type=str.lower, choices=[*OUTPUT_FORMATS, *OUTPUT_ALIASES], default="jpeg",
                         help="output format (default: jpeg)")
     parser.add_argument("--quality", type=bounded(int, 1, 100, "a whole number"), default=DEFAULT_QUALITY,

@@ -3,11 +3,13 @@ print's contrast lifted. numpy and OpenCV, and a small learned damage detector (
 
     repaired, report = restore(gray, mode="auto")    # (H, W) uint8, or float32 in [0, 1] (16-bit scans)
 
-mode "on" repairs whatever it finds. "auto" repairs a photo only when it is taken for an old print: it looks like
-one as a whole (a compressed histogram, grain, softness: old_print_score) and the detector finds at least
-MIN_DEFECTS defects on it; neither alone is enough (the detector takes some sharp edges of clean photos for
-scratches, and a misty landscape looks faded). Any other photo comes back bitwise unchanged. "off" returns the
-input as it is. The report says what was measured and what was done.
+mode "on" fills the damage the detector finds on any photo; "auto" repairs a photo only when it is taken for an
+old print: it looks like one as a whole (a compressed histogram, grain, softness: old_print_score) and the
+detector finds at least MIN_DEFECTS defects on it; neither alone is enough (the detector takes some sharp edges of
+clean photos for scratches, and a misty landscape looks faded). Any other photo comes back bitwise unchanged. In
+both modes grain is calmed and fading stretched only on a photo that looks like an old print (old_print_score above
+0): a clean portrait without a white has nothing to fix, and a stretch would change every face in it. "off" returns
+the input as it is. The report says what was measured and what was done.
 
 How, step by step (each on a copy of at most DETECT_PIXELS, so the cost is bounded whatever the photo's size;
 only the repairs themselves run at full resolution):
@@ -41,7 +43,8 @@ _PAD = 8  # context around a tile
 MIN_DEFECTS = 3  # auto repairs a photo taken for an old print when the detector finds this many lines and specks
 FACE_SURE = 0.97  # the probability a pixel needs inside a face's eyes, nose and mouth
 LINE_MIN_LENGTH = 12  # a line component's bounding-box diagonal; shorter ones are specks
-MAX_RADIUS = 4.0  # a defect's half-width at its thickest (px)
+MAX_RADIUS = 4.0  # a defect's half-width at its thickest (px); where the sure pixels are thicker they are a blob
+THICK_MARGIN = 2  # px around a blob that are left alone too
 FACE_SIDE = 480  # faces are looked for on a copy with at most this short side ...
 MIN_FACE = 40  # ... at least this many px wide at the detection resolution
 DEFECT_WIDTH = 7  # px: the structuring element of the top-hat residue old_print_score measures
@@ -96,17 +99,26 @@ def restore(gray: np.ndarray, mode: str = "auto", detector=None) -> tuple[np.nda
         if len(measured["faces"]):
             result, mask = protect_faces(gray, result, mask, measured["faces"] / measured["scale"])
         report.update(defects=measured["defects"], filled=round(float(mask.mean()), 5))
+    if measured["score"] > 0:  # grain and fading are an old print's: a clean photo under "on" keeps its look
+        result, look = print_look(result, measured)
+        report.update(look)
+    report["changed"] = result is not gray
+    return result, report
+
+
+def print_look(gray: np.ndarray, measured: dict) -> tuple[np.ndarray, dict]:
+    """An old print's grain calmed and its fading stretched, where they are measured -> (result, what was done)."""
+    result, done = gray, {}
     weight = noise_weight(measured["noise_map"], gray.shape) if max(measured["noise"]) >= NOISE_LOW else None
     if weight is not None:
         result = denoise(result, weight, max(measured["noise"]))
-        report["denoised"] = round(float((weight > 2).mean()), 4)
+        done["denoised"] = round(float((weight > 2).mean()), 4)
     step = max(1, round(math.sqrt(result.size / DETECT_PIXELS)))  # the histogram of a large photo: a grid of it
     levels = fade_levels(_to_uint8(result[::step, ::step]) if result.dtype != np.uint8 else result[::step, ::step])
     if levels is not None:
         result = stretch(result, *levels)
-        report["stretched"] = [round(levels[0][0], 1), round(levels[0][1], 1)]
-    report["changed"] = result is not gray
-    return result, report
+        done["stretched"] = [round(levels[0][0], 1), round(levels[0][1], 1)]
+    return result, done
 
 
 def detect(gray: np.ndarray, detector=None) -> tuple[np.ndarray, dict]:
@@ -214,10 +226,11 @@ def find_defects(small: np.ndarray, detector) -> tuple[np.ndarray, int, int, np.
     (n, 4) face boxes x, y, w, h found in it).
 
     A pixel is damage when the detector is sure of it (its file's operating point; FACE_SURE inside the eyes, nose
-    and mouth of a face). Its connected component is kept when it is thin everywhere (no pixel further than
-    MAX_RADIUS from its edge: scratches, cracks, hairs and specks, even where lines cross); a large blob is a dark
-    window or a shadow, not dust, and is left alone. Kept components at least LINE_MIN_LENGTH across count as
-    lines, the others as specks.
+    and mouth of a face). Where the sure pixels are thick (a disk of radius over MAX_RADIUS fits: a dark window, a
+    shadow, a blob; an opening finds them) they are left alone with a margin of THICK_MARGIN px; the rest is thin
+    (scratches, cracks, hairs and specks) and is kept, also where a line runs through a thick spot (two scratches
+    crossing, a scratch over a dark patch): only short pieces next to a thick part are dropped, as they are its
+    ragged edge. Kept components at least LINE_MIN_LENGTH across count as lines, the others as specks.
     """
     probability = detector(small)
     faces = find_faces(small)
@@ -225,14 +238,18 @@ def find_defects(small: np.ndarray, detector) -> tuple[np.ndarray, int, int, np.
     for x, y, w, h in faces:
         core = (slice(y + round(0.2 * h), y + round(0.95 * h)), slice(x + round(0.12 * w), x + round(0.88 * w)))
         sure[core] &= probability[core] >= FACE_SURE
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(sure.view(np.uint8), connectivity=8)
-    # A component's half-width at its thickest: the largest distance from one of its pixels to the background.
-    # Scratches, cracks and hairs, even where they cross, stay thin everywhere; a window or a shadow does not.
-    radius = np.zeros(count, np.float32)
-    if count > 1:
-        np.maximum.at(radius, labels.ravel(), cv2.distanceTransform(sure.view(np.uint8), cv2.DIST_L2, 3).ravel())
+    thick = cv2.morphologyEx(sure.view(np.uint8), cv2.MORPH_OPEN, _THICK)
+    thin = sure
+    if thick.any():
+        near_thick = cv2.dilate(thick, _SQUARE3, iterations=THICK_MARGIN).astype(bool)
+        thin = sure & ~near_thick
+        touching = cv2.dilate(near_thick.view(np.uint8), _SQUARE3).astype(bool)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(thin.view(np.uint8), connectivity=8)
     length = np.hypot(stats[:, 2], stats[:, 3])
-    keep = (radius <= MAX_RADIUS) & (stats[:, 4] >= 2)
+    keep = stats[:, 4] >= 2
+    if thick.any():  # a short piece beside a thick part is its ragged edge, not a line through it
+        beside = np.bincount(labels[touching & thin], minlength=count) > 0
+        keep &= ~(beside & (length < LINE_MIN_LENGTH))
     keep[0] = False
     line = keep & (length >= LINE_MIN_LENGTH)
     mask = keep[labels]
@@ -242,6 +259,7 @@ def find_defects(small: np.ndarray, detector) -> tuple[np.ndarray, int, int, np.
 
 
 _SQUARE3 = np.ones((3, 3), np.uint8)
+_THICK = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * round(MAX_RADIUS) + 1,) * 2)  # fits where the radius is over
 _DISK = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (DEFECT_WIDTH, DEFECT_WIDTH))
 _cascade: list = []  # the face cascade, loaded on first use
 

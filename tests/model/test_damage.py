@@ -85,6 +85,20 @@ def test_only_thin_lines_and_small_specks_are_filled():
     assert not mask[72:108, 102:138].any()
 
 
+def test_a_scratch_through_a_thick_spot_is_filled_but_the_spot_and_its_ragged_edge_are_not():
+    gray = np.full((120, 160), 128, np.uint8)
+    probability = np.zeros(gray.shape, np.float32)
+    probability[60, 5:155] = 0.9  # a long scratch ...
+    probability[50:71, 70:91] = 0.9  # ... running through a thick dark spot
+    probability[20:40, 20:40] = 0.9  # a blob with a ragged edge: a 6-px spike
+    probability[30, 40:46] = 0.9
+    mask, lines, specks, _ = repair.find_defects(gray, Painted(probability))
+    assert mask[60, 5:64].all() and mask[60, 97:155].all()  # both sides of the spot, beyond its margin
+    assert not mask[54:67, 74:87].any()
+    assert not mask[18:42, 18:48].any()
+    assert (lines, specks) == (2, 0)
+
+
 def test_inside_a_face_only_a_very_sure_detector_fills():
     gray = portrait()
     (x, y, w, h), = repair.find_faces(gray)[:1]
@@ -123,6 +137,11 @@ def test_a_clean_portrait_is_left_alone_by_auto_and_its_face_by_on():
     mask, measured = repair.detect(gray)
     for x, y, w, h in measured["faces"]:
         assert not mask[y:y + h, x:x + w].any()
+    assert measured["score"] <= 0  # it does not look like an old print: "on" leaves its tones as they are
+    result, report = repair.restore(gray, "on")
+    for x, y, w, h in measured["faces"]:
+        assert np.abs(result[y:y + h, x:x + w].astype(np.float32) - gray[y:y + h, x:x + w]).mean() < 1
+    assert report["stretched"] is None and report["denoised"] == 0
 
 
 def test_a_missing_or_wrong_detector_file_says_what_to_do(tmp_path):
