@@ -39,6 +39,7 @@ from model.damage import DamageDetector
 from model.weights import default_precision
 from training.data import held_out_by, list_images, open_rgb, spread
 from training.degrade import DAMAGE_KINDS, EVALUATION_KINDS, made_old
+from training.train_damage import near
 
 TOLERANCE = 2
 TEST_SETS = {"old print": EVALUATION_KINDS + ("cracks",), "damage only": DAMAGE_KINDS}
@@ -66,10 +67,8 @@ def lightness_psnr(gray: np.ndarray, clean: np.ndarray) -> float:
 
 def match(detected: np.ndarray, truth: np.ndarray, tolerance: int = TOLERANCE) -> np.ndarray:
     """[detected pixels near damage, detected pixels, damaged pixels near a detection, damaged pixels]."""
-    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * tolerance + 1, 2 * tolerance + 1))
-    near_truth = cv2.dilate(truth.astype(np.uint8), disk).astype(bool)
-    near_detected = cv2.dilate(detected.astype(np.uint8), disk).astype(bool)
-    return np.array([(detected & near_truth).sum(), detected.sum(), (truth & near_detected).sum(), truth.sum()])
+    return np.array([near(detected, truth, tolerance).sum(), detected.sum(), near(truth, detected, tolerance).sum(),
+                     truth.sum()])
 
 
 FACE_PREFIXES = ("utkface_", "facemask_", "ccp_")

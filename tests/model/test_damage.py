@@ -11,13 +11,9 @@ from model.damage import DamageDetector, DamageNet, DetectorError, save_detector
 from tests.conftest import synthetic_photo
 from training.data import list_images, split_paths
 from training.degrade import DAMAGE_KINDS, made_old
+from training.train_damage import near
 
 TRAIN = Path(__file__).resolve().parents[3] / "shared" / "data" / "train"
-
-
-def near(a: np.ndarray, b: np.ndarray, tolerance: int = 2) -> np.ndarray:
-    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * tolerance + 1, 2 * tolerance + 1))
-    return a & cv2.dilate(b.astype(np.uint8), disk).astype(bool)
 
 
 class Painted:

@@ -6,17 +6,11 @@ from PIL import Image
 from model import restore as repair
 from tests.conftest import synthetic_photo
 from training.degrade import DAMAGE_KINDS, made_old
+from training.train_damage import near
 
 
 def gray(seed: int, size=(256, 192)) -> np.ndarray:
     return np.asarray(synthetic_photo(seed, size).convert("L"))
-
-
-def near(a: np.ndarray, b: np.ndarray, tolerance: int = 2) -> np.ndarray:
-    """Pixels of a within tolerance px of a pixel of b."""
-    import cv2
-    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * tolerance + 1, 2 * tolerance + 1))
-    return a & cv2.dilate(b.astype(np.uint8), disk).astype(bool)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
