@@ -74,9 +74,9 @@ def restore(gray: np.ndarray, mode: str = "auto", detector=None) -> tuple[np.nda
     detector: a model.damage.DamageDetector (default: the shipped one, loaded once). The report: mode; old_print
     (auto's evidence: old_print_score above 0 and at least MIN_DEFECTS defects); score (old_print_score); changed;
     noise (sigma in levels of 255, fine and coarse); black and white (the 0.5% and 99.5% levels); faces (how many
-    were found); defects (how many were filled); filled (share of pixels filled); denoised (share of pixels
-    smoothed); stretched ([black, white] levels mapped to TARGET, or None). When nothing is done the input array
-    itself is returned.
+    were found; looked for only when the detector is sure of some pixels); defects (how many were filled); filled
+    (share of pixels filled); denoised (share of pixels smoothed); stretched ([black, white] levels mapped to
+    TARGET, or None). When nothing is done the input array itself is returned.
     """
     mode = check_mode(mode)
     gray = np.asarray(gray)
@@ -233,8 +233,8 @@ def find_defects(small: np.ndarray, detector) -> tuple[np.ndarray, int, int, np.
     ragged edge. Kept components at least LINE_MIN_LENGTH across count as lines, the others as specks.
     """
     probability = detector(small)
-    faces = find_faces(small)
     sure = probability >= detector.sure
+    faces = find_faces(small) if sure.any() else np.zeros((0, 4), int)  # they matter only where there is damage
     for x, y, w, h in faces:
         core = (slice(y + round(0.2 * h), y + round(0.95 * h)), slice(x + round(0.12 * w), x + round(0.88 * w)))
         sure[core] &= probability[core] >= FACE_SURE

@@ -131,11 +131,13 @@ def test_a_clean_portrait_is_left_alone_by_auto_and_its_face_by_on():
     result, report = repair.restore(gray, "auto")
     assert result is gray and not report["changed"]
     mask, measured = repair.detect(gray)
-    for x, y, w, h in measured["faces"]:
+    faces = repair.find_faces(gray)  # (the photo is under DETECT_PIXELS: the same coordinates)
+    assert len(faces)
+    for x, y, w, h in faces:
         assert not mask[y:y + h, x:x + w].any()
     assert measured["score"] <= 0  # it does not look like an old print: "on" leaves its tones as they are
     result, report = repair.restore(gray, "on")
-    for x, y, w, h in measured["faces"]:
+    for x, y, w, h in faces:
         assert np.abs(result[y:y + h, x:x + w].astype(np.float32) - gray[y:y + h, x:x + w]).mean() < 1
     assert report["stretched"] is None and report["denoised"] == 0
 
@@ -153,3 +155,12 @@ def test_a_saved_detector_loads_and_keeps_its_operating_point(tmp_path):
     detector = DamageDetector.load(tmp_path / "d.pt")
     assert detector.sure == 0.7 and detector.info["widths"] == [4, 8, 8, 8]
     assert detector(np.zeros((30, 41), np.uint8)).shape == (30, 41)
+
+
+def test_faces_are_looked_for_only_when_there_is_damage_to_keep_off_them():
+    gray = portrait()
+    nothing = Painted(np.zeros(gray.shape, np.float32))
+    assert len(repair.find_defects(gray, nothing)[3]) == 0
+    probability = np.zeros(gray.shape, np.float32)
+    probability[5, 5:40] = 0.9
+    assert len(repair.find_defects(gray, Painted(probability))[3]) == len(repair.find_faces(gray)) > 0
