@@ -43,7 +43,7 @@ from model.color import (AB_SCALE, denormalize_ab, gray8_of_rgb8, gray_to_l, lab
 from model.generator import pad_to_stride
 from model.hints import Hint, hint_layer
 from model.points import guide_shape, guided_coefficients, point_change, to_grid
-from model.reference import Reference, ReferenceMatcher, with_own_points
+from model.reference import Cells, Reference, ReferenceMatcher, with_own_points
 from model.request import ColorRequest, check_request
 from model.restore import restore as restore_gray
 from model.threads import share_cores
@@ -178,10 +178,12 @@ class Colorizer:
         seen = Seen(source, small, pixels_to_lightness(small), (), None, request.vividness).with_points(request.hints)
         return seen if request.reference is None else self.with_reference(seen, request.reference)
 
-    def with_reference(self, seen: "Seen", reference: Reference) -> "Seen":
+    def with_reference(self, seen: "Seen", reference: Reference, cells: Cells | None = None) -> "Seen":
         """What the network sees, with a prepared reference's colours (matched on the repaired gray) among its
-        points, its own winning near theirs (model.reference.with_own_points); and the share of it matched."""
-        matched = self.matcher.match_gray(seen.source, reference)
+        points, its own winning near theirs (model.reference.with_own_points); and the share of it matched.
+        cells: the gray described for matching already (self.matcher.cells(seen.source): a film's keyframe, also
+        matched to its memory)."""
+        matched = self.matcher.match_gray(seen.source, reference, cells)
         points = with_own_points(matched.hints, seen.points, seen.source.size)
         return replace(seen.with_points(tuple(points)), reference_share=matched.share)
 

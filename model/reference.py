@@ -27,6 +27,18 @@ of each photo's lightness (model.efficientnet, which the shipped weights file ca
 
 `share` is the part of the gray photo's cells that matched (what an X-Colorizer-Reference header reports). A
 reference that is not an image, too large, or itself gray raises model.request.RequestError naming "reference".
+
+A film remembers its own colours with the same descriptions (model.motion): a keyframe's gray, described once
+(cells), and the colour it showed become a Reference (remember), and the shot's later keyframes read their colours
+from it (read). A read is not a match: a film's memory is of the same scene, where a surface it shows in two
+colours (an object's colour fading) is the memory's doubt, not another scene's; so each cell takes the colours of
+the memory's cells most like it, weighted by a softmax of their similarity (as exemplar colorizers read their
+memory), and is sure where the best is alike enough and the colours it read agree.
+
+    cells = matcher.cells(gray_keyframe)                            # the encoder runs once per picture
+    colours = matcher.match_gray(gray_keyframe, reference, cells)   # ... for a reference
+    memory = matcher.remember(cells, ab)                            # ... and for the picture's own colours
+    recalled = matcher.read(matcher.cells(later_keyframe), memory)  # -> ReferenceColours(kept, ab, confidence)
 """
 import math
 from dataclasses import dataclass
@@ -60,6 +72,7 @@ BLOCKS = 6  # the points are spread over a grid of blocks, BLOCKS on the short s
 MIN_NEIGHBOURS = 4  # ... each at a kept cell with at least this many of its 8 neighbours kept and of its colour
 GRAY_CHROMA = 4.0  # ab units: a reference whose 99th percentile of chroma is below this is gray, and refused
 MAX_REFERENCE_PIXELS = 25_000_000  # the app's MAX_PIXELS for an upload; a caller may pass its own
+READ_TEMPERATURE = 0.02  # a read's softmax: a reference cell 0.05 less alike than the best weighs e^-2.5 as much
 
 
 @dataclass(frozen=True)
@@ -68,17 +81,28 @@ class ReferenceColours:
     share: float  # the part of the gray photo whose regions matched the reference, 0 to 1
     kept: np.ndarray  # (h, w) bool: the cells that matched, on the 1/8 grid of the matching size
     ab: np.ndarray  # (2, h, w) float32: the colour each cell took from the reference (0 where not kept)
+    confidence: np.ndarray  # (h, w) float32: how sure each kept cell is (a match: its margin; a read: its best
+    # similarity); 0 where not kept
 
 
 @dataclass(frozen=True)
 class Reference:
     """A colour reference, checked and prepared for matching (ReferenceMatcher.prepare): what of it every photo
     matched to it needs, computed once (a folder of photos, a film's keyframes)."""
-    rgb: Image.Image  # the reference, upright, mode RGB
+    rgb: Image.Image | None  # the reference, upright, mode RGB; None for a film's memory of its own colours
     parts: tuple[np.ndarray, ...]  # its cells' raw descriptors: (C, gh, gw) each, the encoder's levels or a texture
+    # ((C, 1, M) for references joined into one: only the cells' order matters, row-major as below)
     cell_l: np.ndarray  # (M,) each cell's mean lightness (M = gh * gw, row-major)
     ab: np.ndarray  # (M, 2) each cell's mean colour
     spread: np.ndarray  # (M,) how much each cell's colour varies
+
+
+@dataclass(frozen=True)
+class Cells:
+    """A gray picture described for matching (ReferenceMatcher.cells): computed once, it serves both sides, as the
+    photo matched to a reference and as a reference itself (a film's keyframe, remembered)."""
+    l_small: torch.Tensor  # (h, w) its lightness at the matching size
+    parts: tuple[np.ndarray, ...]  # its cells' raw descriptors, (C, gh, gw) each (ReferenceMatcher.parts)
 
 
 class ReferenceMatcher:
@@ -124,14 +148,21 @@ class ReferenceMatcher:
             reference = self.prepare(reference, max_pixels)
         return self.match_gray(gray_of(ImageOps.exif_transpose(image)), reference)
 
-    def match_gray(self, gray: Image.Image, reference: Reference) -> ReferenceColours:
-        """An upright gray photo (mode L, or F in [0, 1] as the Colorizer keeps a wider gray) and a prepared
-        reference -> the colours that matched, their points in the photo's pixels."""
-        width, height = gray.size
+    def cells(self, gray: Image.Image) -> Cells:
+        """An upright gray photo (mode L, or F in [0, 1]) -> it described for matching (the encoder's one run)."""
         l_small = lightness_small(gray, self.side)  # (h, w) L of the gray photo at the matching size
+        return Cells(l_small, tuple(self.parts(l_small)))
+
+    def match_gray(self, gray: Image.Image, reference: Reference, cells: Cells | None = None) -> ReferenceColours:
+        """An upright gray photo (mode L, or F in [0, 1] as the Colorizer keeps a wider gray) and a prepared
+        reference -> the colours that matched, their points in the photo's pixels. cells: the photo described
+        already (self.cells(gray)), when it is matched to more than one reference."""
+        width, height = gray.size
+        cells = cells or self.cells(gray)
+        l_small = cells.l_small  # (h, w) L of the gray photo at the matching size
 
         # 1. cell descriptors of both photos, and each cell's mean lightness
-        target, reference_cells = self.descriptors(self.parts(l_small), reference.parts)  # (N, D), (M, D)
+        target, reference_cells = self.descriptors(list(cells.parts), reference.parts)  # (N, D), (M, D)
         target_l, ref_cell_l = cell_mean(l_small.numpy()).ravel(), reference.cell_l
         ref_ab, ref_spread = reference.ab, reference.spread  # (M, 2), (M,)
         grid = cell_shape(*l_small.shape)
@@ -158,7 +189,38 @@ class ReferenceMatcher:
         # 4. colour points spread over the photo, one per block at its surest cell that agrees with its neighbours
         scale = (width / l_small.shape[1], height / l_small.shape[0])  # full-resolution pixels per matching pixel
         hints = spread_points(kept, confidence, ab, scale, (width, height))
-        return ReferenceColours(tuple(hints), float(kept.mean()) if kept.size else 0.0, kept, ab)
+        return ReferenceColours(tuple(hints), float(kept.mean()) if kept.size else 0.0, kept, ab,
+                                confidence.astype(np.float32))
+
+    def read(self, cells: Cells, reference: Reference, temperature: float = READ_TEMPERATURE) -> ReferenceColours:
+        """A gray picture described (self.cells) and a reference of the same scene (a film's memory) -> each
+        cell's colour read from the reference's cells most like it (a softmax of their similarity, lightness
+        penalty included, over the cells that straddle no edge), kept where the best is at least MIN_SIMILARITY and
+        the colours read spread by at most COLOUR_STEP; no points (the caller spreads its own: spread_points)."""
+        target, reference_cells = self.descriptors(list(cells.parts), reference.parts)  # (N, D), (M, D)
+        similarity = target @ reference_cells.T  # (N, M)
+        similarity -= L_PENALTY * np.abs(cell_mean(cells.l_small.numpy()).ravel()[:, None] - reference.cell_l[None, :])
+        similarity[:, reference.spread > EDGE_COLOUR] = -np.inf
+        best = similarity.max(axis=1)  # (N,); -inf where every reference cell straddles an edge
+        weights = np.exp((similarity - np.where(np.isfinite(best), best, 0)[:, None]) / temperature)
+        weights /= np.maximum(weights.sum(axis=1, keepdims=True), 1e-30)
+        ab = weights @ reference.ab  # (N, 2)
+        spread = np.sqrt(np.maximum(weights @ (reference.ab**2).sum(axis=1) - (ab**2).sum(axis=1), 0))
+        kept = (best >= MIN_SIMILARITY) & (spread <= COLOUR_STEP)
+        grid = cell_shape(*cells.l_small.shape)
+        ab = np.where(kept[:, None], ab, 0.0).T.reshape(2, *grid).astype(np.float32)
+        confidence = np.where(kept, best, 0.0).reshape(grid).astype(np.float32)
+        return ReferenceColours((), float(kept.mean()) if kept.size else 0.0, kept.reshape(grid), ab, confidence)
+
+    def remember(self, cells: Cells, ab: np.ndarray) -> Reference:
+        """A gray picture described (self.cells) and the colour it was given, (2, h, w) Lab ab at any size -> a
+        Reference of its own colours: a film's memory, which the shot's later keyframes read (self.read)."""
+        height, width = cells.l_small.shape
+        ab_small = np.stack([cv2.resize(np.ascontiguousarray(plane, dtype=np.float32), (width, height),
+                                        interpolation=cv2.INTER_LINEAR) for plane in ab], axis=-1)  # (h, w, 2)
+        means = np.stack([cell_mean(ab_small[..., c]) for c in (0, 1)]).reshape(2, -1).T  # (M, 2)
+        return Reference(None, cells.parts, cell_mean(cells.l_small.numpy()).ravel(), means,
+                         cell_spread(ab_small).ravel())
 
     def parts(self, l_small: torch.Tensor) -> list[np.ndarray]:
         """(h, w) lightness at the matching size -> its cells' raw descriptors, (C, gh, gw) each: the encoder's two
@@ -201,6 +263,17 @@ def colorize_with_reference(colorizer, image: Image.Image, reference: Image.Imag
     colours = matcher.match(image, reference)
     points = with_own_points(colours.hints, hints or [], ImageOps.exif_transpose(image).size)
     return colorizer(image, hints=points, **options), colours.share
+
+
+def joined(*references: Reference) -> Reference:
+    """References of the same matcher -> one whose cells are all of theirs (a film's memory of several keyframes,
+    read as one)."""
+    if len(references) == 1:
+        return references[0]
+    parts = tuple(np.concatenate([r.parts[level].reshape(r.parts[level].shape[0], 1, -1) for r in references],
+                                 axis=2) for level in range(len(references[0].parts)))
+    return Reference(None, parts, *(np.concatenate([getattr(r, name) for r in references])
+                                    for name in ("cell_l", "ab", "spread")))
 
 
 def with_own_points(matched, own, size: tuple[int, int]) -> list:
@@ -310,10 +383,10 @@ def unit(vectors: np.ndarray) -> np.ndarray:
 
 
 def spread_points(kept: np.ndarray, confidence: np.ndarray, ab: np.ndarray, scale: tuple[float, float],
-                  size: tuple[int, int], most: int = MAX_POINTS) -> list[Hint]:
+                  size: tuple[int, int], most: int = MAX_POINTS, blocks: int = BLOCKS) -> list[Hint]:
     """Kept cells of a (gh, gw) grid -> at most `most` colour points for a photo of `size` (width, height), `scale`
     (x, y) of its pixels per pixel of the matching size: in each block of
-    the grid (BLOCKS on the short side), the surest kept cell with at least MIN_NEIGHBOURS kept neighbours of its
+    the grid (`blocks` on the short side), the surest kept cell with at least MIN_NEIGHBOURS kept neighbours of its
     colour, coloured with the mean of those neighbours and itself. The surest `most` of them if more."""
     gh, gw = kept.shape
     agree = np.zeros_like(kept, dtype=np.int32)  # kept neighbours within COLOUR_STEP of the cell's colour
@@ -330,7 +403,7 @@ def spread_points(kept: np.ndarray, confidence: np.ndarray, ab: np.ndarray, scal
                 agree += alike
     eligible = kept & (agree >= MIN_NEIGHBOURS)
     score = np.where(eligible, confidence, -np.inf)
-    block = max(1, round(min(gh, gw) / BLOCKS))
+    block = max(1, round(min(gh, gw) / blocks))
     candidates = []
     for top in range(0, gh, block):
         for left in range(0, gw, block):

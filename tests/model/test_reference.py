@@ -13,6 +13,7 @@ from model.request import RequestError
 
 WIDTH, HEIGHT = 192, 128
 RED, BLUE = (45.0, 30.0), (10.0, -45.0)  # Lab (a, b) of the reference's two regions
+PALE_RED = (33.0, 20.0)  # a red 16 ab paler: another colour for the matching (COLOUR_STEP), the same for a read
 
 
 def stripes(height: int, width: int) -> np.ndarray:
@@ -131,6 +132,26 @@ def test_a_reference_over_the_pixel_limit_is_refused_before_it_is_decoded():
     with pytest.raises(RequestError, match="too large") as raised:
         ReferenceMatcher(None).match(two_textures(stripes, checks), reference, max_pixels=WIDTH * HEIGHT - 1)
     assert raised.value.field == "reference"
+
+
+def test_a_read_gives_each_region_the_colours_its_texture_had_in_the_memory(matcher):
+    """A film's memory (ReferenceMatcher.read): the same scene, its striped half red above and a paler red below
+    (an object's colour fading from one keyframe to the next; for a match, two colours of one texture are a doubt
+    that keeps a cell out). The read gives each cell the colours it saw, weighted by likeness."""
+    gray = two_textures(stripes, checks)
+    memory = two_textures(stripes, checks, colours=(RED, BLUE), seed=1)
+    lab = rgb_to_lab_np(np.asarray(memory))
+    lab[HEIGHT // 2:, :WIDTH // 2, 1:] = PALE_RED
+    memory = Image.fromarray((lab_to_rgb_np(lab) * 255).round().astype(np.uint8))
+    read = matcher.read(matcher.cells(gray), matcher.prepare(memory))
+    half = read.kept.shape[1] // 2  # the cells of the striped half: [:, :half - 1]; of the checked: [:, half + 1:]
+    assert read.hints == () and 0.8 < read.share <= 1
+    stripes_ab = read.ab[:, :, :half - 1][:, read.kept[:, :half - 1]].T  # (K, 2) the striped cells read
+    assert len(stripes_ab) > 0.8 * read.kept[:, :half - 1].size
+    between = np.hypot(*(stripes_ab - RED).T) + np.hypot(*(stripes_ab - PALE_RED).T)
+    assert np.all(between < np.hypot(RED[0] - PALE_RED[0], RED[1] - PALE_RED[1]) + 3), between.max()  # on the way
+    checks_ab = read.ab[:, :, half + 1:][:, read.kept[:, half + 1:]].T
+    assert len(checks_ab) > 0 and np.all(np.hypot(*(checks_ab - BLUE).T) < 6)
 
 
 def test_a_weights_file_without_an_encoder_gives_a_texture_matcher(tiny_weights):
