@@ -19,6 +19,15 @@ So the network colours keyframes and the colour between them is carried along th
 - A colour reference (model.reference) steers the keyframes: each is matched to it as a photo is
   (Colorizer.with_reference), its matched points given to the network beside the user's (theirs win), so the
   reference's colours ride the motion between keyframes as the user's do.
+- A shot remembers the colours it has shown (`memory`), so that an object keeps its colour while it is in view:
+  the network's guess for an object changes as it turns, and a point's colour reaches less of its object, or is
+  lost with its point. Each keyframe's gray (the encoder's features of it, model.reference) and the colour it
+  showed are kept, the shot's first and the latest; each later keyframe reads its colours from them (cells take
+  the colours of the remembered cells most like them), and where the read is sure and the network's own colour
+  now differs by memory_step, the remembered colour is given to the network as points, one per block of a grid
+  (memory_blocks on the short side). The reference's points win near theirs, the user's come last. A cut, or a
+  point that starts, begins the memory again. It needs the weights' ImageNet encoder (format 3).
+- The network's colour shows at once where the user's points start; elsewhere, a keyframe's is blended in.
 
 The first frame of a shot is painted exactly as a photo is (Colorizer.predict, then Colorizer.paint): the page's
 preview of a film's first frame is that frame. Other frames paint the carried ab (at the working size) onto their
@@ -31,10 +40,12 @@ import cv2
 import numpy as np
 import torch
 
+from model.color import denormalize_ab
 from model.colorizer import Colorizer, Prediction, Seen, working_shape
 from model.hints import Hint
-from model.reference import Reference
+from model.reference import Reference, joined, spread_points, with_own_points
 from model.request import FilmRequest
+
 
 @dataclass(frozen=True)
 class Stabilization:
@@ -48,6 +59,9 @@ class Stabilization:
     photometric_levels: float = 30.0  # moved gray differing by this much (of 255) costs the flow e^-1 of its trust
     flow_preset: int = cv2.DISOPTICAL_FLOW_PRESET_FAST  # DIS at the working size: a few ms a frame
     flow_detail: int = 96  # DIS refines its flow down to the coarsest level whose short side is at least this
+    memory: bool = True  # a shot remembers the colours it showed, given back where the network's own then differ
+    memory_step: float = 12.0  # ab units: a remembered colour is given where the network's own differs this much
+    memory_blocks: int = 12  # ... as points, at most one in each block of a grid this many blocks on the short side
 
 
 # --- cuts, flow and confidence, at the working size ----------------------------------------------------------------
@@ -195,7 +209,8 @@ class FrameColour:
     """What the network sees of each frame, in order -> the colour to paint on it: the network on keyframes,
     carried along the motion between.
 
-    One per film: it holds the previous frame's small gray, ab and confidence (a few hundred KB), nothing more.
+    One per film: it holds the previous frame's small gray, ab and confidence, and the shot's memory of two
+    keyframes (a few hundred KB in all), nothing more.
     """
 
     def __init__(self, colorizer: Colorizer, request: FilmRequest, settings: Stabilization = Stabilization(),
@@ -217,6 +232,12 @@ class FrameColour:
         self.flow.setFinestScale(max(0, int(math.log2(max(1, short) / settings.flow_detail))))
         self.cuts = CutDetector()
         self.tracker = PointTracker(request.width, request.height, self.small_width, self.small_height)
+        # The shot's memory (model.reference): needs the encoder, points, and colour to remember (vividness above 0)
+        self.remembers = bool(settings.memory and self.stabilize and self.follows and colorizer.matcher is not None
+                              and colorizer.takes_hints and request.vividness > 0)
+        self.memory: list[Reference] = []  # the shot's first keyframe and the latest, as references
+        self.cells = None  # the latest keyframe described for matching (ReferenceMatcher.cells), or None
+        self.memory_points: list[int] = []  # the remembered colours given to each keyframe after a shot's first
         self.index = 0
         self.previous = None  # (h, w) uint8 small gray of the previous frame
         self.ab = None  # (h, w, 2) float32 normalized ab of the previous frame
@@ -257,10 +278,12 @@ class FrameColour:
 
     def keyframe(self, seen: Seen) -> Prediction:
         """The first frame of a shot: the network's colour, which the frames after it carry."""
+        self.memory = []  # nothing of the shot before
         prediction = self.predict(seen)
         self.ab = self.target = working_ab(prediction, seen)
         self.confidence = np.ones(self.ab.shape[:2], np.float32)
         self.since_keyframe = 0
+        self.remember()
         return prediction
 
     def carry(self, seen: Seen, small8: np.ndarray, previous: np.ndarray, backward: np.ndarray,
@@ -276,25 +299,64 @@ class FrameColour:
         weight = self.settings.carry_weight * trust  # (h, w)
         new_points = (self.index - 1) in self.points  # points start on this frame (follow has counted it)
         if new_points or self.since_keyframe >= self.settings.keyframe_every or lost > self.settings.refresh_area:
+            if new_points:  # the user gives colours here: the shot remembers what they make from now on
+                self.memory = []
             prediction = self.predict(seen)
             self.target = working_ab(prediction, seen)
-            if prediction.reach is not None:  # where the user gave the colour, it shows at once
+            if new_points and prediction.reach is not None:  # where the user gives colour, it shows at once
                 weight *= 1 - cv2.resize(prediction.reach.numpy(), (self.small_width, self.small_height),
                                          interpolation=cv2.INTER_AREA)
             self.confidence = np.ones_like(self.confidence)
             self.since_keyframe = 0
         self.ab = weight[..., None] * carried + (1 - weight[..., None]) * self.target  # (h, w, 2)
+        if self.since_keyframe == 0:
+            self.remember()  # what this keyframe shows, most of it carried from the frames before
         return Prediction(torch.from_numpy(np.ascontiguousarray(self.ab.transpose(2, 0, 1)))[None])
 
     def predict(self, seen: Seen) -> Prediction:
-        """The network's colour for this frame, with the points that ride along and the reference's matched ones
-        (the same steps as a photo's: Colorizer.prepare)."""
+        """The network's colour for this frame, with the points that ride along, the reference's matched ones
+        (the same steps as a photo's: Colorizer.prepare) and the colours the shot remembers."""
         self.network_runs += 1
-        seen = seen.with_points(tuple(self.tracker.hints()))
+        own = tuple(self.tracker.hints())
+        seen = seen.with_points(own)
+        # the keyframe described for matching once, for the reference and the memory (the encoder's one run)
+        matching = self.reference is not None or self.remembers
+        self.cells = self.colorizer.matcher.cells(seen.source) if matching else None
         if self.reference is not None:
-            seen = self.colorizer.with_reference(seen, self.reference)
+            seen = self.colorizer.with_reference(seen, self.reference, self.cells)
             self.reference_shares.append(seen.reference_share)
+        if self.memory:
+            seen = self.recall(seen, seen.points[:len(seen.points) - len(own)], own)
         return self.colorizer.predict(seen)
+
+    def recall(self, seen: Seen, referenced: tuple[Hint, ...], own: tuple[Hint, ...]) -> Seen:
+        """What the network sees of a keyframe, with the colours the shot remembers as points where the read is
+        sure and the network's own colour differs by more than memory_step (where it agrees, a point would change
+        nothing and cost a second run). The reference's points (referenced) win near theirs; the user's (own) come
+        last, painting over the memory's where they are (the memory is what their colours made)."""
+        recalled = self.colorizer.matcher.read(self.cells, joined(*self.memory))  # on the 1/8 grid of matching
+        grid = recalled.kept.shape
+        automatic = self.colorizer.predict(seen.with_points(())).ab_small[0]  # remembered: the network runs once
+        automatic = denormalize_ab(automatic).numpy() / seen.vividness  # (2, h, w) at vividness 1, as remembered
+        network = np.stack([cv2.resize(plane, (grid[1], grid[0]), interpolation=cv2.INTER_AREA) for plane in automatic])
+        differs = recalled.kept & (np.linalg.norm(recalled.ab - network, axis=0) > self.settings.memory_step)
+        width, height = seen.source.size
+        scale = width / self.cells.l_small.shape[1], height / self.cells.l_small.shape[0]  # pixels per matching pixel
+        points = spread_points(differs, recalled.confidence, recalled.ab, scale, (width, height),
+                               blocks=self.settings.memory_blocks)
+        self.memory_points.append(len(points))
+        if not points:
+            return seen
+        return seen.with_points(tuple(with_own_points(points, list(referenced), seen.source.size)) + own)
+
+    def remember(self) -> None:
+        """The keyframe just shown (self.ab) joins the shot's memory, at vividness 1 (the memory's points are
+        asked at the film's vividness): as its first, or as the latest (the first stays)."""
+        if not self.remembers:
+            return
+        ab = denormalize_ab(torch.from_numpy(np.ascontiguousarray(self.ab.transpose(2, 0, 1)))).numpy()
+        latest = self.colorizer.matcher.remember(self.cells, ab / self.request.vividness)
+        self.memory = self.memory[:1] + [latest]
 
     @property
     def reference_share(self) -> float | None:

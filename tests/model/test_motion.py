@@ -154,3 +154,78 @@ def decoded_ab(path: Path) -> list[np.ndarray]:
     with av.open(str(path)) as container:
         return [rgb_to_lab_np(frame.to_ndarray(format="rgb24", src_color_range=frame.color_range or None))[..., 1:]
                 for frame in container.decode(video=0)]
+
+
+# The shot's memory of its own colours: a drum rolls as it moves (its surface turns, as a turning car's side does),
+# so the points set on it roll round out of view while the drum stays in view; the surface that rolls into view
+# is of the same look. A stand-in net that paints the points' colours and nothing of its own, with an (untrained)
+# ImageNet encoder for the memory's matching (weights of format 3).
+
+DRUM_FRAMES, DRUM_WIDTH, DRUM_HEIGHT = 40, 192, 128
+DRUM_TOP, DRUM_SIDE = 40, (64, 48)  # the drum's top row and its (width, height)
+DRUM_RED = "#c02020"
+
+
+def drum_scene(index: int, seed: int = 0, start: int = 20) -> np.ndarray:
+    """(128, 192) uint8: dark 4-px blocks of gray 30-150 and a light drum, 4-px blocks of gray 185-215, whose left
+    edge is at start + index; its surface rolls 2 px a frame to the right (it leaves on the right, new surface
+    comes in on the left), so a point on it is gone by frame 32."""
+    rng = np.random.default_rng(seed)
+    gray = np.kron(rng.integers(30, 150, (DRUM_HEIGHT // 4, DRUM_WIDTH // 4)), np.ones((4, 4))).astype(np.uint8)
+    surface = np.kron(rng.integers(185, 215, (DRUM_SIDE[1] // 4, 104)), np.ones((4, 4))).astype(np.uint8)
+    left, roll = start + index, 2 * index
+    gray[DRUM_TOP:DRUM_TOP + DRUM_SIDE[1], left:left + DRUM_SIDE[0]] = surface[:, 300 - roll - DRUM_SIDE[0]:300 - roll]
+    return gray
+
+
+def drum_ab(rgb: np.ndarray, index: int, start: int = 20) -> np.ndarray:
+    """(N, 2) Lab ab of the drum's inside (8 px in from its edges) in a frame."""
+    left = start + index
+    inside = rgb[DRUM_TOP + 8:DRUM_TOP + DRUM_SIDE[1] - 8, left + 8:left + DRUM_SIDE[0] - 8]
+    return rgb_to_lab_np(inside)[..., 1:].reshape(-1, 2)
+
+
+@pytest.fixture(scope="module")
+def echo_encoder(echo_encoder_weights) -> Colorizer:
+    return Colorizer.load(echo_encoder_weights, precision="float32")
+
+
+def drum_film(colorizer: Colorizer, grays: list[np.ndarray], settings: Stabilization = Stabilization(),
+              **values) -> tuple[list[np.ndarray], FrameColour]:
+    """Gray frames through the film's loop (prepare, colour, paint), three red points on the drum at frame 0 ->
+    the frames painted (RGB) and the FrameColour."""
+    hints = [{"x": 20 + x, "y": DRUM_TOP + 24, "color": DRUM_RED} for x in (12, 32, 52)]
+    request = check_film_request(DRUM_WIDTH, DRUM_HEIGHT, len(grays), hints=hints,
+                                 default_size=colorizer.default_size, takes_hints=True, **values)
+    colour, frame_request = FrameColour(colorizer, request, settings), request.frame_request()
+    painted = []
+    for gray in grays:
+        seen = colorizer.prepare(Image.fromarray(gray, "L"), frame_request)
+        painted.append(np.asarray(colorizer.paint(seen, colour(seen))))
+    return painted, colour
+
+
+@pytest.mark.parametrize("vividness", [1.0, 0.5])
+def test_a_rolling_object_keeps_its_colour_after_its_points_are_gone(echo_encoder, vividness):
+    grays = [drum_scene(index) for index in range(DRUM_FRAMES)]
+    remembering, colour = drum_film(echo_encoder, grays, vividness=vividness)
+    forgetting, _ = drum_film(echo_encoder, grays, Stabilization(memory=False), vividness=vividness)
+    assert not colour.tracker.points  # the points rolled out of view with the surface they were on
+    first = drum_ab(remembering[0], 0).mean(axis=0)
+    assert first[0] > 12 * vividness  # red on the drum at first (the points reach all of it)
+    # without the memory the colour goes with the points; with it, the whole drum keeps the colour it had
+    assert np.abs(drum_ab(forgetting[-1], DRUM_FRAMES - 1)).mean() < 2
+    last = drum_ab(remembering[-1], DRUM_FRAMES - 1)
+    assert (last[:, 0] > first[0] / 2).mean() > 0.9, f"red share {(last[:, 0] > first[0] / 2).mean():.2f}"
+    assert np.hypot(*(last.mean(axis=0) - first)) < 0.25 * np.hypot(*first), (last.mean(axis=0), first)
+    assert sum(colour.memory_points) > 0 and colour.network_runs <= DRUM_FRAMES // 4
+
+
+def test_the_memory_is_forgotten_at_a_cut(echo_encoder):
+    """After a cut, a drum of the same look in another scene starts gray (the net's own colour), not red."""
+    grays = [drum_scene(index) for index in range(20)]
+    grays += [drum_scene(index, seed=7, start=90) for index in range(12)]  # another background, the drum elsewhere
+    painted, colour = drum_film(echo_encoder, grays)
+    assert colour.cuts.previous is not None and colour.cut_frames == [0, 20]
+    assert drum_ab(painted[19], 19).mean(axis=0)[0] > 12  # the first shot's drum kept its colour
+    assert max(float(np.abs(drum_ab(frame, index, start=90)).max()) for index, frame in enumerate(painted[20:])) < 4
