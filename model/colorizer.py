@@ -182,7 +182,7 @@ class Colorizer:
         """What the network sees, with a prepared reference's colours (matched on the repaired gray) among its
         points, its own winning near theirs (model.reference.with_own_points); and the share of it matched.
         cells: the gray described for matching already (self.matcher.cells(seen.source): a film's keyframe, also
-        matched to its memory)."""
+        read against the shot's memory)."""
         matched = self.matcher.match_gray(seen.source, reference, cells)
         points = with_own_points(matched.hints, seen.points, seen.source.size)
         return replace(seen.with_points(tuple(points)), reference_share=matched.share)

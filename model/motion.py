@@ -209,8 +209,8 @@ class FrameColour:
     """What the network sees of each frame, in order -> the colour to paint on it: the network on keyframes,
     carried along the motion between.
 
-    One per film: it holds the previous frame's small gray, ab and confidence, and the shot's memory of two
-    keyframes (a few hundred KB in all), nothing more.
+    One per film: it holds the previous frame's small gray, ab and confidence (a few hundred KB) and the shot's
+    memory of two keyframes (their cells' features: up to 2 MB), nothing more.
     """
 
     def __init__(self, colorizer: Colorizer, request: FilmRequest, settings: Stabilization = Stabilization(),

@@ -13,7 +13,8 @@ colour photo is. See model.film for the formats read and written, model.motion f
 
 A colour reference (model.reference) is prepared once per film and matched at each keyframe, as a photo is
 (Colorizer.with_reference); the frames between carry its colours along the motion. The first frame of a shot is
-the photo colorized with the same reference.
+the photo colorized with the same reference. Within a shot, each later keyframe also reads the colours the shot
+has shown (its memory, model.motion: Stabilization.memory), so that objects keep their colour while in view.
 """
 from dataclasses import asdict, dataclass
 from pathlib import Path
