@@ -60,7 +60,7 @@ class Stabilization:
     flow_preset: int = cv2.DISOPTICAL_FLOW_PRESET_FAST  # DIS at the working size: a few ms a frame
     flow_detail: int = 96  # DIS refines its flow down to the coarsest level whose short side is at least this
     memory: bool = True  # a shot remembers the colours it showed, given back where the network's own then differ
-    memory_step: float = 12.0  # ab units: a remembered colour is given where the network's own differs this much
+    memory_step: float = 20.0  # ab units: a remembered colour is given where the network's own differs this much
     memory_blocks: int = 12  # ... as points, at most one in each block of a grid this many blocks on the short side
 
 
