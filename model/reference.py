@@ -161,16 +161,11 @@ class ReferenceMatcher:
         cells = cells or self.cells(gray)
         l_small = cells.l_small  # (h, w) L of the gray photo at the matching size
 
-        # 1. cell descriptors of both photos, and each cell's mean lightness
-        target, reference_cells = self.descriptors(list(cells.parts), reference.parts)  # (N, D), (M, D)
-        target_l, ref_cell_l = cell_mean(l_small.numpy()).ravel(), reference.cell_l
-        ref_ab, ref_spread = reference.ab, reference.spread  # (M, 2), (M,)
+        # 1-2. the similarity of every pair of cells (descriptors, less the lightness penalty; a straddling
+        # reference cell is never given)
+        similarity = self.similarity(cells, reference)  # (N, M)
+        ref_ab = reference.ab  # (M, 2)
         grid = cell_shape(*l_small.shape)
-
-        # 2. the similarity of every pair of cells, less the lightness penalty; a straddling cell is never given
-        similarity = target @ reference_cells.T  # (N, M)
-        similarity -= L_PENALTY * np.abs(target_l[:, None] - ref_cell_l[None, :])
-        similarity[:, ref_spread > EDGE_COLOUR] = -np.inf
         best = similarity.argmax(axis=1)  # (N,)
         best_similarity = similarity[np.arange(len(best)), best]
 
@@ -197,10 +192,7 @@ class ReferenceMatcher:
         cell's colour read from the reference's cells most like it (a softmax of their similarity, lightness
         penalty included, over the cells that straddle no edge), kept where the best is at least MIN_SIMILARITY and
         the colours read spread by at most COLOUR_STEP; no points (the caller spreads its own: spread_points)."""
-        target, reference_cells = self.descriptors(list(cells.parts), reference.parts)  # (N, D), (M, D)
-        similarity = target @ reference_cells.T  # (N, M)
-        similarity -= L_PENALTY * np.abs(cell_mean(cells.l_small.numpy()).ravel()[:, None] - reference.cell_l[None, :])
-        similarity[:, reference.spread > EDGE_COLOUR] = -np.inf
+        similarity = self.similarity(cells, reference)  # (N, M)
         best = similarity.max(axis=1)  # (N,); -inf where every reference cell straddles an edge
         weights = np.exp((similarity - np.where(np.isfinite(best), best, 0)[:, None]) / temperature)
         weights /= np.maximum(weights.sum(axis=1, keepdims=True), 1e-30)
@@ -211,6 +203,16 @@ class ReferenceMatcher:
         ab = np.where(kept[:, None], ab, 0.0).T.reshape(2, *grid).astype(np.float32)
         confidence = np.where(kept, best, 0.0).reshape(grid).astype(np.float32)
         return ReferenceColours((), float(kept.mean()) if kept.size else 0.0, kept.reshape(grid), ab, confidence)
+
+    def similarity(self, cells: Cells, reference: Reference) -> np.ndarray:
+        """(N, M): how alike each of the picture's N cells is to each of the reference's M cells: the cosine of
+        their descriptors less L_PENALTY times their lightness difference; -inf for a reference cell that straddles
+        an edge (its colour spread over EDGE_COLOUR), which is never given."""
+        target, reference_cells = self.descriptors(list(cells.parts), reference.parts)  # (N, D), (M, D)
+        similarity = target @ reference_cells.T
+        similarity -= L_PENALTY * np.abs(cell_mean(cells.l_small.numpy()).ravel()[:, None] - reference.cell_l[None, :])
+        similarity[:, reference.spread > EDGE_COLOUR] = -np.inf
+        return similarity
 
     def remember(self, cells: Cells, ab: np.ndarray) -> Reference:
         """A gray picture described (self.cells) and the colour it was given, (2, h, w) Lab ab at any size -> a
