@@ -174,7 +174,7 @@ def main(argv: list | None = None) -> int:
         if args.embedded:
             server = start_web(port, env, logs)
             stack.callback(stop, server)
-            web = next(pid for pid in workers(server.pid) if not is_job_process(pid))
+            web = workers(server.pid)[0]  # a web worker: the video worker is started by the master's watcher thread
         else:
             # The web process runs no job (COLORIZER_JOB_THREADS=0) and needs one torch thread; gunicorn's
             # workers are forked, and a forked worker given more than one torch thread can hang at startup.
