@@ -9,8 +9,8 @@
 //   points.js        colour points: markers and colour choice; points-input.js: placing, dragging, keys;
 //                    shown.js: the colour the result shows at a point, where it differs from the one chosen
 //   video.js         a video: checked, its first frame shown and colorized as a photo, for the points
-//   video-job.js     the video job: sent with the points (frame 0), its progress, cancel
-//   video-player.js  the finished film beside the original, in step; its download
+//   video-job.js     the video job: sent with the points (frame 0) and the reference, its progress, cancel
+//   video-player.js  the finished film beside the original, in step; its reference; its download
 // The server keeps nothing: this page holds the photo and the points. For speed, edits send a reduced copy of the
 // photo (at most 1024 px on its long side); the download sends the full photo with the same points.
 // Without JavaScript the form posts normally (detail, vividness and repair, no points) and the browser shows the

@@ -3,6 +3,9 @@
 // field, shown small beside the result, removed with its button; sent with every request for the photo, as a
 // reduced copy (the server matches at 224 px anyway). It stays when another photo is chosen: one reference for an
 // album. Without JavaScript the form sends the chosen file as it is.
+// A video takes it too: its first frame is previewed with it, and its job is sent with it (video-job.js); the
+// finished film is shown with the reference it was sent with and the part of its frames that took its colours
+// (the job's reference_share), whatever is chosen or removed since.
 import { wireFileDrop } from "./drop.js";
 import { loadImage, reducedCopy } from "./images.js";
 import { scheduleRender } from "./render.js";
@@ -55,13 +58,42 @@ export function removeReference(rerender = false) {
   if (had && rerender && state.hasResult) scheduleRender(0);
 }
 
-// What the server said of the reference: the part of the photo that took its colours.
+// What the server said of the reference, in words: share (0 to 1) is the part of the photo, or of a video's first
+// frame, that took its colours; of a film, that part of its frames on average.
+function shareWords(share, what) {
+  if (!(share > 0)) return `Nothing in the ${what} matched it: the colors are the model's own.`;
+  const percent = Math.round(100 * share);
+  return what === "film" ? `On average ${percent}% of each frame took its colors from it.`
+    : `${percent}% of the ${what} took its colors from it.`;
+}
+
 function showShare(header) {
-  if (!state.reference || header === null) { els.referenceShare.textContent = ""; return; }
-  const share = Number(header);
-  els.referenceShare.textContent = share > 0
-    ? `${Math.round(100 * share)}% of the photo took its colors from it.`
-    : "Nothing in the photo matched it: the colors are the model's own.";
+  const said = state.reference && header !== null;
+  els.referenceShare.textContent = said ? shareWords(Number(header), state.video ? "frame" : "photo") : "";
+}
+
+// The finished film's reference, beside it: the one its job was sent with (job.reference, null for none), and
+// how much of the film took its colours, when the server says.
+export function showFilmReference(job, record) {
+  if (!els.videoReference) return;
+  const used = job.reference;
+  els.videoReference.hidden = !used;
+  if (!used) return;
+  els.videoReferenceImg.src = used.url;
+  els.videoReferenceName.textContent = `Reference: ${used.name}.`;
+  const share = record.reference_share;
+  els.videoReferenceShare.textContent = typeof share === "number" ? shareWords(share, "film") : "";
+}
+
+// The job is over (another one, the points changed, another file): its reference is no longer shown.
+export function forgetFilmReference(job) {
+  if (!job.reference) return;
+  URL.revokeObjectURL(job.reference.url);
+  job.reference = null;
+  if (!els.videoReference) return;
+  els.videoReference.hidden = true;
+  els.videoReferenceImg.removeAttribute("src");
+  els.videoReferenceName.textContent = els.videoReferenceShare.textContent = "";
 }
 
 export function wireReference() {

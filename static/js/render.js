@@ -22,8 +22,9 @@ function request(full) {
   body.append("format", "jpeg");
   body.append("vividness", els.vividness.value);
   body.append("restore", els.form.elements.restore.value);
-  // a video's first frame is previewed as the film is colorized, and films take no reference yet
-  if (state.reference && !state.video) {
+  // a video's first frame too: the film's job is sent with the same reference (video-job.js), and its first frame
+  // is then colorized as this preview is
+  if (state.reference) {
     body.append("reference", state.reference.copy || state.reference.file, state.reference.name);
   }
   const target = useFile ? photo.full : photo.previewSize;

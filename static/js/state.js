@@ -24,6 +24,9 @@ export const els = {
   videoProgressText: $("video-progress-text"), videoCancel: $("video-cancel"), videoDone: $("video-done"),
   videoAfter: $("video-after"), videoBefore: $("video-before"), videoDownload: $("video-download"),
   videoEdit: $("video-edit"), videoAgain: $("video-again"), videoExpires: $("video-expires"),
+  // the reference a finished film took its colours from: absent (null) when the model takes no reference
+  videoReference: $("video-reference"), videoReferenceImg: $("video-reference-img"),
+  videoReferenceName: $("video-reference-name"), videoReferenceShare: $("video-reference-share"),
 };
 
 export const settings = {
@@ -49,8 +52,9 @@ export const state = {
   // A chosen video (video.js): {file, name, url (object URL), w, h, duration}; its first frame is state.photo
   // (null if the browser cannot show it). job: the video job under way or finished (video-job.js).
   video: null,
-  job: null,  // {id, url, xhr, timer, record}
-  // The colour reference (reference.js), kept when another photo is chosen: {file, name, url, copy (a reduced
-  // copy to send, or null: the file itself)}; null when there is none.
+  job: null,  // {id, url, xhr, timer, record, reference: {name, url (object URL)} | null, the one it was sent with}
+  // The colour reference (reference.js), kept when another photo or a video is chosen: {file, name, url, copy (a
+  // reduced copy to send, or null: the file itself)}; null when there is none. A video's first frame and its job
+  // are sent with the same one.
   reference: null,
 };

@@ -1,7 +1,8 @@
 // A video job: "Colorize the video" sends the film with the points placed on its first frame (each with
-// "frame": 0) to POST /videos (with XMLHttpRequest: fetch cannot report an upload's progress), then asks
-// GET /videos/ID once a second for frames done and time left; "Cancel" is DELETE /videos/ID. The finished film
-// is shown by video-player.js.
+// "frame": 0) and the reference photo, if one is chosen, to POST /videos (with XMLHttpRequest: fetch cannot
+// report an upload's progress), then asks GET /videos/ID once a second for frames done and time left; "Cancel"
+// is DELETE /videos/ID. The finished film is shown by video-player.js.
+import { forgetFilmReference } from "./reference.js";
 import { els, settings, state } from "./state.js";
 import { showError } from "./status.js";
 import { showVideo } from "./video-player.js";
@@ -48,6 +49,11 @@ function send(job) {
   body.append("video", state.video.file, state.video.name);
   body.append("vividness", els.vividness.value);
   if (state.points.length) body.append("hints", hintsField());
+  if (state.reference) {  // what the first frame was previewed with (render.js): the reduced copy, once made
+    const sent = state.reference.copy || state.reference.file;
+    body.append("reference", sent, state.reference.name);
+    job.reference = { name: state.reference.name, url: URL.createObjectURL(sent) };  // shown beside the film
+  }
   const xhr = job.xhr = new XMLHttpRequest();
   xhr.open("POST", settings.videoUrl);
   xhr.setRequestHeader("Accept", "application/json");
@@ -79,7 +85,7 @@ function refusedMessage(xhr) {
 export async function submitVideo() {
   if (!state.video || (state.job && !state.job.record)) return;  // one job at a time
   endJob(false);  // a finished one: its result stays on the server until it expires
-  const job = state.job = { id: null, url: null, xhr: null, timer: null, misses: 0 };
+  const job = state.job = { id: null, url: null, xhr: null, timer: null, misses: 0, reference: null };
   showError("");
   els.notice.hidden = true;
   setWorking(true);
@@ -126,15 +132,20 @@ function onRecord(job, record) {
   job.timer = setTimeout(() => poll(job), POLL_MS);
 }
 
-// While a job is sent or runs: its progress on screen instead of the first frame, the form's button and the
-// vividness (sent with the video) off.
+// While a job is sent or runs: its progress on screen instead of the first frame, the form's button, the
+// vividness and the reference field (sent with the video) off.
 function setWorking(on) {
   els.video.hidden = false;
   els.videoProgress.hidden = !on;
   els.videoDone.hidden = true;
   els.result.hidden = on || !state.photo;
-  els.submit.disabled = els.vividness.disabled = on;
+  lockSettings(on);
   els.video.dataset.state = on ? "working" : "idle";
+}
+
+function lockSettings(on) {
+  els.submit.disabled = els.vividness.disabled = on;
+  if (els.reference) els.reference.disabled = on;
 }
 
 // The job stopped short (refused, failed, cancelled, lost): its message, and the first frame back to edit.
@@ -152,7 +163,8 @@ export async function endJob(cancel) {
   state.job = null;
   clearTimeout(job.timer);
   if (job.xhr) job.xhr.abort();
-  els.submit.disabled = els.vividness.disabled = false;
+  forgetFilmReference(job);
+  lockSettings(false);
   els.video.hidden = true;
   els.result.hidden = !state.photo;
   delete els.video.dataset.job;

@@ -1,6 +1,7 @@
 // The finished film: the colorized video (GET /videos/ID/result) beside the original (the chosen file, shown from
-// the browser's own copy), which follows it: play, pause, seeking and speed of the colorized one drive both. And
-// the download, with the name the server gives it.
+// the browser's own copy), which follows it: play, pause, seeking and speed of the colorized one drive both; the
+// reference it was sent with, if any (reference.js). And the download, with the name the server gives it.
+import { showFilmReference } from "./reference.js";
 import { els, state } from "./state.js";
 
 const DRIFT = 0.25;  // seconds apart before the original is put back in step while playing
@@ -35,6 +36,7 @@ export function showVideo(job, record) {
   els.videoDownload.download = "";  // the name the server gives it: the upload's, with -color.mp4
   els.videoExpires.textContent = typeof record.expires_in === "number" ?
     `The colorized video is kept on the server for ${minutes(record.expires_in)}; download it to keep it.` : "";
+  showFilmReference(job, record);
   els.video.dataset.state = "done";
   const still = matchMedia("(prefers-reduced-motion: reduce)").matches;
   els.video.scrollIntoView({ behavior: still ? "auto" : "smooth", block: "nearest" });
