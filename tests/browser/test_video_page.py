@@ -286,3 +286,84 @@ def test_the_first_frame_is_previewed_whole_as_the_film_is_colorized(browser, vi
     assert len(previews) >= 2 and "hints" in previews[-1]  # the first look, and the one with the point
     assert all(sent["image"] == [1280, 720] and sent["restore"] == "off" and sent["size"] == str(working_size)
                for sent in previews), previews
+
+
+def colour_reference(film: Path, path: Path) -> Path:
+    """The film's first frame as a colour photo (its orange bar): a reference whose regions match the film's."""
+    with av.open(str(film)) as container:
+        first = next(container.decode(video=0)).to_image()
+    first.save(path, quality=92)
+    return path
+
+
+def finished(page, video_server) -> dict:
+    """Waits for the job the page sent to be done -> its JSON (GET /videos/ID)."""
+    page.wait_for_function("() => document.getElementById('video').dataset.job", timeout=60_000)
+    job = page.get_attribute("#video", "data-job")
+    page.wait_for_selector("#video[data-state=done]", timeout=120_000)
+    return page.request.get(f"{video_server}/videos/{job}").json()
+
+
+def test_a_film_is_sent_with_the_reference_shown_beside_it_and_without_it_once_removed(browser, video_server, film,
+                                                                                     frame_delay, tmp_path):
+    """The reference field is offered for a film as for a photo: its first frame is previewed with it, the job is sent
+    with it (POST /videos's reference field) and the finished film shown with it and the share of its frames that the
+    job reports; once removed, the next job is sent without one."""
+    frame_delay(0.02)
+    reference = colour_reference(film, tmp_path / "in colour.jpg")
+    page = new_page(browser)
+    problems = watched(page)
+    page.add_init_script(RECORD_SENDS)
+    page.add_init_script(RECORD_PREVIEWS)
+    choose(page, video_server, film)
+    assert page.is_visible("#reference-drop") and page.is_hidden("#reference-shown")
+
+    count = len(page.evaluate("window.__previews"))
+    page.set_input_files("#reference", str(reference))  # the first frame is colorized again with it
+    page.wait_for_function("(count) => window.__previews.length > count", arg=count)
+    page.wait_for_selector("#reference-share:text('of the frame')", timeout=60_000)
+    settle(page)
+    assert "reference" in page.evaluate("window.__previews")[-1]
+    assert page.is_visible("#reference-shown") and reference.name in page.inner_text("#reference-name")
+
+    page.click("#submit")
+    assert page.is_disabled("#reference")  # sent with the video: not to be changed while it is colorized
+    record = finished(page, video_server)
+    assert page.evaluate("window.__sent")[-1]["reference"] > 0  # the field, a file (its size in bytes)
+    share = record["reference_share"]  # the job read it
+    assert 0 <= share <= 1, record
+    words = page.inner_text("#video-reference")
+    assert page.is_visible("#video-reference-img") and reference.name in words
+    assert (f"On average {round(100 * share)}% of each frame" if share > 0 else "Nothing in the film matched") in words
+    shown, film_shown = page.locator("#video-reference-img").bounding_box(), page.locator("#video-after").bounding_box()
+    assert 0 < shown["width"] <= 130 and shown["width"] < film_shown["width"] / 2  # small, beside the film
+
+    page.click("#video-edit")  # back to the first frame, where the reference is removed
+    assert page.is_enabled("#reference") and page.is_visible("#reference-shown")
+    page.click("#reference-remove")
+    settle(page)
+    assert page.is_hidden("#reference-shown") and "reference" not in page.evaluate("window.__previews")[-1]
+    page.click("#submit")
+    record = finished(page, video_server)
+    (first, second) = page.evaluate("window.__sent")
+    assert "reference" in first and "reference" not in second
+    assert "reference_share" not in record and page.is_hidden("#video-reference")
+    assert not problems, f"the page logged errors: {problems}"
+
+
+def test_a_reference_the_server_refuses_for_a_film_is_said_in_words(browser, video_server, film, tmp_path):
+    """A gray reference (no colours to give) is refused by POST /videos with a 422 naming the field: its message is
+    the page's error, as a photo's is, and the film can be sent again."""
+    gray = tmp_path / "gray.png"
+    Image.new("RGB", (96, 64), (128, 128, 128)).save(gray)
+    page = new_page(browser)
+    choose(page, video_server, film)
+    page.set_input_files("#reference", str(gray))
+    settle(page)  # its first frame is refused too: the same words
+    with page.expect_response(lambda response: response.url.endswith("/videos")) as answered:
+        page.click("#submit")
+    response = answered.value
+    assert response.status == 422 and response.json()["error"].startswith("reference"), response.json()
+    page.wait_for_selector("#video[data-state=ended]", state="attached")
+    assert page.inner_text("#error") == response.json()["error"] and page.is_hidden("#video")
+    assert page.is_enabled("#submit") and page.is_enabled("#reference")
