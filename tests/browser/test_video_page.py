@@ -1,5 +1,6 @@
 """The page with a video, in real headless Chromium: the first frame to place points on, the job's progress, the
-finished film beside the original, its download, cancelling, and the messages of a refused video.
+finished film beside the original, its download, cancelling, a reference photo sent with the film, and the
+messages of a refused video or reference.
 
 The server is test_page.py's (the shipped weights when they take hints, else the stand-in net), its video jobs run
 by the embedded queue in a thread, through tests/app/slow_video.py (a pause after each frame, so that progress and
