@@ -1,4 +1,5 @@
-"""How a process shares its cores between torch, OpenCV and the video codec: set once, for every entry point.
+"""How a process shares its cores between torch, OpenCV, NumPy's BLAS and the video codec: set once, for every
+entry point.
 
     share_cores()      # the command line, the worker, the web app (create_app), Colorizer.load: first call wins;
                        # torch on OMP_NUM_THREADS threads where it is set, else on the process's cores
@@ -10,11 +11,16 @@ resizes and the painting's warps, FFmpeg for decoding and x264 for encoding. On 
 fight (the command line ran a film 2.7 times slower than with OMP_NUM_THREADS=1). So torch, which does the heavy
 work, gets the cores it is given; OpenCV, whose work here is on small pictures or strips, half of them; the codec,
 half of them for the decoder and as many for the encoder, which wait on each other's frames more than they run.
+NumPy's BLAS (OpenBLAS, and the copy inside OpenCV's wheel) gets half too: its threads keep spinning for a while
+after a matrix product, and the next network pass on 2 cores took twice its time (60 -> 135 ms at 1024x768) after
+the reference matching's one product of a few milliseconds. threadpoolctl sets it at run time, whichever
+library loaded it.
 """
 import os
 
 import cv2
 import torch
+from threadpoolctl import threadpool_limits
 
 _shared: int | None = None  # the torch threads set by the first call, or None before it
 
@@ -28,7 +34,7 @@ def available_cores() -> int:
 
 
 def share_cores(torch_threads: int = 0) -> int:
-    """Sets torch's and OpenCV's threads for this process; returns torch's. torch_threads: 0 for OMP_NUM_THREADS
+    """Sets torch's, OpenCV's and NumPy's BLAS threads for this process; returns torch's. torch_threads: 0 for OMP_NUM_THREADS
     where it is set, else the process's cores, or as the first call set them when there was one; another number
     replaces what was set."""
     global _shared
@@ -38,6 +44,7 @@ def share_cores(torch_threads: int = 0) -> int:
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
     cv2.setNumThreads(helper_threads(threads))
+    threadpool_limits(helper_threads(threads), user_api="blas")
     _shared = threads
     return threads
 
