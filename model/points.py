@@ -14,7 +14,11 @@ the photo's own lightness says it belongs:
    1 on a small dab around the point, stays high over the region the point is on, and falls off at its edges.
 3. The change: the network's (with points - without, the latter at the operating point) times the greatest reach
    of any point; plus whatever each point's own colour still lacks at the point, spread with the reach of the
-   nearest points (Shepard weights of the geodesic distance, so that each point gets its colour exactly).
+   nearest points (Shepard weights of the geodesic distance, so that each point gets its colour exactly). The
+   greatest reach comes from one distance to the nearest point; each point's own distance, which only weighs
+   the share-out, is measured on a grid half as fine (a reference photo gives dozens of points: for 45 of them on
+   a 1024x768 photo this step takes 38 ms instead of about 100, and the colours moved by 0.1 ab on average, at
+   most 2).
 4. The change reaches the full-resolution photo through a guided filter (He, Sun and Tang 2013): on the guide grid
    it is fitted, in small windows, as a linear function of lightness, whose coefficients are upsampled and applied
    to the full-resolution lightness, so its edges fall on the photo's edges at any resolution.
@@ -45,6 +49,7 @@ EDGE_SCALE = 4.0  # the lightness above the floor (summed along the path) that c
 CHANGE_EDGE_SCALE = 60.0  # the variation of the network's answer to the points (ab units, summed) costing one
 REACH = 4.0  # a point's reach over a flat region falls to e^-1 at REACH times the guide's short side
 DAB = 0.015  # the point's own dab, where its reach is 1: this share of the guide's short side around it
+SHARE_SHRINK = 2  # the points' own distances (the share-out of what they lack) on a grid this many times coarser
 SWEEPS = 2  # rounds of the four directional sweeps of the geodesic distance (paths turning more corners need more)
 FILTER_RADIUS = 2  # the guided filter's window radius (guide pixels)
 FILTER_EPS = 4.0  # its regularization, in squared L units: steps of lightness well above 2 keep their edge
@@ -87,44 +92,52 @@ def edge_costs(l_guide: np.ndarray, change: np.ndarray | None = None, blur_sigma
     return right.astype(np.float32), down.astype(np.float32)
 
 
-def geodesic_distance(right: np.ndarray, down: np.ndarray, seeds: list[tuple[int, int]], sweeps: int = SWEEPS,
+def geodesic_distance(right: np.ndarray, down: np.ndarray, seeds: list, sweeps: int = SWEEPS,
                       dab: float = 0.0) -> np.ndarray:
-    """Step costs and (column, row) seeds -> (P, H, W) each seed's least path cost to every cell, paths moving
-    between 8-neighbours (a diagonal step costs its two straight steps' mean, times sqrt 2). Cells within `dab`
-    cells of a seed start at 0: a point is a small dab, not one cell.
+    """Step costs and seeds -> (P, H, W) each seed's least path cost to every cell, paths moving between
+    8-neighbours (a diagonal step costs its two straight steps' mean, times sqrt 2). A seed is a (column, row), or
+    a list of them: the distance to the nearest of those (exactly the least of their own distances, since a sweep's
+    sums and minima commute). Cells within `dab` cells of a seed start at 0: a point is a small dab, not one cell.
 
     Alternating directional sweeps, one direction at a time: a row (or column) takes from the one before it the
     cheapest of its three neighbours there, so each sweep carries paths through a 90 degree cone; a loop over
-    rows or columns, vectorized across the other axis and all the seeds. `sweeps` rounds of the four directions
-    find every path that turns back on itself at most about 2 * sweeps times, which is all that matters over a
-    photo's regions. (Straight sweeps alone, 4-neighbour paths, leave streaks along the rows in texture.)"""
+    rows or columns, vectorized across the other axis and all the seeds (kept last, so that each row's sums run
+    over one contiguous block). `sweeps` rounds of the four directions find every path that turns back on itself
+    at most about 2 * sweeps times, which is all that matters over a photo's regions. (Straight sweeps alone,
+    4-neighbour paths, leave streaks along the rows in texture.)"""
     height, width = down.shape[0] + 1, right.shape[1] + 1
-    distance = np.full((len(seeds), height, width), np.inf, np.float32)
+    distance = np.full((height, width, len(seeds)), np.inf, np.float32)  # (H, W, P)
     rows, columns = np.ogrid[:height, :width]
-    for index, (column, row) in enumerate(seeds):
-        distance[index][(rows - row) ** 2 + (columns - column) ** 2 <= dab**2] = 0
-        distance[index, row, column] = 0
+    for index, group in enumerate(seeds):
+        for column, row in (group if isinstance(group, list) else [group]):
+            distance[..., index][(rows - row) ** 2 + (columns - column) ** 2 <= dab**2] = 0
+            distance[row, column, index] = 0
 
     def sweep(plane: np.ndarray, straight: np.ndarray, along: np.ndarray) -> None:
-        """plane: (P, N, M) swept over N in both directions; straight: (N-1, M) the cost of a step along N;
+        """plane: (N, M, P) swept over N in both directions; straight: (N-1, M) the cost of a step along N;
         along: (N, M-1) the cost of a step along M (for the diagonals)."""
-        rows = plane.shape[1]
+        rows = plane.shape[0]
         # diagonal steps from cell (n, m) to (n + 1, m + 1) and to (n + 1, m - 1): mean of the two ways round
         forward = (straight[:, :-1] + along[1:] + straight[:, 1:] + along[:-1]) * np.float32(np.sqrt(2) / 4)
+        straight, forward = straight[..., None], forward[..., None]  # broadcast over the seeds
+        step = np.empty(plane.shape[1:], np.float32)  # (M, P) the costs through one neighbour
         order = [(n, n - 1, n - 1) for n in range(1, rows)] + [(n, n + 1, n) for n in range(rows - 2, -1, -1)]
         for target, source, edge in order:
-            current, previous = plane[:, target], plane[:, source]
-            np.minimum(current, previous + straight[edge], out=current)
-            np.minimum(current[:, 1:], previous[:, :-1] + forward[edge], out=current[:, 1:])
-            np.minimum(current[:, :-1], previous[:, 1:] + forward[edge], out=current[:, :-1])
+            current, previous = plane[target], plane[source]
+            np.add(previous, straight[edge], out=step)
+            np.minimum(current, step, out=current)
+            np.add(previous[:-1], forward[edge], out=step[1:])
+            np.minimum(current[1:], step[1:], out=current[1:])
+            np.add(previous[1:], forward[edge], out=step[:-1])
+            np.minimum(current[:-1], step[:-1], out=current[:-1])
 
     right_t, down_t = np.ascontiguousarray(right.T), np.ascontiguousarray(down.T)
     for _ in range(sweeps):
         sweep(distance, down, right)
-        across = np.ascontiguousarray(distance.transpose(0, 2, 1))  # (P, W, H)
+        across = np.ascontiguousarray(distance.transpose(1, 0, 2))  # (W, H, P)
         sweep(across, right_t, down_t)
-        distance = np.ascontiguousarray(across.transpose(0, 2, 1))
-    return distance
+        distance = np.ascontiguousarray(across.transpose(1, 0, 2))
+    return np.ascontiguousarray(distance.transpose(2, 0, 1))
 
 
 def point_change(l_guide: np.ndarray, base: torch.Tensor, change: torch.Tensor, seeds: list[tuple[int, int]],
@@ -137,17 +150,45 @@ def point_change(l_guide: np.ndarray, base: torch.Tensor, change: torch.Tensor, 
     (with them minus without, before the chroma gain), whose edges count (None: the lightness's alone).
     -> ((2, H, W) normalized ab to add to base, (H, W) the points' reach in [0, 1]).
     """
-    right, down = edge_costs(l_guide, None if own is None else denormalize_ab(own).numpy())
-    distance = torch.from_numpy(geodesic_distance(right, down, seeds, dab=DAB * min(l_guide.shape)))
-    reach = torch.exp(-distance.min(dim=0).values)  # (H, W): 1 at a point, falling over distance and edges
+    own_ab = None if own is None else denormalize_ab(own).numpy()
+    right, down = edge_costs(l_guide, own_ab)
+    dab = DAB * min(l_guide.shape)
+    nearest = geodesic_distance(right, down, [list(seeds)], dab=dab)[0]  # (H, W) to the nearest point, exactly
+    reach = torch.exp(-torch.from_numpy(nearest))  # (H, W): 1 at a point, falling over distance and edges
     kept = reach * change
     # What each point still lacks at its own cell, spread by Shepard weights of the geodesic distance (exact at the
     # points, a smooth share-out between them) and faded by the reach. Points given twice on one cell: their mean.
     columns, rows = torch.tensor([s[0] for s in seeds]), torch.tensor([s[1] for s in seeds])
     lacking = asked.T - (base + kept)[:, rows, columns]  # (2, P)
-    weights = 1 / (distance**2 + 1e-6)  # (P, H, W)
+    if len(seeds) == 1:
+        return kept + reach * lacking[:, :, None], reach
+    return kept + reach * share_out(l_guide, own_ab, seeds, dab, lacking), reach
+
+
+def share_out(l_guide: np.ndarray, own_ab: np.ndarray | None, seeds: list[tuple[int, int]], dab: float,
+              lacking: torch.Tensor) -> torch.Tensor:
+    """What each point lacks, (2, P), shared out over the guide grid by Shepard weights of each point's own
+    geodesic distance -> (2, H, W). Measured on a grid SHARE_SHRINK times coarser and enlarged bilinearly (a
+    sixteenth of the work for the dozens of points a reference gives): only the distances' ratios weigh here, and
+    the share-out changes slowly; the reach, which says where the colour goes, is measured on the guide grid
+    itself. A point's dab is at least 1.5 coarse cells, so that the cells its own guide cell is enlarged from
+    are all at distance 0 from it: its share is its own lack, exactly. Points within about 3 guide cells of each
+    other (10 pixels of a 1024x768 photo) share the mean of their lacks, as points on one cell do."""
+    height, width = l_guide.shape
+    small = (max(1, width // SHARE_SHRINK), max(1, height // SHARE_SHRINK))  # (w, h)
+
+    def shrink(plane: np.ndarray) -> np.ndarray:
+        return cv2.resize(np.ascontiguousarray(plane, np.float32), small, interpolation=cv2.INTER_AREA)
+
+    right, down = edge_costs(shrink(l_guide), None if own_ab is None else np.stack([shrink(c) for c in own_ab]),
+                             blur_sigma=GUIDE_BLUR / SHARE_SHRINK)
+    coarse = [(min(small[0] - 1, column * small[0] // width), min(small[1] - 1, row * small[1] // height))
+              for column, row in seeds]
+    distance = torch.from_numpy(geodesic_distance(right, down, coarse, dab=max(dab / SHARE_SHRINK, 1.5)))
+    weights = distance.square_().add_(1e-6).reciprocal_()  # (P, h, w); only their ratios count
     shared = torch.einsum("cp,phw->chw", lacking, weights) / weights.sum(dim=0)
-    return kept + reach * shared, reach
+    return torch.from_numpy(np.stack([cv2.resize(plane, (width, height), interpolation=cv2.INTER_LINEAR)
+                                      for plane in shared.numpy()]))
 
 
 def box(x: torch.Tensor, radius: int) -> torch.Tensor:

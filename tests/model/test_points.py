@@ -81,6 +81,29 @@ def test_points_given_twice_on_one_pixel_are_averaged_not_broken():
     assert torch.isfinite(total).all() and torch.allclose(total[:, 5, 5], torch.tensor([0.3, 0.0]), atol=1e-4)
 
 
+def test_many_points_each_get_their_colour_and_share_out_smoothly_between_them():
+    """A reference gives dozens of points: what they lack is shared out on a coarser grid (model.points.share_out);
+    each still gets exactly its colour, and between two points the colour lies between theirs; two points a
+    couple of guide cells apart share their lack, each within 0.03 (3 ab) of its own. The reach is the nearest
+    point's distance, the least of each point's own, exactly."""
+    l = np.random.default_rng(2).normal(50, 3, (90, 120)).astype(np.float32)
+    l[:, 80:] += 40  # an edge: the points on the right are on another region
+    seeds = [(10, 10), (60, 20), (30, 70), (100, 45), (115, 85), (61, 22)]
+    asked = torch.tensor([[0.4, -0.2], [-0.3, 0.1], [0.1, 0.5], [0.2, 0.2], [-0.4, -0.4], [-0.25, 0.1]])
+    total, reach = point_change(l, torch.zeros(2, 90, 120), torch.zeros(2, 90, 120), seeds, asked)
+    for (column, row), colour in list(zip(seeds, asked))[:5]:
+        if (column, row) != seeds[1]:
+            assert torch.allclose(total[:, row, column], colour, atol=1e-4), (column, row)
+    for index in (1, 5):  # the near pair
+        (column, row), colour = seeds[index], asked[index]
+        assert (total[:, row, column] - colour).abs().max() < 0.03
+    between = total[0, 15, 35]  # between the first point (a 0.4) and the second (a -0.3), on their region
+    assert -0.3 < between < 0.4
+    right, down = edge_costs(l, None)
+    own = geodesic_distance(right, down, seeds, dab=0.015 * 90)
+    assert torch.allclose(reach, torch.exp(-torch.from_numpy(own.min(axis=0))), atol=1e-6)
+
+
 @pytest.fixture(scope="module")
 def leaky(leaky_weights) -> Colorizer:
     return Colorizer.load(leaky_weights)
