@@ -252,7 +252,8 @@ def main(argv: list | None = None) -> None:
                                                             "memory_blocks=8,memory_step=16")
     args = parser.parse_args(argv)
     tables = set(args.tables.split(","))
-    colorizer, matcher = Colorizer.load(args.weights), ReferenceMatcher.load(args.weights)
+    colorizer = Colorizer.load(args.weights)
+    matcher = colorizer.matcher or ReferenceMatcher.load(args.weights)  # the Colorizer's: in its precision
     clips = sorted(path for path in args.clips.iterdir() if path.is_dir())
     if args.only:
         clips = [clip for clip in clips if clip.name in set(args.only.split(","))]

@@ -72,8 +72,9 @@ class Colorizer:
     def __init__(self, network: torch.jit.ScriptModule, info: dict, device: str | torch.device = "cpu",
                  sha256: str = "", precision: str = "float32", encoder: torch.jit.ScriptModule | None = None):
         self.network = network
-        # the network's ImageNet encoder on its own, float32 (model.weights.load_network_and_encoder): what matches
-        # a photo to a colour reference; None for weights without one (formats 1 and 2), which take no reference
+        # the network's ImageNet encoder on its own, to the levels matched with, float32
+        # (model.weights.load_network_and_encoder): what matches a photo to a colour reference; None for weights
+        # without one (formats 1 and 2), which take no reference
         self.encoder = encoder
         self.matcher = ReferenceMatcher(encoder, device=device) if encoder is not None else None
         self.info = info

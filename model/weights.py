@@ -14,10 +14,13 @@ from pathlib import Path
 
 import torch
 
+from model.efficientnet import FirstLevels
+
 INFO_FILE = "colorizer.json"
 FORMAT_VERSION = 2  # 2: the network takes a hint layer, and the info holds its architecture ("generator")
 ENCODER_FORMAT = 3  # 3: as 2, with an ImageNet-trained encoder inside (the "architecture" in "generator" says which)
 READABLE_FORMATS = (1, 2, 3)  # 1: an automatic colorizer only; it still loads, and refuses hints
+MATCH_LEVELS = 4  # the ImageNet encoder's levels a reference is matched with (model.reference): to 1/16
 MAX_CHROMA_GAIN = 4.0  # beyond this the colours are cartoons, whatever the net predicts
 MIN_SIZE, MAX_SIZE = 32, 1024  # working sizes (the short side the network sees) a file may ask for and a caller use
 # The shipped weights: weights/ in a checkout of the repository; installed (pip install .), inside this package.
@@ -84,8 +87,9 @@ def load_network(path: Path, device: str | torch.device = "cpu",
 
 def load_network_and_encoder(path: Path, device: str | torch.device = "cpu", precision: str = "float32"
                              ) -> tuple[torch.jit.ScriptModule, dict, torch.jit.ScriptModule | None]:
-    """As load_network, and the network's ImageNet encoder on its own, frozen, in float32 (model.reference matches
-    photos with its features); None for a file without one (formats 1 and 2). Read from the same file, once."""
+    """As load_network, and the network's ImageNet encoder on its own to its MATCH_LEVELS-th level, frozen, in
+    float32 (model.reference matches photos with its features); None for a file without one (formats 1 and 2).
+    Read from the same file, once."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     path = Path(path)
@@ -106,7 +110,7 @@ def load_network_and_encoder(path: Path, device: str | torch.device = "cpu", pre
                     with warnings.catch_warnings():  # copying a scripted module reads each parameter's .grad
                         warnings.filterwarnings("ignore", message=r"The \.grad attribute", category=UserWarning)
                         imagenet = copy.deepcopy(imagenet).float()  # .float() in place would change the network's
-                encoder = torch.jit.freeze(imagenet.eval())
+                encoder = torch.jit.freeze(torch.jit.script(FirstLevels(imagenet, MATCH_LEVELS)).eval())
             network = torch.jit.freeze(network.eval())  # folds batch norm into the convolutions
     except Exception as error:  # torch raises RuntimeError, ValueError and others for broken files
         raise unreadable(path, error) from None

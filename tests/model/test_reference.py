@@ -165,6 +165,23 @@ def encoder_colorizer(echo_encoder_weights) -> Colorizer:
     return Colorizer.load(echo_encoder_weights, precision="float32")
 
 
+def test_the_matchers_encoder_stops_at_the_levels_it_matches_with(encoder_colorizer, echo_encoder_weights):
+    """The Colorizer's encoder (and ReferenceMatcher.load's) computes the network's ImageNet encoder only to its
+    1/16 level: the same features as the whole encoder there, without the 1/32 blocks."""
+    from model.efficientnet import EfficientNetLite0
+    from model.weights import quiet_jit
+    with quiet_jit():
+        whole = torch.jit.load(str(echo_encoder_weights), map_location="cpu").imagenet.float().eval()
+    assert isinstance(whole, torch.jit.ScriptModule) and not isinstance(whole, EfficientNetLite0)
+    l_norm = torch.rand(1, 1, 64, 96) * 2 - 1
+    with torch.inference_mode():
+        theirs, ours = whole(l_norm), encoder_colorizer.encoder(l_norm)
+        loaded = ReferenceMatcher.load(echo_encoder_weights).encoder(l_norm)
+    assert len(theirs) == 5 and len(ours) == len(loaded) == 4
+    for level in range(4):
+        assert torch.allclose(ours[level], theirs[level], atol=1e-5) and torch.equal(ours[level], loaded[level])
+
+
 def ab_halves(result: Image.Image) -> tuple[np.ndarray, np.ndarray]:
     lab = rgb_to_lab_np(np.asarray(result.convert("RGB")))
     return lab[:, 8:WIDTH // 2 - 8, 1:].mean(axis=(0, 1)), lab[:, WIDTH // 2 + 8:-8, 1:].mean(axis=(0, 1))
