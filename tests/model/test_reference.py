@@ -154,6 +154,25 @@ def test_a_read_gives_each_region_the_colours_its_texture_had_in_the_memory(matc
     assert len(checks_ab) > 0 and np.all(np.hypot(*(checks_ab - BLUE).T) < 6)
 
 
+def test_reference_cells_whose_colour_changes_inside_them_are_never_given(matcher):
+    """A reference region striped red and blue finer than a cell: each of its cells straddles an edge, and its
+    mean colour (a purple neither stripe has) must reach no photo, neither by a match nor by a film's read; the
+    checked region's blue still does."""
+    gray = two_textures(stripes, checks)
+    reference = two_textures(stripes, checks, colours=(RED, BLUE), seed=1)
+    lab = rgb_to_lab_np(np.asarray(reference))
+    rows = (np.arange(HEIGHT) // 4) % 2 == 1
+    lab[rows, :WIDTH // 2, 1:] = BLUE  # every other 4 rows of the striped half blue: red and blue inside each cell
+    reference = Image.fromarray((lab_to_rgb_np(lab) * 255).round().astype(np.uint8))
+    colours = matcher.match(gray, reference)
+    read = matcher.read(matcher.cells(gray), matcher.prepare(reference))
+    assert any(np.hypot(h.a - BLUE[0], h.b - BLUE[1]) < 8 for h in colours.hints), colours.hints
+    for hint in colours.hints:
+        assert np.hypot(hint.a - BLUE[0], hint.b - BLUE[1]) < 8, hint
+    given = read.ab[:, read.kept].T  # (K, 2) every colour the read gave
+    assert len(given) > 0 and np.all(np.hypot(*(given - BLUE).T) < 8), given
+
+
 def test_a_weights_file_without_an_encoder_gives_a_texture_matcher(tiny_weights):
     assert ReferenceMatcher.load(tiny_weights).encoder is None
 
