@@ -12,8 +12,11 @@ as it is where MP4 can hold it, else encoded as AAC. A rotated phone video is tu
 orientation is. yuv420p stores colour for 2x2 blocks of pixels, so H.264 in yuv420p has even widths and heights: a
 frame with an odd width or height gets one more column or row, a copy of its last one (VideoInfo of the result says
 so). Frames are streamed: memory does not grow with the film's length. FFmpeg's errors while reading or writing
-come out as VideoError, naming the file.
+come out as VideoError, naming the file. The encoder runs on a thread of its own (FFmpeg lets Python go on while it
+works), a few frames behind the caller: a film's colour is computed while the frames before it are encoded.
 """
+import queue
+import threading
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -39,6 +42,7 @@ CRF = 15
 PRESET = "medium"  # x264's speed; the network, not the encoder, is most of the time
 ENCODER_OPTIONS = {"crf": str(CRF), "preset": PRESET, "x264-params": "chroma-qp-offset=-6"}
 AUDIO_BITRATE = 192_000  # when the audio has to be encoded
+WRITE_AHEAD = 3  # frames handed to the writer's thread and not yet encoded, at most (memory stays bounded)
 MAX_SIDE = 16384  # pixels: x264 refuses a wider or taller frame, so no result could be written
 _AAC_LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "4.0", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}  # by channels
 
@@ -227,6 +231,47 @@ class FilmReader:
 
 # --- writing ---------------------------------------------------------------------------------------------------
 
+class _InOrder:
+    """Runs the calls given to it one after another on a thread of its own, at most `depth` waiting: the caller
+    goes on while they run. An error in one is raised to the caller at its next call (or at finish), and the
+    calls after it are dropped; cancel() drops those still waiting."""
+
+    def __init__(self, depth: int, name: str):
+        self.waiting: queue.Queue = queue.Queue(depth)
+        self.error: BaseException | None = None
+        self.dropping = False
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (call := self.waiting.get()) is not None:
+            if self.error is None and not self.dropping:  # after an error, drained unrun: a put never blocks
+                try:
+                    call()
+                except BaseException as error:  # noqa: BLE001 (raised again on the caller's thread)
+                    self.error = error
+
+    def __call__(self, call: Callable[[], None]) -> None:
+        self._raise()
+        self.waiting.put(call)
+
+    def finish(self) -> None:
+        """Waits for every call given; raises the first error."""
+        self.waiting.put(None)
+        self.thread.join()
+        self._raise()
+
+    def cancel(self) -> None:
+        """Drops the calls still waiting, and waits for the one running."""
+        self.dropping = True
+        self.waiting.put(None)
+        self.thread.join()
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+
 class FilmWriter:
     """An MP4 being written: H.264 yuv420p video with the input's timestamps, and the input's audio."""
 
@@ -262,9 +307,11 @@ class FilmWriter:
             self.audio.codec_context.layout = layout.name if layout.name in _AAC_LAYOUTS.values() else \
                 _AAC_LAYOUTS.get(audio_in.codec_context.channels, "stereo")
             self.audio.codec_context.bit_rate = AUDIO_BITRATE
+        self.encoding = _InOrder(WRITE_AHEAD, name="film encoder")  # the container is touched on its thread only
 
     def write(self, rgb: np.ndarray, frame: Frame) -> None:
-        """(H, W, 3) uint8 sRGB in place of an input frame: at its time, for its duration."""
+        """(H, W, 3) uint8 sRGB in place of an input frame: at its time, for its duration. Encoded later, on the
+        writer's thread: rgb must not change after this call."""
         pts, duration = frame.pts, frame.duration
         height, width = rgb.shape[:2]
         if width % 2 or height % 2:
@@ -274,21 +321,24 @@ class FilmWriter:
         elif self.last_pts is not None and pts <= self.last_pts:  # H.264 needs increasing times; a broken file may not
             pts = self.last_pts + 1
         self.last_pts = pts
+        self.encoding(lambda: self._encode(rgb, pts, duration or self.frame_step))  # the last frame's duration
+        # says how long the film is
+
+    def _encode(self, rgb: np.ndarray, pts: int, duration: int) -> None:
         frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(
             format="yuv420p", dst_colorspace=av.video.reformatter.Colorspace.ITU709,
             dst_color_range=av.video.reformatter.ColorRange.MPEG)
-        frame.pts, frame.time_base = pts, self.time_base
-        frame.duration = duration or self.frame_step  # the last frame's says how long the film is
+        frame.pts, frame.time_base, frame.duration = pts, self.time_base, duration
         self.container.mux(self.video.encode(frame))
 
     def write_audio(self, packet: av.Packet) -> None:
         if self.copy_audio:
             if packet.size and packet.dts is not None:
                 packet.stream = self.audio
-                self.container.mux(packet)
+                self.encoding(lambda: self.container.mux(packet))
             return
-        for frame in packet.decode():  # its timestamp kept: sound that starts late still does
-            self.container.mux(self.audio.encode(frame))
+        for frame in packet.decode():  # decoded here, beside the demuxing; its timestamp kept: sound that starts
+            self.encoding(lambda frame=frame: self.container.mux(self.audio.encode(frame)))  # late still does
 
     def __enter__(self) -> "FilmWriter":
         return self
@@ -296,11 +346,17 @@ class FilmWriter:
     def __exit__(self, kind, error, trace) -> None:
         """Finishes the file (the encoders' last frames, the index); after an error only closes it."""
         if error is not None:
+            self.encoding.cancel()
             try:
                 self.container.close()
             except Exception:  # the error that stopped the film is the one to report
                 pass
             return
+        try:
+            self.encoding.finish()
+        except BaseException:
+            self.container.close()
+            raise
         self.container.mux(self.video.encode(None))
         if self.audio is not None and not self.copy_audio:
             self.container.mux(self.audio.encode(None))

@@ -326,6 +326,61 @@ def test_progress_counts_frames_and_raising_in_it_cancels_leaving_no_file(tmp_pa
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["done.mp4"]  # no partial file, no temporary
 
 
+def test_the_writers_thread_runs_calls_in_order_and_gives_their_error_to_the_caller():
+    """model.film's encoder thread: calls run one after another in the order given; an error in one is raised on
+    the caller's thread (at its next call or at finish) and the calls after it are dropped; cancel drops those
+    still waiting."""
+    import threading
+    import time
+
+    from model.film import _InOrder
+    done = []
+    calls = _InOrder(2, "test")
+    for index in range(50):
+        calls(lambda index=index: done.append(index))
+    calls.finish()
+    assert done == list(range(50))
+
+    done.clear()
+    failing = _InOrder(2, "test")
+    failing(lambda: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        for index in range(50):
+            failing(lambda index=index: done.append(index))
+            time.sleep(0.002)
+        failing.finish()
+    assert done == []  # nothing after the error ran
+
+    release, started = threading.Event(), threading.Event()
+    cancelled = _InOrder(3, "test")
+    cancelled(lambda: (started.set(), release.wait(5)))
+    for index in range(3):
+        cancelled(lambda index=index: done.append(index))
+    started.wait(5)
+    threading.Timer(0.05, release.set).start()
+    cancelled.cancel()
+    assert done == [] and not cancelled.thread.is_alive()
+
+
+def test_an_error_while_encoding_reaches_the_caller_as_a_video_error(tmp_path, colorizer, monkeypatch):
+    """FFmpeg failing on the writer's thread, midway through a film: the caller gets a VideoError naming the file
+    and no partial output is left."""
+    from model import film
+    make_video(tmp_path / "clip.mp4")
+    encode, count = film.FilmWriter._encode, []
+
+    def failing(self, rgb, pts, duration):
+        count.append(pts)
+        if len(count) == 6:
+            raise av.FFmpegError(22, "Invalid argument")
+        encode(self, rgb, pts, duration)
+
+    monkeypatch.setattr(film.FilmWriter, "_encode", failing)
+    with pytest.raises(VideoError, match="clip.mp4.*Invalid argument"):
+        colorize_video(colorizer, tmp_path / "clip.mp4", tmp_path / "out" / "result.mp4")
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
 def test_the_command_line_colorizes_a_video_into_an_mp4(tmp_path, tiny_weights):
     from model.colorize import main
     make_video(tmp_path / "clip.mkv")
