@@ -12,8 +12,9 @@ as it is where MP4 can hold it, else encoded as AAC. A rotated phone video is tu
 orientation is. yuv420p stores colour for 2x2 blocks of pixels, so H.264 in yuv420p has even widths and heights: a
 frame with an odd width or height gets one more column or row, a copy of its last one (VideoInfo of the result says
 so). Frames are streamed: memory does not grow with the film's length. FFmpeg's errors while reading or writing
-come out as VideoError, naming the file. The encoder runs on a thread of its own (FFmpeg lets Python go on while it
-works), a few frames behind the caller: a film's colour is computed while the frames before it are encoded.
+come out as VideoError, naming the file. The decoder and the encoder each run on a thread of their own (FFmpeg lets
+Python go on while it works), a few frames ahead of the caller and behind it: a film's colour is computed while
+the next frames are decoded and the ones before encoded.
 """
 import queue
 import threading
@@ -39,10 +40,14 @@ COPIED_AUDIO = frozenset({"aac", "mp3", "opus", "flac", "alac", "ac3", "eac3"})
 # too. On the project's 18 clips it alone raised the colour flicker measure (CDC) of the originals by 7% on average,
 # and of some clips by 90%, at 18; at these settings the files are 1.7 times as large (bench/RESULTS.md).
 CRF = 15
-PRESET = "medium"  # x264's speed; the network, not the encoder, is most of the time
+# x264's speed. "faster" encoded a 854x480 frame in 14 ms on 2 cores, medium in 23; on 6 of the project's clips
+# the coded originals kept their steadiness (CDC 1.02x the originals' either way), lost 0.2 dB (40.5 dB against
+# 40.7) and took 6% less room. veryfast saved no more time in a film, where the encoder runs beside the colour.
+PRESET = "faster"
 ENCODER_OPTIONS = {"crf": str(CRF), "preset": PRESET, "x264-params": "chroma-qp-offset=-6"}
 AUDIO_BITRATE = 192_000  # when the audio has to be encoded
 WRITE_AHEAD = 3  # frames handed to the writer's thread and not yet encoded, at most (memory stays bounded)
+READ_AHEAD = 3  # frames decoded on the reader's thread and not yet taken, at most
 MAX_SIDE = 16384  # pixels: x264 refuses a wider or taller frame, so no result could be written
 _AAC_LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "4.0", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}  # by channels
 
@@ -197,9 +202,16 @@ class FilmReader:
         self.video.thread_type = "AUTO"  # frames and slices decoded in parallel where the codec allows
         self.video.codec_context.thread_count = codec_threads  # 0: FFmpeg's choice (model.threads sets it)
         self.audio = self.container.streams.audio[0] if self.container.streams.audio else None
+        self.reading: Iterator[Frame] | None = None
 
     def frames(self, audio: Callable[[av.Packet], None] | None = None) -> Iterator[Frame]:
-        """The video's frames, upright RGB; audio(packet) for each audio packet, in the file's order."""
+        """The video's frames, upright RGB; audio(packet) for each audio packet, in the file's order. Decoded on
+        a thread of their own, up to READ_AHEAD frames ahead (audio is called on that thread); an error there is
+        raised here, where the next frame is asked for."""
+        self.reading = read_ahead(self._decoded(audio), READ_AHEAD, name="film decoder")
+        return self.reading
+
+    def _decoded(self, audio: Callable[[av.Packet], None] | None) -> Iterator[Frame]:
         name, limits, info = self.path.name, self.limits, self.info
         done = 0
         streams = [self.video] + ([self.audio] if self.audio is not None and audio is not None else [])
@@ -224,12 +236,53 @@ class FilmReader:
         return self
 
     def __exit__(self, kind, error, trace) -> None:
+        if self.reading is not None:
+            self.reading.close()  # the decoder's thread stopped before its container is closed
         self.container.close()
         if isinstance(error, av.FFmpegError):
             raise VideoError(f"{self.path.name}: reading or writing the video failed: {_reason(error)}") from None
 
 
 # --- writing ---------------------------------------------------------------------------------------------------
+
+def read_ahead(items: Iterator, depth: int, name: str) -> Iterator:
+    """items, produced on a thread of their own up to `depth` ahead of the caller; an error raised there is raised
+    here, where the next one is asked for. Closing this iterator (or its end) stops and waits for that thread."""
+    waiting: queue.Queue = queue.Queue(depth)
+    stop = threading.Event()
+    end = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if stop.is_set():
+                    return
+                waiting.put((item, None))
+            waiting.put((end, None))
+        except BaseException as error:  # noqa: BLE001 (raised again on the caller's thread)
+            waiting.put((end, error))
+        finally:
+            getattr(items, "close", lambda: None)()  # a generator's own cleanup, on its thread
+
+    thread = threading.Thread(target=produce, name=name, daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = waiting.get()
+            if item is end:
+                if error is not None:
+                    raise error
+                return
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # a producer blocked on a full queue is let go
+            try:
+                waiting.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        thread.join()
+
 
 class _InOrder:
     """Runs the calls given to it one after another on a thread of its own, at most `depth` waiting: the caller

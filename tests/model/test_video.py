@@ -349,6 +349,7 @@ def test_the_writers_thread_runs_calls_in_order_and_gives_their_error_to_the_cal
             failing(lambda index=index: done.append(index))
             time.sleep(0.002)
         failing.finish()
+    failing.cancel()
     assert done == []  # nothing after the error ran
 
     release, started = threading.Event(), threading.Event()
@@ -360,6 +361,42 @@ def test_the_writers_thread_runs_calls_in_order_and_gives_their_error_to_the_cal
     threading.Timer(0.05, release.set).start()
     cancelled.cancel()
     assert done == [] and not cancelled.thread.is_alive()
+
+
+def test_frames_read_ahead_come_in_order_errors_at_the_caller_and_closing_stops_the_thread():
+    """model.film's decoder thread: what it produces comes in order, an error there is raised where the next item
+    is asked for (after those before it), and a caller that stops early stops the thread, whose iterator is
+    closed."""
+    import threading
+
+    from model.film import read_ahead
+    assert list(read_ahead(iter(range(100)), 3, "test")) == list(range(100))
+
+    def failing():
+        yield from range(5)
+        raise VideoError("frame 6 is too large")
+
+    got = []
+    with pytest.raises(VideoError, match="frame 6"):
+        for item in read_ahead(failing(), 3, "test"):
+            got.append(item)
+    assert got == list(range(5))
+
+    closed = threading.Event()
+
+    def endless():
+        try:
+            index = 0
+            while True:
+                yield index
+                index += 1
+        finally:
+            closed.set()
+
+    items = read_ahead(endless(), 2, "endless")
+    assert [next(items) for _ in range(4)] == [0, 1, 2, 3]
+    items.close()
+    assert closed.is_set() and not any(t.name == "endless" and t.is_alive() for t in threading.enumerate())
 
 
 def test_an_error_while_encoding_reaches_the_caller_as_a_video_error(tmp_path, colorizer, monkeypatch):
