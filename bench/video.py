@@ -17,7 +17,9 @@ compared with the original colour frames:
   motion, counted only where the forward and backward flows agree. The flow is Farneback's, on the gray frames at
   the clip's size: not DIS at the working size, which the stabilizer itself uses.
 - fps: frames per second of the whole film (decode, colorize, encode) on a copy of the first --fps-clips clips
-  resized to 854x480, each way a person runs it, side by side: colorize_video called in this process (torch on 2
+  resized to 854x480 and played forward and back to --fps-frames frames (240: x264 holds some 40 frames before
+  it encodes, and decodes and encodes beside the colour, so a clip of 30 frames times mostly its start and end),
+  each way a person runs it, side by side: colorize_video called in this process (torch on 2
   threads, both modes); the command line (`colorize film.mp4 --output ...` in a fresh process with its own thread
   settings: the time of the film less that of its first frame alone, so that starting Python and loading the
   weights are not counted); and a video worker (`python -m app.worker`, its threads as it sets them, a job posted
@@ -216,8 +218,10 @@ def measure_clip(colorizer: Colorizer, folder: Path, scratch: Path) -> dict:
 
 
 def time_clip(colorizer: Colorizer, folder: Path, scratch: Path, weights: Path, precision: str | None,
-              size: tuple[int, int] = FPS_SIZE) -> dict:
+              size: tuple[int, int] = FPS_SIZE, frames: int = 240) -> dict:
     grays = [gray_of(frame) for frame in read_clip(folder, size)]
+    loop = grays + grays[-2:0:-1]  # forward and back (the turning frames once each): the motion goes on, no cut
+    grays = [loop[index % len(loop)] for index in range(max(frames, 1))]
     source = scratch / f"{folder.name}.480p.mp4"
     write_gray_video(grays, source)
     row = {"clip": folder.name}
@@ -313,6 +317,8 @@ def main(argv: list | None = None) -> int:
     parser.add_argument("--only", default="", help="comma-separated clip names (default: every clip)")
     parser.add_argument("--fps-clips", type=int, default=3, help="clips to time at 854x480 (0: none)")
     parser.add_argument("--fps-size", default="854x480", help="the size the clips are timed at (default 854x480)")
+    parser.add_argument("--fps-frames", type=int, default=240, help="frames of each timed film: its clip forward "
+                                                                    "and back (default 240)")
     parser.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
     parser.add_argument("--precision", choices=("float32", "bfloat16"), default=None)
     args = parser.parse_args(argv)
@@ -334,8 +340,8 @@ def main(argv: list | None = None) -> int:
         for folder in folders:
             rows.append(measure_clip(colorizer, folder, Path(scratch)))
             print(f"  {folder.name}: done", flush=True)
-        timings = [time_clip(colorizer, folder, Path(scratch), args.weights, args.precision, fps_size)
-                   for folder in folders[:args.fps_clips]]
+        timings = [time_clip(colorizer, folder, Path(scratch), args.weights, args.precision, fps_size,
+                             args.fps_frames) for folder in folders[:args.fps_clips]]
     print()
     print("CDC in units of 1e-4; warp error in ab units. 'original': the JPEG frames; 'coded': the same frames in "
           "colour through the encoder the results go through (H.264 CRF %d, chroma finer), the fair reference" % CRF)
@@ -366,8 +372,8 @@ def main(argv: list | None = None) -> int:
           f"PSNR stabilized - frame by frame: {mean['psnr stable'] - mean['psnr frame']:+.2f} dB")
     if timings:
         print()
-        print(f"| clip at {fps_size[0]}x{fps_size[1]} | fps frame by frame | fps stabilized | fps command line | "
-              f"fps worker |")
+        print(f"| clip at {fps_size[0]}x{fps_size[1]}, {args.fps_frames} frames | fps frame by frame | "
+              f"fps stabilized | fps command line | fps worker |")
         print("|---|---:|---:|---:|---:|")
         for row in timings:
             print(f"| {row['clip']} | {row['fps frame']:.2f} | {row['fps stable']:.2f} | {row['fps cli']:.2f} | "
