@@ -3,8 +3,8 @@ and an MP4 written frame by frame with the input's timestamps and audio. No colo
 
     info = probe(Path("film.mkv"))                # VideoInfo(width, height, frames, fps, duration, has_audio)
     with FilmReader(source, info, limits) as film, FilmWriter(destination, film) as writer:
-        for frame in film.frames(audio=writer.write_audio):   # Frame: (H, W, 3) uint8 sRGB upright, pts, duration
-            writer.write(rgb, frame)
+        for frame in film.frames(audio=writer.write_audio, then=prepare):  # Frame: (H, W, 3) uint8 sRGB upright,
+            writer.write(rgb, frame)                                        # pts, duration, prepare(rgb)
 
 Input: MP4, MOV, MKV, WebM or AVI (no other demuxers are opened), gray or colour. Output: MP4, H.264 in yuv420p
 (BT.709), which every browser plays; the same frame rate, frame timestamps and number of frames; the audio copied
@@ -21,7 +21,7 @@ import threading
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import av
 import cv2
@@ -178,6 +178,7 @@ class Frame:
     rgb: np.ndarray  # (H, W, 3) uint8 sRGB, upright, at the film's first frame's size
     pts: int | None  # its timestamp in the video stream's time base (None: not known)
     duration: int  # its duration in the same time base (0: not known)
+    prepared: Any = None  # what FilmReader.frames' `then` made of rgb, on the decoder's thread (None without one)
 
 
 def upright_rgb(frame: av.VideoFrame) -> np.ndarray:
@@ -204,14 +205,17 @@ class FilmReader:
         self.audio = self.container.streams.audio[0] if self.container.streams.audio else None
         self.reading: Iterator[Frame] | None = None
 
-    def frames(self, audio: Callable[[av.Packet], None] | None = None) -> Iterator[Frame]:
+    def frames(self, audio: Callable[[av.Packet], None] | None = None,
+               then: Callable[[np.ndarray], Any] | None = None) -> Iterator[Frame]:
         """The video's frames, upright RGB; audio(packet) for each audio packet, in the file's order. Decoded on
-        a thread of their own, up to READ_AHEAD frames ahead (audio is called on that thread); an error there is
-        raised here, where the next frame is asked for."""
-        self.reading = read_ahead(self._decoded(audio), READ_AHEAD, name="film decoder")
+        a thread of their own, up to READ_AHEAD frames ahead (audio is called on that thread, and then(rgb), whose
+        result is the frame's `prepared`: work on each frame that need not wait for the ones before); an error
+        there is raised here, where the next frame is asked for."""
+        self.reading = read_ahead(self._decoded(audio, then), READ_AHEAD, name="film decoder")
         return self.reading
 
-    def _decoded(self, audio: Callable[[av.Packet], None] | None) -> Iterator[Frame]:
+    def _decoded(self, audio: Callable[[av.Packet], None] | None,
+                 then: Callable[[np.ndarray], Any] | None) -> Iterator[Frame]:
         name, limits, info = self.path.name, self.limits, self.info
         done = 0
         streams = [self.video] + ([self.audio] if self.audio is not None and audio is not None else [])
@@ -230,7 +234,7 @@ class FilmReader:
                 if rgb.shape[:2] != (info.height, info.width):  # a stream that changes size midway: keep the first
                     rgb = cv2.resize(rgb, (info.width, info.height), interpolation=cv2.INTER_AREA)
                 done += 1
-                yield Frame(rgb, frame.pts, frame.duration or 0)
+                yield Frame(rgb, frame.pts, frame.duration or 0, None if then is None else then(rgb))
 
     def __enter__(self) -> "FilmReader":
         return self

@@ -23,7 +23,7 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-from model.colorizer import Colorizer
+from model.colorizer import Colorizer, Seen
 from model.files import atomic_write
 from model.film import (FilmReader, FilmWriter, VideoError, VideoInfo, VideoLimits, check_limits, is_video_name,
                         probe)
@@ -90,8 +90,11 @@ def colorize_video(colorizer: Colorizer, source: Path, destination: Path, reques
     def write(path: Path) -> None:
         threads = codec_threads()
         with FilmReader(source, info, limits, threads) as film, FilmWriter(path, film, threads) as writer:
-            for done, frame in enumerate(film.frames(audio=writer.write_audio), start=1):
-                seen = colorizer.prepare(Image.fromarray(frame.rgb), frame_request)  # the frame as the net sees it
+            def as_seen(rgb: np.ndarray) -> Seen:  # the frame as the net sees it, on the decoder's thread
+                return colorizer.prepare(Image.fromarray(rgb), frame_request)
+
+            for done, frame in enumerate(film.frames(audio=writer.write_audio, then=as_seen), start=1):
+                seen = frame.prepared
                 prediction = colour(seen)  # the network on keyframes, carried along the motion between
                 writer.write(np.asarray(colorizer.paint(seen, prediction)), frame)  # on the full-resolution L
                 if progress is not None:
