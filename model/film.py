@@ -40,10 +40,10 @@ COPIED_AUDIO = frozenset({"aac", "mp3", "opus", "flac", "alac", "ac3", "eac3"})
 # too. On the project's 18 clips it alone raised the colour flicker measure (CDC) of the originals by 7% on average,
 # and of some clips by 90%, at 18; at these settings the files are 1.7 times as large (bench/RESULTS.md).
 CRF = 15
-# x264's speed. "faster" encoded a 854x480 frame in 14 ms on 2 cores, medium in 23; on 6 of the project's clips
-# the coded originals kept their steadiness (CDC 1.02x the originals' either way), lost 0.2 dB (40.5 dB against
-# 40.7) and took 6% less room. veryfast saved no more time in a film, where the encoder runs beside the colour.
-PRESET = "faster"
+# x264's speed, which the steadiness pays for (bench.video, 18 clips, 2026-12-06): films stabilized with medium,
+# fast and faster had CDC 4.46, 4.51 and 4.53e-4 and warp error 0.60, 0.62 and 0.65; 240 frames of 854x480 ran at
+# 13.5, 14.6 and 15.2 frames/s (bear) and 9.5, 10.9 and 11.4 (car_turn, where the network runs most) on 2 cores.
+PRESET = "fast"
 ENCODER_OPTIONS = {"crf": str(CRF), "preset": PRESET, "x264-params": "chroma-qp-offset=-6"}
 AUDIO_BITRATE = 192_000  # when the audio has to be encoded
 WRITE_AHEAD = 3  # frames handed to the writer's thread and not yet encoded, at most (memory stays bounded)
