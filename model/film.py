@@ -247,8 +247,6 @@ class FilmReader:
             raise VideoError(f"{self.path.name}: reading or writing the video failed: {_reason(error)}") from None
 
 
-# --- writing ---------------------------------------------------------------------------------------------------
-
 def read_ahead(items: Iterator, depth: int, name: str) -> Iterator:
     """items, produced on a thread of their own up to `depth` ahead of the caller; an error raised there is raised
     here, where the next one is asked for. Closing this iterator (or its end) stops and waits for that thread."""
@@ -288,6 +286,8 @@ def read_ahead(items: Iterator, depth: int, name: str) -> Iterator:
         thread.join()
 
 
+# --- writing ---------------------------------------------------------------------------------------------------
+
 class _InOrder:
     """Runs the calls given to it one after another on a thread of its own, at most `depth` waiting: the caller
     goes on while they run. An error in one is raised to the caller at its next call (or at finish), and the
@@ -310,7 +310,8 @@ class _InOrder:
 
     def __call__(self, call: Callable[[], None]) -> None:
         self._raise()
-        self.waiting.put(call)
+        if not self.dropping:
+            self.waiting.put(call)
 
     def finish(self) -> None:
         """Waits for every call given; raises the first error."""
@@ -319,10 +320,16 @@ class _InOrder:
         self._raise()
 
     def cancel(self) -> None:
-        """Drops the calls still waiting, and waits for the one running."""
+        """Drops the calls still waiting, and those given from now on (the decoder's thread may still hand over
+        audio), and waits for the one running."""
         self.dropping = True
         self.waiting.put(None)
         self.thread.join()
+        while True:  # a call another thread was blocked handing over meanwhile: let go, unrun
+            try:
+                self.waiting.get_nowait()
+            except queue.Empty:
+                return
 
     def _raise(self) -> None:
         if self.error is not None:

@@ -362,6 +362,19 @@ def test_the_writers_thread_runs_calls_in_order_and_gives_their_error_to_the_cal
     cancelled.cancel()
     assert done == [] and not cancelled.thread.is_alive()
 
+    # another thread (the decoder's, handing over audio) blocked on a full queue when the writer is cancelled:
+    # let go, its calls unrun
+    release.clear()
+    blocked = _InOrder(1, "test")
+    blocked(lambda: release.wait(5))
+    feeder = threading.Thread(target=lambda: [blocked(lambda index=index: done.append(index)) for index in range(5)])
+    feeder.start()
+    time.sleep(0.05)
+    threading.Timer(0.05, release.set).start()
+    blocked.cancel()
+    feeder.join(5)
+    assert not feeder.is_alive() and done == []
+
 
 def test_frames_read_ahead_come_in_order_errors_at_the_caller_and_closing_stops_the_thread():
     """model.film's decoder thread: what it produces comes in order, an error there is raised where the next item
