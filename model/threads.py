@@ -34,9 +34,9 @@ def available_cores() -> int:
 
 
 def share_cores(torch_threads: int = 0) -> int:
-    """Sets torch's, OpenCV's and NumPy's BLAS threads for this process; returns torch's. torch_threads: 0 for OMP_NUM_THREADS
-    where it is set, else the process's cores, or as the first call set them when there was one; another number
-    replaces what was set."""
+    """Sets torch's, OpenCV's and NumPy's BLAS threads for this process; returns torch's. torch_threads: 0 for
+    OMP_NUM_THREADS where it is set, else the process's cores, or as the first call set them when there was one;
+    another number replaces what was set."""
     global _shared
     if not torch_threads and _shared is not None:
         return _shared

@@ -1,4 +1,5 @@
-"""model.threads: torch, OpenCV, NumPy's BLAS and the video codec share a process's cores, set once for every entry point."""
+"""model.threads: torch, OpenCV, NumPy's BLAS and the video codec share a process's cores, set once for every
+entry point."""
 import json
 import os
 import subprocess
