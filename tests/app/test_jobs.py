@@ -491,10 +491,11 @@ def test_a_job_handed_back_too_often_is_failed_saying_why(backend, make_app, mon
 def test_a_job_past_the_time_limit_is_stopped_and_failed(backend, make_app):
     settings = backend.queue(12)
     client = make_app(settings, JOB_THREADS=1, JOB_TIMEOUT=1).test_client()
-    job_id = submit(client, LONG)  # about 6 s of work
+    frames = 5 * LONG  # far more than a second of work, even with decoding and encoding beside the colour
+    job_id = submit(client, frames)
     final = wait_state(client, job_id, ("done", "failed"), timeout=60)
     assert final["state"] == "failed" and final["error"].startswith("The video was stopped after 0:01 of work")
-    assert f"of {LONG} frames colorized" in final["error"]
+    assert f"of {frames} frames colorized" in final["error"]
     assert not (Path(settings["JOB_FOLDER"]) / job_id).exists()
 
 
