@@ -98,26 +98,18 @@ class EfficientNetLite0(nn.Module):
         return features
 
 
-class FirstLevels(nn.Module):
+class FirstLevels(EfficientNetLite0):
     """An EfficientNetLite0 (or its scripted copy) computed only to its `levels`-th feature level: the same first
     `levels` features, without the deeper blocks (model.reference matches on the 1/8 and 1/16 levels; the 1/32
-    blocks were a quarter of the encoder's time at the matching size). Shares the encoder's modules."""
+    blocks were a quarter of the encoder's time at the matching size). Shares the encoder's modules, and runs
+    EfficientNetLite0.forward over them."""
 
     def __init__(self, encoder: nn.Module, levels: int):
-        super().__init__()
+        nn.Module.__init__(self)  # not EfficientNetLite0's: the modules are the encoder's, not new ones
         taps = list(encoder.taps)[:levels]
         self.stem = encoder.stem
         self.blocks = nn.ModuleList(list(encoder.blocks.children())[:taps[-1] + 1])
         self.taps: List[int] = taps
-
-    def forward(self, l_norm: torch.Tensor) -> List[torch.Tensor]:
-        x = self.stem(l_norm.to(self.stem.conv.weight.dtype))
-        features: List[torch.Tensor] = []
-        for i, block in enumerate(self.blocks):
-            x = block(x)
-            if i in self.taps:
-                features.append(x.to(l_norm.dtype))
-        return features
 
 
 def from_package_state(state: dict) -> dict:
