@@ -12,9 +12,8 @@ only" (scratches, dust and cracks on the photo as it is). Detector: the pixels "
 scratch, dust and crack pixels degrade drew (those it moved by 10 levels or more), counted with a tolerance of
 TOLERANCE px: precision is the share of detected pixels within it of a damaged one, recall the share of damaged
 pixels within it of a detected one (pixels summed over photos). "auto" detects nothing on a photo it does not take
-for an old print (model.restore: old_print_score above 0 and at least MIN_DEFECTS defects). Lightness: PSNR of Lab
-L (peak 100) against the clean
-photo's, repaired minus as damaged. Clean photos: how many of --clean-photos each mode changes at all. Faces: on
+for an old or damaged print (model.restore: the detector file's gate, training.fit_gate). Lightness: PSNR of Lab L
+(peak 100) against the clean photo's, repaired minus as damaged. Clean photos: how many of --clean-photos each mode changes at all. Faces: on
 the clean photos whose names say they are portraits (FACE_PREFIXES), the mean change of the gray inside the face
 boxes model.restore finds, under "on", in levels of 255.
 
@@ -121,8 +120,7 @@ def score_photos(paths: list[Path], clean_paths: list[Path], detector=None) -> d
 
 def format_tables(scores: dict) -> str:
     photos = scores["photos"]
-    lines = [f"Detector ({photos} photos; tolerance {TOLERANCE} px; auto: only on photos where it found at least "
-             f"{repair.MIN_DEFECTS} defects and old_print_score > 0)", "",
+    lines = [f"Detector ({photos} photos; tolerance {TOLERANCE} px; auto: only on photos its gate takes)", "",
              "| test set | mode | photos taken as old prints | precision | recall | lightness vs clean, repaired "
              "minus damaged (mean) | photos made worse |", "|---|---|---:|---:|---:|---:|---:|"]
     for name in TEST_SETS:

@@ -4,12 +4,15 @@ print's contrast lifted. numpy and OpenCV, and a small learned damage detector (
     repaired, report = restore(gray, mode="auto")    # (H, W) uint8, or float32 in [0, 1] (16-bit scans)
 
 mode "on" fills the damage the detector finds on any photo; "auto" repairs a photo only when it is taken for an
-old print: it looks like one as a whole (a compressed histogram, grain, softness: old_print_score) and the
-detector finds at least MIN_DEFECTS defects on it; neither alone is enough (the detector takes some sharp edges of
-clean photos for scratches, and a misty landscape looks faded). Any other photo comes back bitwise unchanged. In
-both modes grain is calmed and fading stretched only on a photo that looks like an old print (old_print_score above
-0): a clean portrait without a white has nothing to fix, and a stretch would change every face in it. "off" returns
-the input as it is. The report says what was measured and what was done.
+old or damaged print, on the evidence of the whole photo: how it looks (a compressed histogram, grain, softness:
+the measures of old_print_score) and what the detector found on it (how many lines and specks, how long, how sure),
+weighed together by the detector file's gate (a small network fitted by `python -m training.fit_gate` so that
+at most 2 clean photos in 5,000 of the training split are taken). Neither alone is enough: the detector takes some
+sharp edges of clean photos for scratches, and a misty landscape looks faded. Any other photo comes back bitwise
+unchanged. In both modes grain is calmed and fading stretched only on a photo that looks like an old print
+(old_print_score above 0): a clean portrait without a white has nothing to fix, and a stretch would change every
+face in it; a sharp photo with a scratch gets the scratch filled and nothing else. "off" returns the input as it
+is. The report says what was measured and what was done.
 
 How, step by step (each on a copy of at most DETECT_PIXELS, so the cost is bounded whatever the photo's size;
 only the repairs themselves run at full resolution):
@@ -40,7 +43,9 @@ TILE = 512  # inpainting works tile by tile
 _PAD = 8  # context around a tile
 
 # Defects (px at the detection resolution)
-MIN_DEFECTS = 3  # auto repairs a photo taken for an old print when the detector finds this many lines and specks
+MIN_DEFECTS = 3  # a detector file without a gate: auto repairs a photo whose old_print_score is above 0 when the
+# detector finds this many lines and specks on it
+LONG_LINE = 30  # px: a line this long counts in the gate's evidence as a long one
 FACE_SURE = 0.97  # the probability a pixel needs inside a face's eyes, nose and mouth
 LINE_MIN_LENGTH = 12  # a line component's bounding-box diagonal; shorter ones are specks
 MAX_RADIUS = 4.0  # a defect's half-width at its thickest (px); where the sure pixels are thicker they are a blob
@@ -72,7 +77,7 @@ def restore(gray: np.ndarray, mode: str = "auto", detector=None) -> tuple[np.nda
     """(H, W) gray, uint8 or float32 in [0, 1] -> (the repaired gray, same shape and dtype; a report).
 
     detector: a model.damage.DamageDetector (default: the shipped one, loaded once). The report: mode; old_print
-    (auto's evidence: old_print_score above 0 and at least MIN_DEFECTS defects); score (old_print_score); changed;
+    (whether auto takes it for an old or damaged print: the detector's gate); score (old_print_score); changed;
     noise (sigma in levels of 255, fine and coarse); black and white (the 0.5% and 99.5% levels); faces (how many
     were found; looked for only when the detector is sure of some pixels); defects (how many were filled); filled
     (share of pixels filled); denoised (share of pixels smoothed); stretched ([black, white] levels mapped to
@@ -127,13 +132,17 @@ def detect(gray: np.ndarray, detector=None) -> tuple[np.ndarray, dict]:
     small, scale = detection_copy(gray8)
     measured = measure(small)
     detector = detector or shipped_detector()
-    mask, lines, specks, faces = find_defects(small, detector)
-    # An old print: it looks like one as a whole (old_print_score: soft, faded, grainy) and the detector finds damage
-    # on it. Either alone is shared by too many clean photos (a sharp photo's edges look like scratches to the
+    probability = detector(small)
+    mask, lines, specks, faces = find_defects(small, detector, probability)
+    # An old or damaged print: how it looks as a whole (soft, faded, grainy) and the damage found on it, weighed
+    # together. Either alone is shared by too many clean photos (a sharp photo's edges look like scratches to the
     # detector; a misty landscape looks faded).
     score = old_print_score(measured)
-    measured.update(defects=lines + specks, faces=faces, scale=scale, score=score,
-                    old_print=score > 0 and lines + specks >= MIN_DEFECTS)
+    evidence = gate_evidence(measured["features"], probability, detector.sure, mask, lines, specks)
+    gate = detector.info.get("gate")
+    taken = gate_score(gate, evidence) > 0 if gate else score > 0 and lines + specks >= MIN_DEFECTS
+    measured.update(defects=lines + specks, faces=faces, scale=scale, score=score, evidence=evidence,
+                    old_print=bool(taken))
     if scale != 1 and measured["defects"]:
         mask = cv2.resize(mask.astype(np.uint8), gray.shape[::-1], interpolation=cv2.INTER_LINEAR) > 0
     elif scale != 1:
@@ -221,9 +230,10 @@ def denoise(gray: np.ndarray, weight: np.ndarray, noise: float) -> np.ndarray:
 
 # ---- defects: the learned detector's sure pixels, in thin lines and small specks ----
 
-def find_defects(small: np.ndarray, detector) -> tuple[np.ndarray, int, int, np.ndarray]:
+def find_defects(small: np.ndarray, detector, probability: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, int, int, np.ndarray]:
     """(h, w) uint8 detection copy -> ((h, w) bool mask of defect pixels to fill, grown by a pixel; lines; specks;
-    (n, 4) face boxes x, y, w, h found in it).
+    (n, 4) face boxes x, y, w, h found in it). probability: the detector's answer for it, when already computed.
 
     A pixel is damage when the detector is sure of it (its file's operating point; FACE_SURE inside the eyes, nose
     and mouth of a face). Where the sure pixels are thick (a disk of radius over MAX_RADIUS fits: a dark window, a
@@ -232,7 +242,7 @@ def find_defects(small: np.ndarray, detector) -> tuple[np.ndarray, int, int, np.
     crossing, a scratch over a dark patch): only short pieces next to a thick part are dropped, as they are its
     ragged edge. Kept components at least LINE_MIN_LENGTH across count as lines, the others as specks.
     """
-    probability = detector(small)
+    probability = detector(small) if probability is None else probability
     sure = probability >= detector.sure
     faces = find_faces(small) if sure.any() else np.zeros((0, 4), int)  # they matter only where there is damage
     for x, y, w, h in faces:
@@ -377,12 +387,13 @@ def stretch(gray: np.ndarray, source: tuple[float, float], target: tuple[float, 
 
 # ---- is it an old print? ----
 
-# auto's score: a weighted sum of these measures, > 0 for an old print. Fitted (a logistic regression) on 300
-# photos of the training split, each as it is and made old by training.degrade, twice: with every kind of
-# damage, and with a random half of them (`python -m bench.restore --fit-gate`); the offset is set so that 1 clean
-# photo in 100 scores above 0 there. Alone, each measure is shared by many clean photos (a misty landscape has no
-# black, a sharp one has thin bright lines); together they say "soft, faded, blotchy grain, a few lines that
-# stand out from it", which clean photos rarely are.
+# old_print_score: a weighted sum of these measures, > 0 for a photo that looks like an old print (grain is calmed
+# and fading stretched only then). Fitted once (a logistic regression) on 300 photos of the training split, each as
+# it is and made old by training.degrade, twice: with every kind of damage, and with a random half of them; the
+# offset is set so that 1 clean photo in 100 scores above 0 there. Alone, each measure is shared by many clean
+# photos (a misty landscape has no black, a sharp one has thin bright lines); together they say "soft, faded,
+# blotchy grain, a few lines that stand out from it", which clean photos rarely are. Whether auto repairs a photo
+# at all is the gate's decision (training.fit_gate), which weighs these measures too.
 _WEIGHTS = {"grad90": -0.888, "grad_tail": -3.248, "res_tail": 2.446, "res_grad": 1.17, "black": 2.727,
             "white": 3.418, "p2": 2.295, "p98": 2.844, "tail_dark": -0.253, "tail_bright": -0.709,
             "noise_fine": -1.463, "noise_coarse": 2.857}
@@ -413,6 +424,31 @@ def score_features(small: np.ndarray, noise: tuple[float, float]) -> dict:
 
 def old_print_score(measured: dict) -> float:
     return _OFFSET + sum(_WEIGHTS[name] * value for name, value in measured["features"].items())
+
+
+# ---- auto's gate: the whole photo's evidence ----
+
+def gate_evidence(features: dict, probability: np.ndarray, sure: float, mask: np.ndarray, lines: int,
+                  specks: int) -> dict:
+    """The measures auto's gate weighs: old_print_score's (features) and what the detector found on the detection
+    copy: its lines and specks, the share of pixels it would fill and of those it is sure of, its mean and 99th
+    percentile probability, and how many of its defects are long (LONG_LINE) and how long its three longest are."""
+    _, _, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
+    lengths = np.sort(np.hypot(stats[1:, 2], stats[1:, 3]))[::-1]
+    return {**features, "lines": math.log1p(lines), "specks": math.log1p(specks),
+            "filled": math.log(float(mask.mean()) + 1e-4), "sure": math.log(float((probability >= sure).mean()) + 1e-4),
+            "mean": math.log(float(probability.mean()) + 1e-4), "p99": float(np.percentile(probability, 99)),
+            "long": math.log1p(int((lengths >= LONG_LINE).sum())),
+            "longest": math.log1p(float(lengths[:3].mean()) if len(lengths) else 0.0)}
+
+
+def gate_score(gate: dict, evidence: dict) -> float:
+    """A gate (a detector file's info["gate"], made by training.fit_gate: the measures' names, means and scales,
+    one hidden layer of ReLU units, its threshold) and a photo's gate_evidence -> above 0: auto takes the photo for an
+    old or damaged print."""
+    z = (np.array([evidence[name] for name in gate["names"]]) - gate["mean"]) / np.asarray(gate["scale"])
+    hidden = np.maximum(np.asarray(gate["hidden_weight"]) @ z + gate["hidden_bias"], 0)
+    return float(np.asarray(gate["out_weight"]) @ hidden + gate["out_bias"] - gate["threshold"])
 
 
 def _to_uint8(gray: np.ndarray) -> np.ndarray:
