@@ -1,4 +1,5 @@
-"""Shared fixtures: synthetic photos (tests never read the training data) and a tiny exported model."""
+"""Shared fixtures: synthetic photos, a held-out photo made old where a real one is needed (tests never read the
+photos training uses), and a tiny exported model."""
 import json
 from pathlib import Path
 from typing import Optional
@@ -15,6 +16,21 @@ from training.config import TrainConfig
 from training.export import export
 
 TINY = dict(base_channels=8, levels=3, blocks_per_level=1)
+SHARED_TRAIN = Path(__file__).resolve().parents[2] / "shared" / "data" / "train"
+
+
+def held_out_old_print() -> tuple[np.ndarray, np.ndarray]:
+    """(clean, made old): a photo of the shared folder's held-out share (never trained on) as uint8 gray, and the
+    same made old (training.degrade.made_old: faded, blurred, grainy, scratched, dusty, JPEG), which restore's auto
+    takes for an old print. A real photo: auto's gate was fitted on photos, and does not take the synthetic ones
+    here for prints. Skips the test without the shared photos."""
+    from training.data import list_images, split_paths
+    from training.degrade import made_old
+    if not SHARED_TRAIN.is_dir():
+        pytest.skip(f"the shared photos are not at {SHARED_TRAIN}")
+    path = split_paths(list_images(SHARED_TRAIN), 0.05)[1][3]
+    clean = np.asarray(Image.open(path).convert("L"))
+    return clean, made_old(clean, "old print")[0]
 
 
 def synthetic_photo(seed: int, size: tuple[int, int] = (96, 72)) -> Image.Image:

@@ -10,7 +10,7 @@ from model.color import rgb_to_lab_np
 from model.colorizer import Colorizer, lightness, working_shape
 from model.weights import WeightsError, save_network
 from model.generator import Generator
-from tests.conftest import synthetic_photo
+from tests.conftest import held_out_old_print, synthetic_photo
 from training.export import export
 
 
@@ -254,7 +254,6 @@ def test_only_the_latest_photos_are_remembered(tiny_weights):
 def test_a_photo_sent_again_is_not_examined_for_repair_again(tiny_weights, monkeypatch):
     """The repair (model.restore) of the latest photos is remembered too, whether it repaired or found nothing."""
     import model.colorizer as module
-    from training.degrade import made_old
     colorizer = Colorizer.load(tiny_weights)
     calls = []
     real = module.restore_gray
@@ -264,7 +263,7 @@ def test_a_photo_sent_again_is_not_examined_for_repair_again(tiny_weights, monke
         return real(pixels, mode)
     monkeypatch.setattr(module, "restore_gray", counting)
     clean = synthetic_photo(41, (256, 192)).convert("L")
-    old = Image.fromarray(made_old(np.asarray(synthetic_photo(1, (256, 192)).convert("L")), "old print")[0])
+    old = Image.fromarray(held_out_old_print()[1])
     first = [np.asarray(colorizer(photo, vividness=v)) for photo in (clean, old) for v in (1.0, 1.5)]
     assert calls == ["auto", "auto"]  # once per photo
     assert not np.array_equal(first[2], np.asarray(colorizer(old, restore="off")))  # the old one was repaired

@@ -10,8 +10,8 @@ from model.color import rgb_to_lab_np
 from model.colorizer import lightness
 from model.formats import encode
 from model.restore import restore as restore_gray
-from tests.conftest import synthetic_photo
-from training.degrade import made_old, tint, untint
+from tests.conftest import held_out_old_print, synthetic_photo
+from training.degrade import tint, untint
 
 
 def test_auto_colorizes_a_clean_photo_exactly_as_off(colorizer):
@@ -20,8 +20,7 @@ def test_auto_colorizes_a_clean_photo_exactly_as_off(colorizer):
 
 
 def test_a_photo_made_old_is_repaired_and_keeps_the_repaired_lightness(colorizer):
-    clean = np.asarray(synthetic_photo(1, (256, 192)).convert("L"))
-    damaged, _ = made_old(clean, "old print")
+    _, damaged = held_out_old_print()
     repaired, report = restore_gray(damaged, "auto")
     assert report["changed"]
     result = colorizer(Image.fromarray(damaged))  # restore="auto", the default
@@ -38,7 +37,7 @@ def test_a_bad_restore_value_is_refused(colorizer, value):
 
 
 def test_no_restore_value_means_auto(colorizer):
-    old = Image.fromarray(made_old(np.asarray(synthetic_photo(1, (256, 192)).convert("L")), "old print")[0])
+    old = Image.fromarray(held_out_old_print()[1])
     assert np.array_equal(np.asarray(colorizer(old, restore=None)), np.asarray(colorizer(old, restore="auto")))
     assert not np.array_equal(np.asarray(colorizer(old, restore=None)), np.asarray(colorizer(old, restore="off")))
 

@@ -1,18 +1,12 @@
 """model.restore: finds synthetic damage whose mask is known, fills it, and leaves clean photos bitwise alone."""
-from pathlib import Path
-
-import cv2
 import numpy as np
 import pytest
 from PIL import Image
 
 from model import restore as repair
-from tests.conftest import synthetic_photo
-from training.data import list_images, split_paths
+from tests.conftest import held_out_old_print, synthetic_photo
 from training.degrade import DAMAGE_KINDS, made_old
 from training.train_damage import near
-
-TRAIN = Path(__file__).resolve().parents[3] / "shared" / "data" / "train"
 
 
 def gray(seed: int, size=(256, 192)) -> np.ndarray:
@@ -71,12 +65,7 @@ def test_on_repairs_the_damage_and_leaves_the_rest_of_a_sharp_full_range_photo()
 
 
 def test_auto_repairs_a_photo_made_old():
-    # a real photo: auto's gate was fitted on photos, and the synthetic shapes above are not taken for prints
-    if not TRAIN.is_dir():
-        pytest.skip(f"the shared photos are not at {TRAIN}")
-    path = split_paths(list_images(TRAIN), 0.05)[1][3]  # held out
-    clean = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-    damaged, _ = made_old(clean, "old print")  # faded, blurred, grainy, scratched, dusty, JPEG
+    clean, damaged = held_out_old_print()  # a real photo: the gate does not take the synthetic ones for prints
     repaired, report = repair.restore(damaged, "auto")
     assert report["old_print"] is True and report["changed"] and report["defects"] > 0
     assert report["stretched"] is not None  # its black was lifted
