@@ -13,7 +13,8 @@ logistic loss); and --calibration clean photos, to set its threshold so that at 
 taken. The gate belongs to the detector it was fitted with (its evidence is that detector's answers), so it is
 stored in that detector file's information (info["gate"]), which is rewritten atomically; the network in the file
 is not changed. A gate fitted with the detector in bfloat16 (a CPU that computes it natively) serves float32 CPUs
-too: the two precisions' probabilities differ by far less than the evidence separates.
+too: the shipped one, with the detector in float32, took 0 of 767 clean held-out photos, 156 and 23 of 200 made old
+(bfloat16: 0, 157 and 24; bench.restore's sets).
 """
 import argparse
 import json
