@@ -45,6 +45,7 @@ def colorize():
         return error_response(422, f"{error}.")
     result = colorizer.colorize(image, wanted)
     share = result.info.pop("reference_share", None)
+    repair = result.info.pop("repair", None)
     _, mimetype, extension = OUTPUT_FORMATS[output_format]
     headers = {"Content-Disposition": content_disposition(safe_stem(upload.filename), f"-color.{extension}"),
                "Cache-Control": "no-store"}
@@ -52,6 +53,8 @@ def colorize():
         headers["X-Colorizer-Points"] = json.dumps(points_shown(result, wanted.hints, [h["color"] for h in raw_hints]))
     if share is not None:  # the part of the photo whose colours came from the reference, 0 to 1
         headers["X-Colorizer-Reference"] = f"{share:.2f}"
+    if repair is not None:  # what the repair did (model.restore.summary); absent with restore=off
+        headers["X-Colorizer-Repair"] = json.dumps(repair)
     return Response(encode(result, output_format, quality), mimetype=mimetype, headers=headers)
 
 

@@ -45,7 +45,7 @@ from model.hints import Hint, hint_layer
 from model.points import guide_shape, guided_coefficients, point_change, to_grid
 from model.reference import Cells, Reference, ReferenceMatcher, with_own_points
 from model.request import ColorRequest, check_request
-from model.restore import restore as restore_gray
+from model.restore import restore as restore_gray, summary as repair_summary
 from model.threads import share_cores
 from model.request import MAX_SIZE, MAX_VIVIDNESS, MIN_SIZE, RequestError  # noqa: F401 (for callers: limits, error)
 from model.weights import DEFAULT_WEIGHTS, default_precision, file_sha256, load_network_and_encoder, takes_hints
@@ -87,7 +87,8 @@ class Colorizer:
         self.takes_hints = takes_hints(info)
         self.sha256 = sha256
         self._remembered = Remembered(REMEMBERED)  # a working-size L -> the network's automatic colours
-        self._repairs = Remembered(REMEMBERED)  # (mode, a gray photo) -> its repair, or None: nothing to repair
+        self._repairs = Remembered(REMEMBERED)  # (mode, a gray photo) -> (its repair, or None:
+        # nothing to repair; what the repair did)
 
     @classmethod
     def load(cls, path: str | Path = DEFAULT_WEIGHTS, device: str | torch.device = "cpu",
@@ -118,7 +119,8 @@ class Colorizer:
         an old print, "on" any photo, "off" none (model.restore); the result has the repaired lightness.
         reference: a colour photo (or one prepared by self.prepare_reference) whose matching regions give theirs
         their colours (model.reference); the hints win where both are given; the result's
-        info["reference_share"] is the part of the photo that matched, 0 to 1.
+        info["reference_share"] is the part of the photo that matched, 0 to 1. Unless restore is "off", the
+        result's info["repair"] says what the repair did (model.restore.summary).
         Raises model.request.RequestError (a ValueError) naming a value that is wrong.
         """
         return self.colorize(image, self.check(image, size=size, hints=hints, vividness=vividness, restore=restore,
@@ -158,6 +160,8 @@ class Colorizer:
             result.putalpha(alpha)
         if seen.reference_share is not None:
             result.info["reference_share"] = seen.reference_share
+        if seen.repair is not None:
+            result.info["repair"] = seen.repair
         return result
 
     # The two ends every caller shares (a photo, a film's frame, the page's preview of a film), and the network
@@ -168,7 +172,7 @@ class Colorizer:
         """An upright image (any mode; a film's frame is RGB) -> what the network sees, as `request` asks: its
         gray repaired (request.restore), a small copy's L at the working size, the points on the working grid; with
         a reference, its matched colours among the points (the request's own winning where both are)."""
-        source = self.repaired(as_gray(image), request.restore)  # mode L or F (gray in [0, 1]), full resolution
+        source, repair = self.repaired(as_gray(image), request.restore)  # mode L or F (gray in [0, 1])
         width, height = source.size
         if (width, height) != (request.width, request.height):
             raise ValueError(f"this request was checked for a {request.width}x{request.height} image, not for this "
@@ -176,7 +180,8 @@ class Colorizer:
         small_height, small_width = working_shape(height, width, request.size)
         # The network's input is made the way training made its crops: resized in sRGB, then converted to L.
         small = source.resize((small_width, small_height), Image.Resampling.BICUBIC, reducing_gap=3.0)
-        seen = Seen(source, small, pixels_to_lightness(small), (), None, request.vividness).with_points(request.hints)
+        seen = Seen(source, small, pixels_to_lightness(small), (), None, request.vividness,
+                    repair=repair).with_points(request.hints)
         return seen if request.reference is None else self.with_reference(seen, request.reference)
 
     def with_reference(self, seen: "Seen", reference: Reference, cells: Cells | None = None) -> "Seen":
@@ -218,23 +223,26 @@ class Colorizer:
             self._remembered.put(key, ab)
         return ab.clone()
 
-    def repaired(self, source: Image.Image, mode: str) -> Image.Image:
-        """A gray image (mode L or F) after model.restore in this mode; the same object when nothing was repaired.
-        The latest answers are remembered (REMEMBERED, REMEMBERED_REPAIR_PIXELS)."""
+    def repaired(self, source: Image.Image, mode: str) -> tuple[Image.Image, dict | None]:
+        """A gray image (mode L or F) -> (it after model.restore in this mode, the same object when nothing was
+        repaired; what the repair did, model.restore.summary, None for "off"). The latest answers are remembered
+        (REMEMBERED, REMEMBERED_REPAIR_PIXELS)."""
         if mode == "off":
-            return source
+            return source, None
         pixels = np.asarray(source)
         key = (mode, Remembered.key(pixels))
         known = self._repairs.get(key, _UNKNOWN)
         if known is not _UNKNOWN:
-            return source if known is None else Image.fromarray(known)
-        result, _ = restore_gray(pixels, mode)
+            result, said = known
+            return (source if result is None else Image.fromarray(result)), said
+        result, report = restore_gray(pixels, mode)
+        said = repair_summary(report)
         if result is pixels:
-            self._repairs.put(key, None)
-            return source
+            self._repairs.put(key, (None, said))
+            return source, said
         if result.size <= REMEMBERED_REPAIR_PIXELS:
-            self._repairs.put(key, result)
-        return Image.fromarray(result)
+            self._repairs.put(key, (result, said))
+        return Image.fromarray(result), said
 
     @torch.inference_mode()
     def _run(self, l_small: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
@@ -265,6 +273,7 @@ class Seen:
     hint_layer: torch.Tensor | None  # (3, h, w) the points on the working grid (model.hints); None without points
     vividness: float  # 0 gray, 1 the operating point, 2 twice its colour
     reference_share: float | None = None  # the part of the picture matched to a reference; None without one
+    repair: dict | None = None  # what the repair did (model.restore.summary); None when it was not asked
 
     def with_points(self, points: tuple[Hint, ...]) -> "Seen":
         """The same picture with other colour points (a film's points, moved along the motion)."""

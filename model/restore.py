@@ -111,6 +111,13 @@ def restore(gray: np.ndarray, mode: str = "auto", detector=None) -> tuple[np.nda
     return result, report
 
 
+def summary(report: dict) -> dict:
+    """restore's report -> what a person is told of it: {"mode", "repaired" (whether the gray changed), "defects"
+    (lines and specks filled), "faded" (its contrast lifted), "grain" (its grain calmed)}."""
+    return {"mode": report["mode"], "repaired": bool(report["changed"]), "defects": int(report.get("defects", 0)),
+            "faded": report.get("stretched") is not None, "grain": bool(report.get("denoised"))}
+
+
 def print_look(gray: np.ndarray, measured: dict) -> tuple[np.ndarray, dict]:
     """An old print's grain calmed and its fading stretched, where they are measured -> (result, what was done)."""
     result, done = gray, {}

@@ -64,7 +64,8 @@ export async function render() {
     // what the result shows at each point (shown.js); the header is absent when no points were sent
     els.compare.dispatchEvent(new CustomEvent("colorized", {
       detail: { sent, header: response.headers.get("X-Colorizer-Points"),
-                reference: response.headers.get("X-Colorizer-Reference") },
+                reference: response.headers.get("X-Colorizer-Reference"),
+                repair: response.headers.get("X-Colorizer-Repair") },
     }));
   } catch (failure) {
     if (state.photo === current) failed(current, "The photo could not be sent: check your connection and try again.");

@@ -8,6 +8,7 @@ const $ = (id) => document.getElementById(id);
 export const els = {
   form: $("upload"), input: $("image"), drop: $("drop"), fileName: $("file-name"), submit: $("submit"),
   size: $("size"), vividness: $("vividness"), vividnessValue: $("vividness-value"), restore: $("restore"),
+  repairSaid: $("repair-said"),
   status: $("status"), statusText: $("status-text"), error: $("error"), notice: $("notice"),
   result: $("result"), figure: $("figure"), compare: $("compare"), before: $("before"), after: $("after"),
   noPreview: $("no-preview"), legend: $("legend"), compareToggle: $("compare-toggle"), scale: $("scale"),

@@ -533,9 +533,16 @@ def test_changing_detail_or_repair_colorizes_again(browser, server, photo):
     page.select_option("#size", smallest)
     settle(page)
     assert len(sent) == count + 1 and sent[-1]["size"] == smallest
+    said = page.text_content("#repair-said")  # what the repair did, from the answer's X-Colorizer-Repair
+    assert said == "Not taken for an old print: left as it is."  # a clean synthetic photo under auto
     page.check("#restore input[value=on]")
     settle(page)
     assert len(sent) == count + 2 and sent[-1]["restore"] == "on" and sent[-1]["size"] == smallest
+    said = page.text_content("#repair-said")
+    assert said == "Nothing found to repair." or (said.startswith("Repaired: ") and "filled" in said), said
+    page.check("#restore input[value=off]")
+    settle(page)
+    assert page.text_content("#repair-said") == "" and not page.is_visible("#repair-said")
 
 
 def test_a_colour_the_photo_cannot_show_at_a_point_is_said_with_the_colour_shown(browser, server, photo):
