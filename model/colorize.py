@@ -169,6 +169,7 @@ def main(argv: list | None = None) -> int:
     shares = []  # the part of each photo (each film's keyframes) that matched the reference
     inputs = {file.resolve() for file in files}
     done, kept, claimed = 0, [], {}
+    repaired = 0  # photos the repair changed (restore)
     for file, target in tqdm(list(zip(files, output_paths(args.inputs, files, args.output, extension))),
                              unit="file", disable=None):
         if target.resolve() in inputs:
@@ -194,6 +195,7 @@ def main(argv: list | None = None) -> int:
                                          restore=args.restore, reference=reference, text=True)
                 result = colorizer.colorize(image, wanted)
                 shares += [result.info.pop("reference_share")] if reference is not None else []
+                repaired += bool(result.info.pop("repair", {}).get("repaired"))
         except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:
             errors.append(f"{file}: cannot read it as an image ({error})")
             continue
@@ -210,6 +212,9 @@ def main(argv: list | None = None) -> int:
                       for count, name in ((len(files) - films, "photo"), (films, "film")) if count)
     print(f"colorized {done} of {len(files)} file{'s' if len(files) != 1 else ''} ({kinds or 'none'}) into "
           f"{args.output}")
+    if repaired:
+        print(f"{repaired} photo{'s' if repaired != 1 else ''} repaired first (dust, scratches, grain or fading; "
+              f"--restore {args.restore})")
     if shares:
         unmatched = sum(share == 0 for share in shares)
         print(f"the reference's colours went to {sum(shares) / len(shares):.0%} of each photo (a film: of its keyframes) "

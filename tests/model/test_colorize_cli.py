@@ -3,7 +3,7 @@ import pytest
 from PIL import Image
 
 from model.colorize import main
-from tests.conftest import synthetic_photo
+from tests.conftest import held_out_old_print, synthetic_photo
 
 
 def size_and_format(path) -> tuple:
@@ -181,6 +181,14 @@ def test_restore_modes_are_accepted(inputs, tmp_path, tiny_weights, value):
     out = tmp_path / "out"
     assert main([str(inputs / "a.jpg"), "-o", str(out), "--weights", str(tiny_weights), "--restore", value]) == 0
     assert size_and_format(out / "a.jpg") == ((90, 60), "JPEG")
+
+
+def test_the_summary_counts_the_photos_repaired(inputs, tmp_path, tiny_weights, capsys):
+    Image.fromarray(held_out_old_print()[1]).save(inputs / "old.png")  # a print made old, beside two clean photos
+    assert main([str(inputs), "-o", str(tmp_path / "out"), "--weights", str(tiny_weights)]) == 0
+    assert "1 photo repaired first" in capsys.readouterr().out
+    assert main([str(inputs), "-o", str(tmp_path / "off"), "--weights", str(tiny_weights), "--restore", "off"]) == 0
+    assert "repaired" not in capsys.readouterr().out
 
 
 def test_a_bad_restore_mode_is_a_usage_error(inputs, tmp_path, tiny_weights, capsys):
