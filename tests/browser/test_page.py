@@ -181,6 +181,12 @@ def result_colorfulness(page) -> float:
 
 
 def click_photo(page, fx: float, fy: float) -> None:
+    """A click at (fx, fy) of the shown photo, that spot scrolled to the middle of the window first: a mouse click
+    lands in the window, and a point's colour choice below the photo can leave its top out of view."""
+    page.evaluate("""([fx, fy]) => {
+        const box = document.getElementById("after").getBoundingClientRect();
+        window.scrollBy(0, box.top + fy * box.height - window.innerHeight / 2);
+    }""", [fx, fy])
     box = page.locator("#after").bounding_box()
     page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
 
