@@ -29,14 +29,15 @@ import torch
 
 from model import restore as repair
 from model.color import gray8_of_rgb8
-from model.damage import DEFAULT_DETECTOR, INFO_FILE, DamageDetector
+from model.damage import DEFAULT_DETECTOR, INFO_FILE, DamageDetector, DetectorError
 from model.files import atomic_write
 from model.weights import quiet_jit
 from training.data import list_images, open_rgb, split_paths
 from training.degrade import DAMAGE_KINDS, EVALUATION_KINDS, degrade
 from training.progress import Progress
 
-# How a damaged photo is made: each kind at a strength drawn from a seed made of the set's name and the photo's
+# How a photo is made old, in each way: every kind listed, at strengths drawn from a seed made of the kinds and the
+# photo's name (the same photo is made old the same way in every run)
 OLD_PRINT = EVALUATION_KINDS + ("cracks",)
 DAMAGED_SETS = {"old print": OLD_PRINT, "damage only": DAMAGE_KINDS}
 SEED = 0  # the draw of the three groups and the network's initial weights
@@ -140,7 +141,10 @@ def main(argv: list | None = None) -> int:
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
 
-    detector = DamageDetector.load(args.detector)
+    try:
+        detector = DamageDetector.load(args.detector)
+    except DetectorError as error:
+        raise SystemExit(f"fit_gate: {error}") from None
     paths = split_paths(list_images(args.data), args.val_fraction)[0]
     fit_clean, to_damage, calibration = groups(paths, args.clean, args.damaged, args.calibration)
     found = collect(fit_clean, to_damage, calibration, detector, args.quiet)

@@ -33,6 +33,11 @@ def test_a_gate_is_fitted_and_written_into_the_detector_file(photo_folder, tmp_p
     assert repair.detect(gray, after)[1]["old_print"] == (repair.gate_score(gate, evidence) > 0)
 
 
+def test_a_missing_detector_is_said(photo_folder, tmp_path):
+    with pytest.raises(SystemExit, match="no damage detector at"):
+        fit_gate.main(["--data", str(photo_folder), "--detector", str(tmp_path / "missing.pt"), "--quiet"])
+
+
 def test_too_few_training_photos_is_said(photo_folder, tmp_path):
     save_detector(DamageNet(widths=(4, 8, 8, 8)), tmp_path / "d.pt", {"sure": 0.6})
     with pytest.raises(SystemExit, match="photos asked for"):
