@@ -1,8 +1,11 @@
 """bench.reference: the films' table, on clips made here (tests never read the development clips)."""
+import pytest
+
 from bench import reference
 from tests.model.test_reference import BLUE, RED, checks, stripes, two_textures
 
 
+@pytest.mark.slow  # films through the bench: the whole run has it
 def test_the_films_table_has_a_row_a_clip_both_memories_and_the_targets(tmp_path, echo_encoder_weights, capsys):
     """Two clips of two textures in colour (stripes red and checks blue, then the other way round), their noise new
     in each frame: each colorized as a film without a reference and with its last frame, the shot's memory on and

@@ -216,6 +216,7 @@ def test_without_a_gate_auto_needs_an_old_look_and_defects():
     assert measured["old_print"] is False
 
 
+@pytest.mark.slow  # 40 photos measured: the whole run has it
 def test_the_shipped_gate_takes_photos_made_old_and_leaves_clean_ones():
     if not TRAIN.is_dir():
         pytest.skip(f"the shared photos are not at {TRAIN}")

@@ -47,7 +47,7 @@ def test_the_first_call_sets_the_threads_and_later_ones_keep_them(restored):
     "from model.colorizer import Colorizer; Colorizer.load(WEIGHTS)",  # the Python API
     "from app import create_app; create_app({'WEIGHTS': WEIGHTS, 'JOB_FOLDER': FOLDER}, start_jobs=False)",  # worker
 ])
-@pytest.mark.parametrize("omp", [None, "1"])
+@pytest.mark.parametrize("omp", [None, pytest.param("1", marks=pytest.mark.slow)])  # the second: the whole run
 def test_every_entry_point_shares_the_cores(tmp_path, tiny_weights, entry, omp):
     """In a fresh process, as a person starts it: torch on the process's cores (or OMP_NUM_THREADS where it is
     set), OpenCV, NumPy's BLAS and the codec on half."""

@@ -1,5 +1,6 @@
 from pathlib import Path
 
+import pytest
 import torch
 
 from model.colorizer import Colorizer
@@ -31,6 +32,7 @@ def test_suggest_keeps_every_source_above_gray_the_hints_gain_and_no_more_colour
     assert shortfalls(rows[1], 0.6, 3.0, -0.05) == ["pets photos below gray -0.05 dB"]
 
 
+@pytest.mark.slow  # the bins head, not the shipped one: the whole run has it
 def test_calibrate_scores_each_setting_of_a_bins_head_on_photos(photo_folder, tmp_path):
     paths = sorted(photo_folder.iterdir())[:3]
     rows = calibrate(bins_checkpoint(tmp_path), paths, corrections=(0.0,), temperatures=(1.0, 0.1))

@@ -125,6 +125,7 @@ def test_train_resume_export_colorize_from_the_command_line(photo_folder, tmp_pa
     assert Colorizer.load(weights).info["training"]["step"] == 10
 
 
+@pytest.mark.slow  # the bins head, not the shipped one: the whole run has it
 def test_export_sets_and_records_the_temperature_of_a_bins_head(tmp_path):
     path = bins_checkpoint(tmp_path)
     info = export(path, tmp_path / "vivid.pt", temperature=0.2)
@@ -142,6 +143,7 @@ def test_export_refuses_a_temperature_for_a_regression_head(tiny_checkpoint, tmp
     assert not (tmp_path / "w.pt").exists()
 
 
+@pytest.mark.slow  # the bins head, not the shipped one: the whole run has it
 def test_prior_correction_undoes_the_rebalancing_in_the_head_bias(tmp_path):
     path = bins_checkpoint(tmp_path)
     export(path, tmp_path / "tilted.pt")

@@ -16,6 +16,7 @@ def test_the_threshold_lets_at_most_the_asked_share_through():
         assert sum(s > threshold for s in scores) == int(share * 1000)
 
 
+@pytest.mark.slow  # 2 s of measuring photos: the whole run has it
 def test_a_gate_is_fitted_and_written_into_the_detector_file(photo_folder, tmp_path):
     save_detector(DamageNet(widths=(4, 8, 8, 8)), tmp_path / "d.pt", {"sure": 0.6})
     fit_gate.main(["--data", str(photo_folder), "--detector", str(tmp_path / "d.pt"), "--output",
