@@ -33,12 +33,12 @@ import numpy as np
 import torch
 
 from model import restore as repair
-from model.color import gray8_of_rgb8, lightness_of_uint8
+from model.color import lightness_of_uint8
 from model.damage import DamageDetector
 from model.weights import default_precision
-from training.data import held_out_by, list_images, open_rgb, spread
+from training.data import held_out_by, list_images, spread
 from training.degrade import DAMAGE_KINDS, EVALUATION_KINDS, made_old
-from training.train_damage import near
+from training.train_damage import gray_photo, near
 
 TOLERANCE = 2
 TEST_SETS = {"old print": EVALUATION_KINDS + ("cracks",), "damage only": DAMAGE_KINDS}
@@ -50,11 +50,6 @@ def cpu_name() -> str:
     name = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")), "?")
     native = "yes" if default_precision() == "bfloat16" else "no"
     return f"{name}, {os.cpu_count()} cores, bfloat16 in hardware: {native}"
-
-
-def gray_of(path: Path) -> np.ndarray:
-    rgb = np.asarray(open_rgb(path))
-    return gray8_of_rgb8(*(np.ascontiguousarray(rgb[..., c]) for c in range(3)))
 
 
 def lightness_psnr(gray: np.ndarray, clean: np.ndarray) -> float:
@@ -79,7 +74,7 @@ def score_photos(paths: list[Path], clean_paths: list[Path], detector=None) -> d
     taken = {name: 0 for name in TEST_SETS}
     gains = {(name, mode): [] for name in TEST_SETS for mode in ("on", "auto")}
     for path in paths:
-        clean = gray_of(path)
+        clean = gray_photo(path)
         for name, kinds in TEST_SETS.items():
             damaged, truth = made_old(clean, path.name, kinds)
             mask, measured = repair.detect(damaged, detector)
@@ -95,7 +90,7 @@ def score_photos(paths: list[Path], clean_paths: list[Path], detector=None) -> d
     # the share of face pixels filled
     faces = {"photos": 0, "boxes": 0, "change": [], "fill_change": [], "filled": []}
     for path in clean_paths:
-        clean = gray_of(path)
+        clean = gray_photo(path)
         for mode in clean_changed:
             result, report = repair.restore(clean, mode, detector)
             if report["changed"]:
@@ -160,7 +155,7 @@ def sheet(paths: list[Path], destination: Path, count: int = 8, detector=None) -
     others = [p for p in paths if not p.name.startswith(FACE_PREFIXES)][:count - len(portraits)]
     rows = []
     for index, path in enumerate(portraits + others):
-        clean = gray_of(path)
+        clean = gray_photo(path)
         if path in others:
             clean = add_text(clean, np.random.default_rng(index))
         damaged, _ = made_old(clean, path.name, TEST_SETS["old print"])

@@ -28,13 +28,13 @@ import numpy as np
 import torch
 
 from model import restore as repair
-from model.color import gray8_of_rgb8
 from model.damage import DEFAULT_DETECTOR, INFO_FILE, DamageDetector, DetectorError
 from model.files import atomic_write
 from model.weights import quiet_jit
-from training.data import list_images, open_rgb, split_paths
+from training.data import list_images, split_paths
 from training.degrade import DAMAGE_KINDS, EVALUATION_KINDS, degrade
 from training.progress import Progress
+from training.train_damage import gray_photo
 
 # How a photo is made old, in each way: every kind listed, at strengths drawn from a seed made of the kinds and the
 # photo's name (the same photo is made old the same way in every run)
@@ -43,18 +43,9 @@ DAMAGED_SETS = {"old print": OLD_PRINT, "damage only": DAMAGE_KINDS}
 SEED = 0  # the draw of the three groups and the network's initial weights
 
 
-def gray_of(path: Path) -> np.ndarray:
-    rgb = np.asarray(open_rgb(path))
-    return gray8_of_rgb8(*(np.ascontiguousarray(rgb[..., c]) for c in range(3)))
-
-
 def evidence_of(gray8: np.ndarray, detector: DamageDetector) -> dict:
-    """A photo's gate_evidence, as model.restore.detect measures it."""
-    small, _ = repair.detection_copy(gray8)
-    measured = repair.measure(small)
-    probability = detector(small)
-    mask, lines, specks, _ = repair.find_defects(small, detector, probability)
-    return repair.gate_evidence(measured["features"], probability, detector.sure, mask, lines, specks)
+    """A photo's gate_evidence, measured by model.restore.detect itself."""
+    return repair.detect(gray8, detector)[1]["evidence"]
 
 
 def damaged(gray8: np.ndarray, name: str, kinds: tuple[str, ...]) -> np.ndarray:
@@ -77,10 +68,10 @@ def collect(fit_clean, to_damage, calibration, detector, quiet=False) -> dict:
     found = {"clean": [], **{name: [] for name in DAMAGED_SETS}, "calibration": []}
     for group, paths in (("clean", fit_clean), ("calibration", calibration)):
         for path in paths:
-            found[group].append(evidence_of(gray_of(path), detector))
+            found[group].append(evidence_of(gray_photo(path), detector))
             progress.update()
     for path in to_damage:
-        gray8 = gray_of(path)
+        gray8 = gray_photo(path)
         for name, kinds in DAMAGED_SETS.items():
             found[name].append(evidence_of(damaged(gray8, path.name, kinds), detector))
             progress.update()

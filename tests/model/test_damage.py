@@ -1,19 +1,17 @@
 """model.damage and the parts of model.restore around it: the shipped detector finds damage but not letters, only
 thin lines and small specks are filled, and faces need a sure detector and a repair that does not stand out."""
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
 
 from model import restore as repair
 from model.damage import DamageDetector, DamageNet, DetectorError, save_detector, shipped_detector
-from tests.conftest import synthetic_photo
+from tests.conftest import SHARED_TRAIN, synthetic_photo
 from training.data import list_images, split_paths
 from training.degrade import DAMAGE_KINDS, made_old
 from training.train_damage import near
 
-TRAIN = Path(__file__).resolve().parents[3] / "shared" / "data" / "train"
+TRAIN = SHARED_TRAIN
 
 
 class Painted:
