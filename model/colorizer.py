@@ -84,6 +84,9 @@ class Colorizer:
         self.stride = int(info["stride"])
         self.default_size = int(info["working_size"])
         self.chroma_gain = float(info.get("chroma_gain", 1.0))
+        # a photo the repair changed (an old print: softer and more faded than what the net learned from, which
+        # makes it timid) is painted at a gain of its own, chosen by training.calibrate --old-prints
+        self.repaired_gain = float(info.get("repaired_chroma_gain", self.chroma_gain))
         self.takes_hints = takes_hints(info)
         self.sha256 = sha256
         self._remembered = Remembered(REMEMBERED)  # a working-size L -> the network's automatic colours
@@ -103,10 +106,15 @@ class Colorizer:
         network, info, encoder = load_network_and_encoder(Path(path), device, precision)
         return cls(network, info, device, sha256=file_sha256(path), precision=precision, encoder=encoder)
 
-    def at_operating_point(self, chroma_gain: float) -> "Colorizer":
-        """The same network at another chroma gain (training.calibrate's sweep); the network is shared."""
-        return Colorizer(self.network, {**self.info, "chroma_gain": chroma_gain}, self.device, self.sha256,
-                         self.precision, self.encoder)
+    def at_operating_point(self, chroma_gain: float, repaired_gain: float | None = None) -> "Colorizer":
+        """The same network at another chroma gain, and for repaired photos another repaired_gain (None: the
+        same as chroma_gain); training.calibrate's sweep. The network is shared, and what this Colorizer
+        remembers (the network's answers before the gain, the repairs) too."""
+        info = {**self.info, "chroma_gain": chroma_gain}
+        info["repaired_chroma_gain"] = chroma_gain if repaired_gain is None else repaired_gain
+        other = Colorizer(self.network, info, self.device, self.sha256, self.precision, self.encoder)
+        other._remembered, other._repairs = self._remembered, self._repairs
+        return other
 
     def __call__(self, image: Image.Image, size: int | None = None, hints: list | None = None,
                  vividness: float | None = None, restore: str | None = "auto",
@@ -197,7 +205,8 @@ class Colorizer:
         """What the network sees -> its colours at the operating point and the request's vividness, and what the
         colour points change, kept to their regions (model.points) as coefficients that paint applies."""
         automatic = self._network(seen.l_small)  # (1, 2, h, w) normalized, as the network gives it
-        ab_small = at_vividness(expand_chroma(automatic, self.chroma_gain), seen.vividness)
+        gain = self.repaired_gain if seen.repair and seen.repair["repaired"] else self.chroma_gain
+        ab_small = at_vividness(expand_chroma(automatic, gain), seen.vividness)
         if not seen.points:
             return Prediction(ab_small)
         pointed = self._network(seen.l_small, seen.hint_layer)

@@ -123,10 +123,11 @@ def load_network_and_encoder(path: Path, device: str | torch.device = "cpu", pre
     if info.get("format") not in READABLE_FORMATS:
         raise WeightsError(f"{path} has weights format {info.get('format')!r}; this version reads formats "
                            f"{', '.join(map(str, READABLE_FORMATS))}")
-    gain = info.get("chroma_gain", 1.0)
-    if not valid_chroma_gain(gain):
-        raise WeightsError(f"{path} has chroma_gain {gain!r} in its {INFO_FILE}; it must be a number above 0 and "
-                           f"at most {MAX_CHROMA_GAIN}: export it again with a valid --chroma-gain")
+    for key, flag in (("chroma_gain", "--chroma-gain"), ("repaired_chroma_gain", "--repaired-gain")):
+        gain = info.get(key, 1.0)
+        if not valid_chroma_gain(gain):
+            raise WeightsError(f"{path} has {key} {gain!r} in its {INFO_FILE}; it must be a number above 0 and "
+                               f"at most {MAX_CHROMA_GAIN}: export it again with a valid {flag}")
     size = info.get("working_size")
     if isinstance(size, bool) or not isinstance(size, int) or not MIN_SIZE <= size <= MAX_SIZE:
         raise WeightsError(f"{path} has working_size {size!r} in its {INFO_FILE}; it must be a whole number from "

@@ -3,6 +3,7 @@
     python -m training.calibrate runs/name/checkpoint.pt --images PHOTOS [--working-size 192] [--photos 800]
                                  [--min-gain 0.6] [--hints 10] [--min-hint-gain 3] [--gains 1,1.5,2]
                                  [--temperatures ...] [--corrections ...]
+                                 [--old-prints [--keep-colour 0.9] [--repaired-gains 1,1.1,1.2]]
 
 A net trained for accuracy is muted where it is unsure. The knobs that trade some accuracy for colour: the chroma
 gain (any head; see model.colorizer.expand_chroma), and for a bins head the prior correction, which undoes the
@@ -19,6 +20,15 @@ dB above the gray image's, no source (file-name prefix) below gray, PSNR at leas
 with --hints hints, and no more colour than the originals; or, when none does, the most accurate one; and prints
 the export command, to a new file beside the checkpoint (runs/name/colorizer.pt): never the shipped model.
 
+With --old-prints it then chooses the gain of photos the repair changes (export's --repaired-gain). A faded,
+blurred, grainy print makes the net timid: it gives the repaired gray less colour than it gives the clean photo.
+The same photos made old (training.degrade.made_old) are colorized with restore "auto" at the suggested setting,
+those the repair changed at each gain of --repaired-gains, and scored on their colour alone (the result's ab on
+the original's lightness, as training.evaluate --degrade scores it). It suggests the least gain at which they keep
+--keep-colour of the colourfulness the clean photos get (0.9: a margin over photos it did not see), with PSNR
+still --min-gain dB above gray; each source's PSNR against gray is shown, not required (more colour where the net
+is unsure costs accuracy, and the table says how much).
+
 It prints a progress line (photos scored, time left) after the first photo and then every 30 s. The network runs
 once per photo and hint count whatever the number of chroma gains (they apply after it); a bins head's prior
 corrections and temperatures change the network, so each of those settings is exported and scored on its own.
@@ -29,17 +39,23 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import torch
+from PIL import Image
+from skimage.metrics import peak_signal_noise_ratio
 
+from model.color import gray8_of_rgb8, rgb_to_lab_np
 from model.colorizer import Colorizer
 from model.weights import PRECISIONS
 from training.config import TrainConfig
-from training.data import list_images, split_paths, spread
-from training.evaluate import evaluate
+from training.data import list_images, open_rgb, split_paths, spread
+from training.degrade import made_old
+from training.evaluate import colorfulness, colour_only, evaluate, gray_version, source_of
 from training.export import export
 from training.progress import Progress
 
 GAINS = (1.0, 1.25, 1.5, 1.75, 2.0, 2.25, 2.5)  # the default sweep for a regression head
+REPAIRED_GAINS = tuple(round(1 + 0.1 * step, 1) for step in range(11))  # and for repaired photos: 1 to 2
 TEMPERATURES = (1.0, 0.7, 0.5)  # and for a bins head, at gain 1
 CORRECTIONS = (1.0, 0.75, 0.5, 0.0)
 
@@ -78,6 +94,52 @@ def calibrate(checkpoint_path: Path, paths: list[Path], working_size: int | None
     return rows
 
 
+def calibrate_repaired(checkpoint_path: Path, paths: list[Path], setting: dict, gains: tuple[float, ...],
+                       working_size: int | None = None, precision: str | None = None) -> list[dict]:
+    """The old prints' sweep: one row per repaired gain (calibrate's keys), at the setting chosen for clean photos
+    (a row of calibrate's), plus "clean_share" (colourfulness against the clean photos colorized at that setting)
+    and "repaired" (how many of the photos made old the repair changed). Prints progress lines to stderr."""
+    progress = Progress(len(paths), "print")
+    per_gain = {gain: [] for gain in gains}
+    clean_colour, originals, grays, sources, repaired = [], [], [], [], 0
+    with tempfile.TemporaryDirectory() as folder:
+        weights = Path(folder) / "calibrate.pt"
+        export(checkpoint_path, weights, temperature=setting["temperature"],
+               prior_correction=setting["prior_correction"], working_size=working_size)
+        base = Colorizer.load(weights, precision=precision).at_operating_point(setting["chroma_gain"])
+        variants = {gain: base.at_operating_point(setting["chroma_gain"], gain) for gain in gains}  # one memory
+        for path in paths:
+            original = np.asarray(open_rgb(path))
+            lab = rgb_to_lab_np(original)
+            clean = gray8_of_rgb8(*(np.ascontiguousarray(original[..., c]) for c in range(3)))
+            old, _ = made_old(clean, Path(path).name)
+            clean_colour.append(colorfulness(colour_only(np.asarray(base(Image.fromarray(clean), restore="off")),
+                                                         lab)))
+            originals.append(colorfulness(original))
+            grays.append(peak_signal_noise_ratio(original, np.asarray(gray_version(Image.fromarray(original))),
+                                                 data_range=255))
+            sources.append(source_of(path))
+            for gain, variant in variants.items():
+                result = variant(Image.fromarray(old), restore="auto")
+                colour = colour_only(np.asarray(result), lab)
+                per_gain[gain].append((peak_signal_noise_ratio(original, colour, data_range=255),
+                                       colorfulness(colour)))
+            repaired += bool(result.info["repair"]["repaired"])
+            progress.update()
+    rows = []
+    for gain, scores in per_gain.items():
+        psnr = np.array([p for p, _ in scores])
+        by_source = {name: float(np.mean([p - g for p, g, s in zip(psnr, grays, sources) if s == name]))
+                     for name in set(sources)}
+        worst = min(by_source.items(), key=lambda item: item[1])
+        colour = float(np.mean([c for _, c in scores]))
+        rows.append({**setting, "repaired_gain": gain, "psnr": float(psnr.mean()), "psnr_gray": float(np.mean(grays)),
+                     "colorfulness": colour, "ratio": colour / float(np.mean(originals)),
+                     "clean_share": colour / float(np.mean(clean_colour)), "worst_source": worst[0],
+                     "worst_source_gain": worst[1], "repaired": repaired})
+    return rows
+
+
 def shortfalls(row: dict, min_gain: float, min_hint_gain: float, source_floor: float = 0.0) -> list[str]:
     """What keeps a setting from being suggested: none for a setting that meets every condition."""
     failed = []
@@ -98,6 +160,13 @@ def suggest(rows: list[dict], min_gain: float, min_hint_gain: float = 0.0, sourc
     return max(fine, key=lambda row: row["colorfulness"]) if fine else None
 
 
+def least_keeping(rows: list[dict], keep_colour: float, min_gain: float) -> dict | None:
+    """The old prints' row of least repaired gain whose colour is at least keep_colour of the clean photos' and
+    whose PSNR is at least min_gain above gray; None if no row is."""
+    fine = [row for row in rows if row["clean_share"] >= keep_colour and row["psnr"] - row["psnr_gray"] >= min_gain]
+    return min(fine, key=lambda row: row["repaired_gain"]) if fine else None
+
+
 def weights_beside(checkpoint: Path) -> Path:
     """Where to export a run's checkpoint: a new file in its run folder (checkpoint.pt -> colorizer.pt,
     checkpoint_000500.pt -> colorizer_000500.pt), so that the shipped model is never the suggestion."""
@@ -108,6 +177,8 @@ def weights_beside(checkpoint: Path) -> Path:
 
 def export_flags(row: dict) -> str:
     flags = [f"--chroma-gain {row['chroma_gain']:g}"]
+    if "repaired_gain" in row:
+        flags.append(f"--repaired-gain {row['repaired_gain']:g}")
     if row["temperature"] is not None:
         flags += [f"--prior-correction {row['prior_correction']:g}", f"--temperature {row['temperature']:g}"]
     return " ".join(flags)
@@ -144,6 +215,14 @@ def main(argv: list | None = None) -> int:
                         help="bins head: comma-separated (default: %(default)s)")
     parser.add_argument("--corrections", type=numbers, default=CORRECTIONS,
                         help="bins head: comma-separated (default: %(default)s)")
+    parser.add_argument("--old-prints", action="store_true",
+                        help="then choose the gain of photos the repair changes (--repaired-gain): the least that "
+                             "keeps --keep-colour of the clean photos' colour on the same photos made old")
+    parser.add_argument("--keep-colour", type=float, default=0.9,
+                        help="with --old-prints: the share of the clean photos' colourfulness the repaired prints "
+                             "must keep (default 0.9)")
+    parser.add_argument("--repaired-gains", type=numbers, default=REPAIRED_GAINS,
+                        help="the gains tried on repaired photos with --old-prints (default: 1 to 2 by 0.1)")
     parser.add_argument("--precision", choices=PRECISIONS, default=None,
                         help="network arithmetic (default: what the app serves on this machine)")
     args = parser.parse_args(argv)
@@ -196,11 +275,38 @@ def main(argv: list | None = None) -> int:
         status = 1
     else:
         print(f"suggested: {export_flags(best)} ({best['ratio']:.0%} of the originals' colorfulness, "
-              f"{best['psnr'] - best['psnr_gray']:+.2f} dB over gray):")
+              f"{best['psnr'] - best['psnr_gray']:+.2f} dB over gray)" + (" for clean photos" if args.old_prints
+                                                                         else ":"))
         status = 0
+    if args.old_prints:
+        best = suggest_repaired(args, picks, best, args.repaired_gains)
     print(f"  python -m training.export {args.checkpoint} {weights_beside(args.checkpoint)}{size} "
           f"{export_flags(best)}")
     return status
+
+
+def suggest_repaired(args, picks: list[Path], best: dict, gains: tuple[float, ...]) -> dict:
+    """--old-prints: the old prints' sweep at the clean photos' setting (best), its table, and best with the
+    repaired gain the rule picks (the clean photos' gain itself when none meets it)."""
+    print(f"scoring the same {len(picks)} photos made old, restore auto: {len(gains)} gain(s) for those repaired",
+          flush=True)
+    rows = calibrate_repaired(args.checkpoint, picks, best, gains, args.working_size, args.precision)
+    print(f"old prints: {rows[0]['repaired']} of {len(picks)} repaired; colour on the original's lightness "
+          f"(gray {rows[0]['psnr_gray']:.2f} dB); clean: their colourfulness against the clean photos colorized")
+    print(f"{'repaired gain':>14}{'PSNR dB':>9}{'vs gray':>9}{'colorful':>10}{'ratio':>7}{'clean':>8}"
+          f"{'worst source':>22}")
+    for row in rows:
+        print(f"{row['repaired_gain']:14.2f}{row['psnr']:9.2f}{row['psnr'] - row['psnr_gray']:+9.2f}"
+              f"{row['colorfulness']:10.1f}{row['ratio']:7.0%}{row['clean_share']:8.1%}"
+              f"{row['worst_source'] + ' ' + format(row['worst_source_gain'], '+.2f'):>22}")
+    chosen = least_keeping(rows, args.keep_colour, args.min_gain)
+    if chosen is None:
+        print(f"no repaired gain keeps {args.keep_colour:.0%} of the clean photos' colour with PSNR {args.min_gain:g} "
+              f"dB above gray: repaired photos keep the clean photos' gain")
+        return {**best, "repaired_gain": best["chroma_gain"]}
+    print(f"suggested for repaired photos: --repaired-gain {chosen['repaired_gain']:g} ({chosen['clean_share']:.0%} "
+          f"of the clean photos' colour, {chosen['psnr'] - chosen['psnr_gray']:+.2f} dB over gray):")
+    return {**best, "repaired_gain": chosen["repaired_gain"]}
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Export a training checkpoint as the TorchScript weights file that the app and the CLI load.
 
     python -m training.export runs/name/checkpoint.pt runs/name/colorizer.pt [--raw] [--working-size N]
-                              [--chroma-gain S]                          # see training.calibrate
+                              [--chroma-gain S] [--repaired-gain S]      # see training.calibrate
                               [--temperature T --prior-correction A]     # a bins head's operating point
                               [--force]                                  # may replace the shipped model
 
@@ -88,9 +88,10 @@ def set_operating_point(generator: torch.nn.Module, checkpoint: dict, temperatur
 
 def export(checkpoint_path: Path, output: Path, use_ema: bool = True, temperature: float | None = None,
            prior_correction: float = 0.0, working_size: int | None = None, chroma_gain: float = 1.0,
-           force: bool = False) -> dict:
-    """Writes the weights file; returns its info. Raises ValueError for bad settings, ShippedWeights (a ValueError)
-    when output is the shipped model and not force."""
+           repaired_gain: float | None = None, force: bool = False) -> dict:
+    """Writes the weights file; returns its info. repaired_gain: the chroma gain of photos the repair changed
+    (None: chroma_gain, and not recorded). Raises ValueError for bad settings, ShippedWeights (a ValueError) when
+    output is the shipped model and not force."""
     if not force and is_shipped(output):
         raise ShippedWeights(f"{output} is the shipped model; write your model to another file (such as "
                              f"{Path(checkpoint_path).parent / 'colorizer.pt'}) and use it with --weights or "
@@ -102,11 +103,14 @@ def export(checkpoint_path: Path, output: Path, use_ema: bool = True, temperatur
         raise ValueError(f"--working-size must be between {MIN_SIZE} and {MAX_SIZE}, got {working_size}")
     if not valid_chroma_gain(chroma_gain):
         raise ValueError(f"--chroma-gain must be above 0 and at most {MAX_CHROMA_GAIN:g}, got {chroma_gain}")
+    if repaired_gain is not None and not valid_chroma_gain(repaired_gain):
+        raise ValueError(f"--repaired-gain must be above 0 and at most {MAX_CHROMA_GAIN:g}, got {repaired_gain}")
     set_operating_point(generator, checkpoint, temperature, prior_correction)
     data_facts = checkpoint_path.parent / "data.json"
     info = {
         "working_size": working_size,
         "chroma_gain": chroma_gain,
+        **({"repaired_chroma_gain": repaired_gain} if repaired_gain is not None else {}),
         "parameters": count_parameters(generator),
         "weights": "ema" if use_ema else "raw",
         **({"temperature": round(float(generator.head.temperature), 4), "prior_correction": prior_correction}
@@ -156,6 +160,9 @@ def main(argv: list | None = None) -> None:
     parser.add_argument("--chroma-gain", type=float, default=1.0,
                         help="how many times further from each picture's mean colour the Colorizer moves the "
                              "predicted colours (default 1: as predicted; see training.calibrate)")
+    parser.add_argument("--repaired-gain", type=float, default=None,
+                        help="the chroma gain of photos the repair changed (old prints; default: --chroma-gain; "
+                             "see training.calibrate --old-prints)")
     parser.add_argument("--prior-correction", type=float, default=0.0,
                         help="bins head: share of the training's colour rebalancing to undo, 0 to 1 (default 0; "
                              "see training.calibrate)")
@@ -167,12 +174,13 @@ def main(argv: list | None = None) -> None:
     try:
         info = export(args.checkpoint, args.output, use_ema=not args.raw, temperature=args.temperature,
                       prior_correction=args.prior_correction, working_size=args.working_size,
-                      chroma_gain=args.chroma_gain, force=args.force)
+                      chroma_gain=args.chroma_gain, repaired_gain=args.repaired_gain, force=args.force)
     except ValueError as error:
         raise SystemExit(str(error))
     size = args.output.stat().st_size / 1e6
     print(f"wrote {args.output} ({size:.1f} MB, {info['parameters']:,} parameters, step {info['training']['step']}, "
-          f"working size {info['working_size']}, chroma gain {info['chroma_gain']:g})")
+          f"working size {info['working_size']}, chroma gain {info['chroma_gain']:g}"
+          + (f", repaired {args.repaired_gain:g}" if args.repaired_gain is not None else "") + ")")
     run_config = args.checkpoint.parent / "config.json"  # the run's own, with the photo folder's path
     photos = (json.loads(run_config.read_text()).get("data") if run_config.exists() else None) or "PHOTOS"
     print(f"next, measure it on the photos the run held out (or on photos it never saw):\n"

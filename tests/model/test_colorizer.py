@@ -7,7 +7,7 @@ import torch
 from PIL import Image, ImageOps
 
 from model.color import rgb_to_lab_np
-from model.colorizer import Colorizer, lightness, working_shape
+from model.colorizer import Colorizer, expand_chroma, lightness, working_shape
 from model.weights import WeightsError, save_network
 from model.generator import Generator
 from tests.conftest import held_out_old_print, synthetic_photo
@@ -131,11 +131,33 @@ def test_a_chroma_gain_in_the_weights_makes_the_same_net_more_colourful(tiny_che
     assert l_psnr(vivid(photo), photo) > 40  # colour only: the lightness is the photo's
 
 
+def test_a_repaired_photo_is_painted_at_the_weights_repaired_gain_and_others_are_not(tiny_checkpoint, tmp_path):
+    export(tiny_checkpoint, tmp_path / "plain.pt", chroma_gain=1.2)
+    export(tiny_checkpoint, tmp_path / "prints.pt", chroma_gain=1.2, repaired_gain=2.4)
+    plain, prints = Colorizer.load(tmp_path / "plain.pt"), Colorizer.load(tmp_path / "prints.pt")
+    _, old = held_out_old_print()
+    photo = Image.fromarray(old)
+    for restore in ("off", "on"):
+        request = plain.check(photo, restore=restore)
+        seen = plain.prepare(photo, request)
+        assert (seen.repair is not None and seen.repair["repaired"]) == (restore == "on")
+        ab_plain, ab_prints = (c.predict(c.prepare(photo, request)).ab_small for c in (plain, prints))
+        if restore == "off":  # not repaired: the photos' own gain
+            assert torch.equal(ab_plain, ab_prints)
+        else:  # repaired: twice as far from the mean colour as at 1.2
+            raw = plain._network(seen.l_small)
+            assert torch.allclose(ab_prints, expand_chroma(raw, 2.4), atol=1e-6)
+            assert torch.allclose(ab_plain, expand_chroma(raw, 1.2), atol=1e-6)
+            mean = raw.mean(dim=(2, 3), keepdim=True)
+            assert (ab_prints - mean).abs().mean() > 1.5 * (ab_plain - mean).abs().mean()
+
+
+@pytest.mark.parametrize("key", ["chroma_gain", "repaired_chroma_gain"])
 @pytest.mark.parametrize("gain", [0, -1, 9.0, "2", True])
-def test_a_bad_chroma_gain_in_the_weights_is_refused(tmp_path, gain):
+def test_a_bad_chroma_gain_in_the_weights_is_refused(tmp_path, gain, key):
     path = tmp_path / "bad.pt"
-    save_network(Generator(base_channels=4, levels=2), path, {"working_size": 64, "chroma_gain": gain})
-    with pytest.raises(WeightsError, match="chroma_gain"):
+    save_network(Generator(base_channels=4, levels=2), path, {"working_size": 64, key: gain})
+    with pytest.raises(WeightsError, match=f"has {key} "):
         Colorizer.load(path)
 
 

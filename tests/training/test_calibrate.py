@@ -1,11 +1,13 @@
+import re
+import shutil
 from pathlib import Path
 
 import pytest
-import torch
 
 from model.colorizer import Colorizer
-from tests.conftest import bins_checkpoint
-from training.calibrate import calibrate, main, shortfalls, suggest, weights_beside
+from tests.conftest import SHARED_TRAIN, bins_checkpoint
+from training.calibrate import calibrate, least_keeping, main, shortfalls, suggest, weights_beside
+from training.data import list_images, split_paths
 from training.evaluate import evaluate
 
 
@@ -91,3 +93,38 @@ def test_a_gain_sweep_runs_the_network_once_per_photo_and_hint_count(tiny_weight
     assert swept["gains"]["2"]["hints"]["3"] == alone["hints"]["3"]
     assert swept["gains"]["1"]["ours"]["psnr"] != alone["ours"]["psnr"]  # and the gains do differ
     assert "photo 2/2" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # repairs real photos, twice a gain: the whole run has it
+def test_old_prints_choose_the_gain_of_the_photos_the_repair_changes(tiny_checkpoint, tmp_path, capsys):
+    """--old-prints: the same training photos made old and colorized with restore auto, those repaired at each
+    gain; the least gain that keeps --keep-colour of the clean photos' colour is suggested, in the export command
+    beside the clean photos' gain."""
+    if not SHARED_TRAIN.is_dir():
+        pytest.skip(f"the shared photos are not at {SHARED_TRAIN}")  # auto's gate takes real photos made old
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for path in split_paths(list_images(SHARED_TRAIN), 0.25)[0][:4]:  # the tiny run's training share, by name
+        shutil.copy(path, folder / path.name)
+    main([str(tiny_checkpoint), "--images", str(folder), "--photos", "4", "--hints", "0", "--gains", "1",
+          "--old-prints", "--repaired-gains", "1,2,3", "--keep-colour", "1.15", "--min-gain", "-100"])
+    out = capsys.readouterr().out
+    assert int(re.search(r"old prints: (\d) of 4 repaired", out)[1]) >= 1
+    table = {float(cells[0]): cells for cells in (line.split() for line in out.splitlines())
+             if len(cells) == 8 and re.fullmatch(r"[123]\.00", cells[0])}
+    colour, share = ({gain: float(cells[i].rstrip("%")) for gain, cells in table.items()} for i in (3, 5))
+    assert sorted(table) == [1.0, 2.0, 3.0] and colour[1.0] < colour[2.0] < colour[3.0]  # more colour where repaired
+    kept = [gain for gain in sorted(table) if share[gain] >= 115]  # the tiny net: 104%, 126%, 151%
+    assert kept and kept[0] > 1, "the tiny net should need a gain above 1 to keep 115% of the clean photos' colour"
+    assert f"suggested for repaired photos: --repaired-gain {kept[0]:g} " in out
+    assert f"python -m training.export {tiny_checkpoint} {tiny_checkpoint.parent / 'colorizer.pt'} --chroma-gain 1 " \
+           f"--repaired-gain {kept[0]:g}" in out
+
+
+def test_the_repaired_gain_is_the_least_that_keeps_the_colour_asked_above_the_psnr_floor():
+    rows = [{"repaired_gain": g, "clean_share": share, "psnr": psnr, "psnr_gray": 24.0}
+            for g, share, psnr in ((1.0, 0.75, 26.0), (1.2, 0.86, 25.8), (1.4, 0.92, 25.5), (1.6, 0.99, 24.4))]
+    assert least_keeping(rows, 0.9, 0.6)["repaired_gain"] == 1.4
+    assert least_keeping(rows, 0.85, 0.6)["repaired_gain"] == 1.2
+    assert least_keeping(rows, 0.95, 0.6) is None  # 1.6 keeps it, but only 0.4 dB above gray
+    assert least_keeping(rows, 0.95, 0.3)["repaired_gain"] == 1.6

@@ -167,11 +167,18 @@ def test_export_can_set_the_working_size_the_colorizer_uses(tiny_checkpoint, tmp
         export(tiny_checkpoint, tmp_path / "bad.pt", working_size=4)
 
 
-def test_export_records_the_chroma_gain_and_refuses_a_bad_one(tiny_checkpoint, tmp_path):
+def test_export_records_the_chroma_gains_and_refuses_a_bad_one(tiny_checkpoint, tmp_path):
     assert export(tiny_checkpoint, tmp_path / "d.pt")["chroma_gain"] == 1.0
-    assert export(tiny_checkpoint, tmp_path / "w.pt", chroma_gain=1.8)["chroma_gain"] == 1.8
-    assert Colorizer.load(tmp_path / "w.pt").chroma_gain == 1.8
+    info = export(tiny_checkpoint, tmp_path / "w.pt", chroma_gain=1.8)
+    assert info["chroma_gain"] == 1.8 and "repaired_chroma_gain" not in info  # recorded only when given ...
+    loaded = Colorizer.load(tmp_path / "w.pt")
+    assert loaded.chroma_gain == loaded.repaired_gain == 1.8  # ... else repaired photos get the photos' own
     for bad in (0.0, -1.0, 5.0):
         with pytest.raises(ValueError, match="--chroma-gain"):
             export(tiny_checkpoint, tmp_path / "bad.pt", chroma_gain=bad)
+        with pytest.raises(ValueError, match="--repaired-gain"):
+            export(tiny_checkpoint, tmp_path / "bad.pt", repaired_gain=bad)
     assert not (tmp_path / "bad.pt").exists()
+    assert export(tiny_checkpoint, tmp_path / "r.pt", chroma_gain=1.2, repaired_gain=1.5)["repaired_chroma_gain"] == 1.5
+    loaded = Colorizer.load(tmp_path / "r.pt")
+    assert (loaded.chroma_gain, loaded.repaired_gain) == (1.2, 1.5)
