@@ -1,10 +1,35 @@
+import copy
 import io
+from pathlib import Path
 
 import pytest
 from PIL import Image
 
+import model.colorizer
 from app import create_app
 from tests.conftest import synthetic_photo
+
+
+@pytest.fixture(scope="session", autouse=True)
+def weights_read_once_a_session():
+    """Every app test makes its own app, and reading a weights file (TorchScript, frozen, checked on a probe)
+    was a sixth of the fast run: here a file is read once, and each Colorizer gets the same frozen network (it
+    keeps no state), its own info and its own memory. Reading weights is tested in tests/model, file by file."""
+    real, read = model.colorizer.load_network_and_encoder, {}
+
+    def read_once(path, device, precision):
+        if not Path(path).is_file():
+            return real(path, device, precision)  # its message for a missing file
+        stat = Path(path).stat()
+        key = (str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size, str(device), precision)
+        if key not in read:
+            read[key] = real(path, device, precision)
+        network, info, encoder = read[key]
+        return network, copy.deepcopy(info), encoder
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(model.colorizer, "load_network_and_encoder", read_once)
+        yield
 
 
 @pytest.fixture

@@ -210,7 +210,7 @@ def running_with_progress(client, job_id: str) -> dict:
 def test_a_job_reports_progress_then_its_result_is_the_colorized_video(backend, make_app):
     app = make_app(backend.queue(0))  # embedded: a worker thread in this process; Redis: the two worker processes
     client = app.test_client()
-    response = post_video(client, synthetic_video(20), "old film.mp4")
+    response = post_video(client, synthetic_video(12), "old film.mp4")
     assert response.status_code == 202
     job_id = response.json["id"]
     assert response.json["url"] == response.headers["Location"] == f"/videos/{job_id}"
@@ -218,18 +218,18 @@ def test_a_job_reports_progress_then_its_result_is_the_colorized_video(backend, 
     while not seen or seen[-1]["state"] in ("queued", "running"):
         seen.append(state(client, job_id))
         time.sleep(0.1)
-    assert seen[0]["state"] in ("queued", "running") and seen[0]["frames_total"] == 20
-    during = [s for s in seen if s["state"] == "running" and 0 < s["frames_done"] < 20]
+    assert seen[0]["state"] in ("queued", "running") and seen[0]["frames_total"] == 12
+    during = [s for s in seen if s["state"] == "running" and 0 < s["frames_done"] < 12]
     assert during, "progress was never visible while the job ran"
     assert all(isinstance(s["seconds_left"], (int, float)) and s["seconds_left"] >= 0 for s in during)
     assert [s["frames_done"] for s in during] == sorted(s["frames_done"] for s in during)
     final = seen[-1]
     assert final["state"] == "done", final
-    assert final["frames_done"] == final["frames_total"] == 20 and final["result"] == f"/videos/{job_id}/result"
+    assert final["frames_done"] == final["frames_total"] == 12 and final["result"] == f"/videos/{job_id}/result"
     with client.get(final["result"]) as download:
         assert download.status_code == 200 and download.mimetype == "video/mp4"
         assert download.headers["Content-Disposition"] == 'inline; filename="old_film-color.mp4"'
-        assert frames_of(download.data) == (20, (64, 48))
+        assert frames_of(download.data) == (12, (64, 48))
     # the upload is gone once the job ended; the result stays until it expires
     assert [p.name for p in (backend.queue_folder(0) / job_id).iterdir()] == ["result.mp4"]
 
