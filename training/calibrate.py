@@ -44,13 +44,11 @@ import torch
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio
 
-from model.color import gray8_of_rgb8, rgb_to_lab_np
 from model.colorizer import Colorizer
 from model.weights import PRECISIONS
 from training.config import TrainConfig
-from training.data import list_images, open_rgb, split_paths, spread
-from training.degrade import made_old
-from training.evaluate import colorfulness, colour_only, evaluate, gray_version, source_of
+from training.data import list_images, split_paths, spread
+from training.evaluate import colorfulness, colour_only, evaluate, gray_version, made_old_photo, source_of
 from training.export import export
 from training.progress import Progress
 
@@ -109,10 +107,7 @@ def calibrate_repaired(checkpoint_path: Path, paths: list[Path], setting: dict, 
         base = Colorizer.load(weights, precision=precision).at_operating_point(setting["chroma_gain"])
         variants = {gain: base.at_operating_point(setting["chroma_gain"], gain) for gain in gains}  # one memory
         for path in paths:
-            original = np.asarray(open_rgb(path))
-            lab = rgb_to_lab_np(original)
-            clean = gray8_of_rgb8(*(np.ascontiguousarray(original[..., c]) for c in range(3)))
-            old, _ = made_old(clean, Path(path).name)
+            original, lab, clean, old = made_old_photo(path)
             clean_colour.append(colorfulness(colour_only(np.asarray(base(Image.fromarray(clean), restore="off")),
                                                          lab)))
             originals.append(colorfulness(original))

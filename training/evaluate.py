@@ -310,6 +310,14 @@ def colour_only(result: np.ndarray, original_lab: np.ndarray) -> np.ndarray:
     return (lab_to_rgb_np(lab) * 255).round().astype(np.uint8)
 
 
+def made_old_photo(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A colour photo's path -> (its (H, W, 3) uint8 RGB, its Lab, its uint8 gray, that gray made old by
+    training.degrade.made_old, seeded by the file's name: the same in every run and tool)."""
+    original = np.asarray(open_rgb(path))
+    clean = gray8_of_rgb8(*(np.ascontiguousarray(original[..., c]) for c in range(3)))
+    return original, rgb_to_lab_np(original), clean, made_old(clean, Path(path).name)[0]
+
+
 def evaluate_degraded(colorizer: Colorizer, paths: list[Path], size: int | None = None,
                       sheet: Path | None = None) -> dict:
     """Each condition of DEGRADE_CONDITIONS on each photo: colour PSNR and colourfulness of the colour-only image,
@@ -319,10 +327,7 @@ def evaluate_degraded(colorizer: Colorizer, paths: list[Path], size: int | None 
     sheet_rows = set(spread(len(paths), DEGRADE_SHEET_ROWS))
     progress = Progress(len(paths), "photo")
     for index, path in enumerate(paths):
-        original = np.asarray(open_rgb(path))
-        original_lab = rgb_to_lab_np(original)
-        clean = gray8_of_rgb8(*(np.ascontiguousarray(original[..., c]) for c in range(3)))
-        old, _ = made_old(clean, Path(path).name)
+        original, original_lab, clean, old = made_old_photo(path)
         grays = {"clean": clean, "old": old}
         clean_l = lightness(Image.fromarray(clean))
         results = {}

@@ -21,7 +21,6 @@ import json
 import math
 import random
 import sys
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +31,7 @@ from model.damage import DEFAULT_DETECTOR, INFO_FILE, DamageDetector, DetectorEr
 from model.files import atomic_write
 from model.weights import quiet_jit
 from training.data import list_images, split_paths
-from training.degrade import DAMAGE_KINDS, EVALUATION_KINDS, degrade
+from training.degrade import DAMAGE_KINDS, EVALUATION_KINDS, made_old
 from training.progress import Progress
 from training.train_damage import gray_photo
 
@@ -46,10 +45,6 @@ SEED = 0  # the draw of the three groups and the network's initial weights
 def evidence_of(gray8: np.ndarray, detector: DamageDetector) -> dict:
     """A photo's gate_evidence, measured by model.restore.detect itself."""
     return repair.detect(gray8, detector)[1]["evidence"]
-
-
-def damaged(gray8: np.ndarray, name: str, kinds: tuple[str, ...]) -> np.ndarray:
-    return degrade(gray8, zlib.crc32(f"fit_gate {' '.join(kinds)} {name}".encode()), chance=1, kinds=kinds)[0]
 
 
 def groups(paths: list[Path], clean: int, damaged_photos: int, calibration: int) -> tuple[list, list, list]:
@@ -73,7 +68,9 @@ def collect(fit_clean, to_damage, calibration, detector, quiet=False) -> dict:
     for path in to_damage:
         gray8 = gray_photo(path)
         for name, kinds in DAMAGED_SETS.items():
-            found[name].append(evidence_of(damaged(gray8, path.name, kinds), detector))
+            # made old with seeds of its own (not the ones bench.restore's photo names give)
+            old, _ = made_old(gray8, f"fit_gate {' '.join(kinds)} {path.name}", kinds)
+            found[name].append(evidence_of(old, detector))
             progress.update()
     return found
 
