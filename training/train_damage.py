@@ -2,6 +2,9 @@
 
     python -m training.train_damage --data ../shared/data/train --out runs/damage [--steps 6000] [--resume]
     python -m training.train_damage --data ../shared/data/train --out runs/damage --export weights/damage.pt
+    python -m training.train_damage --data ../shared/data/train --mine runs/negatives.json [--mine-detector FILE]
+    python -m training.train_damage ... --init runs/damage/checkpoint.pt --negatives runs/negatives.json
+                                        --negative-chance 0.5
 
 Each crop: a photo of the training split (the share held out is the colorizer's, --val-fraction, so the photos
 bench.restore scores on are never seen), scaled by a random factor (damage from 1 to about 6 px wide, as the
@@ -10,6 +13,11 @@ thin, dark and high-contrast like a scratch), then made old with some of trainin
 with the chance --look-chance) and, most of the time, at least one of scratches, dust and cracks. degrade's mask of
 the pixels the damage moved is the label. A share of the crops (--clean-chance) has no damage at all, so that the
 detector learns to answer "nothing" too.
+
+Hard negatives: `--mine` asks a detector (the shipped one by default) for what it would fill on clean photos of the
+training split (every such pixel a false alarm: tile joints, window bars, railings, seams, the edges of sharp
+things) and writes where; a run given that file (`--negatives`) centres a share of its crops (--negative-chance)
+on those spots, damage added as to any crop, so that the detector learns to tell them from scratches.
 
 The run folder holds checkpoint.pt (a plain dict: net, optimizer, step, config; written atomically), log.txt-like
 progress on stderr, and --export writes the TorchScript detector (atomically) with its operating point: "sure", the
@@ -68,6 +76,8 @@ class DamageConfig:
     workers: int = 1  # data loader processes
     checkpoint_every: int = 250
     init: str = ""  # start from this run's checkpoint.pt (the net only; a fine-tune with other settings)
+    negatives: str = ""  # a file of hard negatives (--mine writes one): real detail a detector took for damage
+    negative_chance: float = 0.0  # share of crops centred on one of them (damage is added as to any crop)
 
 
 def add_text(gray: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -94,8 +104,10 @@ def gray_photo(path: Path) -> np.ndarray:
     return gray8_of_rgb8(*(np.ascontiguousarray(rgb[..., c]) for c in range(3)))
 
 
-def damaged_crop(gray: np.ndarray, rng: np.random.Generator, config: DamageConfig) -> tuple[np.ndarray, np.ndarray]:
-    """A photo's gray -> ((crop, crop) uint8 made old, (crop, crop) bool damage mask)."""
+def damaged_crop(gray: np.ndarray, rng: np.random.Generator, config: DamageConfig,
+                 focus: tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A photo's gray -> ((crop, crop) uint8 made old, (crop, crop) bool damage mask). focus: a point (y, x) of the
+    photo the crop is to hold (within a quarter crop of its centre), else the crop is anywhere."""
     height, width = gray.shape
     low = max(1.0, config.crop / min(height, width))
     zoom = math.exp(rng.uniform(math.log(low), math.log(max(low, config.max_zoom))))
@@ -110,24 +122,74 @@ def damaged_crop(gray: np.ndarray, rng: np.random.Generator, config: DamageConfi
     degraded, mask = degrade(gray, rng, chance=1, kinds=tuple(kinds))
     top = int(rng.integers(0, size[1] - config.crop + 1))
     left = int(rng.integers(0, size[0] - config.crop + 1))
+    if focus is not None:
+        jitter = rng.uniform(-config.crop / 4, config.crop / 4, 2)
+        y, x = (focus[i] * size[1 - i] / gray_size + jitter[i] - config.crop / 2
+                for i, gray_size in enumerate((height, width)))
+        top = int(np.clip(round(y), 0, size[1] - config.crop))
+        left = int(np.clip(round(x), 0, size[0] - config.crop))
     window = (slice(top, top + config.crop), slice(left, left + config.crop))
     return degraded[window], mask[window]
 
 
 class DamagedCrops(Dataset):
-    """Item i: a crop made old with a generator seeded by (seed, i), so a resumed run sees what it would have."""
+    """Item i: a crop made old with a generator seeded by (seed, i), so a resumed run sees what it would have; with
+    negatives (hard_negatives' spots), a share config.negative_chance of the crops is centred on one of them."""
 
-    def __init__(self, paths: list[Path], config: DamageConfig, length: int, start: int = 0):
+    def __init__(self, paths: list[Path], config: DamageConfig, length: int, start: int = 0,
+                 negatives: list[tuple[Path, float, float]] = ()):
         self.paths, self.config, self.length, self.start = paths, config, length, start
+        self.negatives = list(negatives)
 
     def __len__(self) -> int:
         return self.length - self.start
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         rng = np.random.default_rng((self.config.seed, self.start + index))
-        gray = gray_photo(self.paths[int(rng.integers(len(self.paths)))])
-        crop, mask = damaged_crop(gray, rng, self.config)
+        if self.negatives and rng.random() < self.config.negative_chance:
+            path, y, x = self.negatives[int(rng.integers(len(self.negatives)))]
+            crop, mask = damaged_crop(gray_photo(path), rng, self.config, focus=(y, x))
+        else:
+            gray = gray_photo(self.paths[int(rng.integers(len(self.paths)))])
+            crop, mask = damaged_crop(gray, rng, self.config)
         return torch.from_numpy(crop)[None].float().div_(255), torch.from_numpy(mask)[None].float()
+
+
+# ---- hard negatives: real detail a detector takes for damage ----
+
+MAX_SPOTS = 20  # per photo
+
+
+def hard_negatives(detector, paths: list[Path]) -> list[tuple[Path, float, float]]:
+    """(photo, y, x) of each defect model.restore would fill on these clean photos (every one a false alarm): the
+    tile joints, window bars, edges and wires the detector takes for scratches. At most MAX_SPOTS a photo, the
+    largest first."""
+    from model.restore import detection_copy, find_defects
+    spots = []
+    for path in paths:
+        small, scale = detection_copy(gray_photo(path))
+        mask = find_defects(small, detector)[0]
+        count, _, stats, centres = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
+        for index in np.argsort(-stats[1:, cv2.CC_STAT_AREA])[:MAX_SPOTS] + 1:
+            spots.append((path, float(centres[index, 1] / scale), float(centres[index, 0] / scale)))
+    return spots
+
+
+def write_negatives(spots: list[tuple[Path, float, float]], data: Path, destination: Path, about: dict) -> None:
+    rows = [[path.relative_to(data).as_posix(), round(y, 1), round(x, 1)] for path, y, x in spots]
+    text = json.dumps({**about, "spots": rows})
+    atomic_write(destination, lambda tmp: tmp.write_text(text))
+
+
+def read_negatives(source: Path, data: Path, allowed: set[Path]) -> list[tuple[Path, float, float]]:
+    """The spots of a --mine file whose photos are among `allowed` (the training split: a held-out photo is never
+    trained on, whatever the file says)."""
+    try:
+        rows = json.loads(source.read_text())["spots"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise SystemExit(f"error: {source} is not a file of hard negatives written by --mine ({error})") from None
+    spots = [(data / name, float(y), float(x)) for name, y, x in rows]
+    return [spot for spot in spots if spot[0] in allowed]
 
 
 def learning_rate(step: int, config: DamageConfig) -> float:
@@ -155,7 +217,12 @@ def train(config: DamageConfig, resume: bool) -> Path:
     paths = split_paths(list_images(Path(config.data)), config.val_fraction)[0]
     print(f"{len(paths)} training photos; detector of {count_parameters(net):,} parameters; "
           f"{default_precision()} on the CPU", flush=True)
-    crops = DamagedCrops(paths, config, config.steps * config.batch_size, start=step * config.batch_size)
+    negatives = read_negatives(Path(config.negatives), Path(config.data), set(paths)) if config.negatives else []
+    if negatives:
+        print(f"{len(negatives)} hard negatives from {config.negatives}, in {config.negative_chance:.0%} of the "
+              "crops", flush=True)
+    crops = DamagedCrops(paths, config, config.steps * config.batch_size, start=step * config.batch_size,
+                         negatives=negatives)
     loader = DataLoader(crops, batch_size=config.batch_size, num_workers=config.workers,
                         persistent_workers=config.workers > 0)
     loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(config.pos_weight))
@@ -275,12 +342,27 @@ def main(argv: list | None = None) -> int:
     parser.add_argument("--resume", action="store_true", help="go on from the run folder's checkpoint")
     parser.add_argument("--export", type=Path, help="write the run's detector here (after training, or alone "
                         "when the run has finished) with its operating point")
+    parser.add_argument("--mine", type=Path, help="write the hard negatives of --mine-photos clean training-split "
+                        "photos (what --mine-detector fills on them) to this file for --negatives, and stop")
+    parser.add_argument("--mine-detector", type=Path, help="the detector file --mine asks (default: the shipped one)")
+    parser.add_argument("--mine-photos", type=int, default=3000)
     parser.add_argument("--operating-photos", type=int, default=100, help="training-split photos the operating "
                         "point is read on")
     args = parser.parse_args(argv)
     config = DamageConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(DamageConfig)})
     if not config.data or not Path(config.data).is_dir():
         parser.error(f"--data must be a folder of photos, got {config.data!r}")
+    if args.mine:
+        from model.damage import DEFAULT_DETECTOR, DamageDetector
+        detector = DamageDetector.load(args.mine_detector or DEFAULT_DETECTOR)
+        paths = split_paths(list_images(Path(config.data)), config.val_fraction)[0]
+        rng = np.random.default_rng(config.seed)
+        chosen = sorted(paths[i] for i in rng.choice(len(paths), min(args.mine_photos, len(paths)), replace=False))
+        spots = hard_negatives(detector, chosen)
+        write_negatives(spots, Path(config.data), args.mine, {"detector": str(args.mine_detector or DEFAULT_DETECTOR),
+                                                               "photos": len(chosen)})
+        print(f"{len(spots)} hard negatives on {len(chosen)} clean photos written to {args.mine}")
+        return 0
     if not config.out:
         parser.error("--out: the run folder is needed")
     checkpoint = Path(config.out) / CHECKPOINT

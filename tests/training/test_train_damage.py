@@ -2,6 +2,7 @@
 an export the detector loads."""
 import json
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -76,3 +77,53 @@ def test_a_run_folder_in_use_is_not_started_over(photo_folder, tmp_path, capsys)
         assert stop.value.code == 2
         assert "already holds a run at step 1: add --resume" in capsys.readouterr().err
     assert (run / "checkpoint.pt").read_bytes() == before and not (tmp_path / "d.pt").exists()
+
+
+def test_a_crop_with_a_focus_holds_that_point_of_the_photo():
+    photo = np.zeros((180, 400), np.uint8)
+    photo[150:156, 340:346] = 255  # a bright mark far from the middle
+    config = DamageConfig(crop=96, max_zoom=1.5, clean_chance=1.0, text_chance=0.0, look_chance=0.0)
+    for seed in range(6):
+        crop, _ = damaged_crop(photo, np.random.default_rng(seed), config, focus=(153, 343))
+        assert crop.max() > 200  # the mark is in the crop
+    held = sum(damaged_crop(photo, np.random.default_rng(seed), config)[0].max() > 200 for seed in range(6))
+    assert held < 6  # without a focus the crop is anywhere
+
+
+class _Lines:
+    """A detector that is sure of every dark pixel (a clean photo's dark lines are its false alarms)."""
+    sure = 0.5
+
+    def __call__(self, gray8):
+        return (gray8 < 40).astype(np.float32)
+
+
+def test_hard_negatives_are_where_a_detector_fires_on_a_clean_photo_and_stay_in_the_training_split(tmp_path):
+    photo = np.full((120, 160), 200, np.uint8)
+    photo[30, 20:140] = 0  # a thin dark line, a window bar's look
+    path = tmp_path / "bars.png"
+    cv2.imwrite(str(path), photo)
+    spots = train_damage.hard_negatives(_Lines(), [path])
+    assert len(spots) == 1
+    found, y, x = spots[0]
+    assert found == path and abs(y - 30) < 2 and abs(x - 79.5) < 3
+    train_damage.write_negatives(spots, tmp_path, tmp_path / "negatives.json", {"photos": 1})
+    assert train_damage.read_negatives(tmp_path / "negatives.json", tmp_path, {path}) == [(path, 30.0, 79.5)]
+    assert train_damage.read_negatives(tmp_path / "negatives.json", tmp_path, set()) == []  # a held-out photo
+
+
+def test_mine_writes_negatives_that_a_run_trains_on(photo_folder, tmp_path, capsys):
+    negatives = tmp_path / "negatives.json"
+    assert train_damage.main(["--data", str(photo_folder), "--mine", str(negatives), "--mine-photos", "6"]) == 0
+    assert json.loads(negatives.read_text())["photos"] == 6
+    # a file with a spot on a photo of the training split: the run says how many it trains on
+    train = sorted(photo_folder.glob("*.jpg"))[3]
+    negatives.write_text(json.dumps({"spots": [[train.name, 20.0, 30.0]]}))
+    run = ["--data", str(photo_folder), "--out", str(tmp_path / "run"), "--batch-size", "2", "--crop", "64",
+           "--workers", "0", "--steps", "1", "--negatives", str(negatives), "--negative-chance", "1", "--val-fraction",
+           "0.01"]
+    assert train_damage.main(run) == 0
+    assert "1 hard negatives" in capsys.readouterr().out
+    negatives.write_text("not json")
+    with pytest.raises(SystemExit, match="not a file of hard negatives"):
+        train_damage.main(run[:3] + [str(tmp_path / "run2")] + run[4:])
