@@ -23,8 +23,8 @@ from model.weights import default_precision, quiet_jit
 
 INFO_FILE = "damage.json"
 FORMAT = 1
-STRIDE = 8  # three halvings: a photo is padded to a multiple of this
-WIDTHS = (12, 24, 48, 64)  # channels at full, 1/2, 1/4 and 1/8 resolution
+WIDTHS = (12, 24, 48, 64)  # channels at full, 1/2, 1/4 and 1/8 resolution (a file may hold other widths and levels)
+STRIDE = 2 ** (len(WIDTHS) - 1)  # a photo is padded to a multiple of this (a file's own: info["stride"])
 _INSTALLED = Path(__file__).resolve().parent / "shipped" / "damage.pt"
 _CHECKOUT = Path(__file__).resolve().parent.parent / "weights" / "damage.pt"
 DEFAULT_DETECTOR = _INSTALLED if _INSTALLED.exists() else _CHECKOUT  # installed, or in a checkout
@@ -37,11 +37,13 @@ def _block(inputs: int, outputs: int) -> nn.Sequential:
 
 
 class DamageNet(nn.Module):
-    """(B, 1, H, W) gray in [0, 1], H and W multiples of STRIDE -> (B, 1, H, W) logits of "this pixel is damage"."""
+    """(B, 1, H, W) gray in [0, 1], H and W multiples of its stride (2 to the number of halvings, one fewer than
+    widths) -> (B, 1, H, W) logits of "this pixel is damage"."""
 
     def __init__(self, widths: tuple[int, ...] = WIDTHS):
         super().__init__()
         self.widths = list(widths)
+        self.stride = 2 ** (len(widths) - 1)
         self.down = nn.ModuleList([_block(1, widths[0])] + [_block(widths[i - 1], widths[i])
                                                            for i in range(1, len(widths))])
         # the decoder, deepest level first: each takes the level below (upsampled) beside its own skip
@@ -64,7 +66,7 @@ class DamageNet(nn.Module):
 
 def save_detector(net: DamageNet, path: Path, info: dict) -> None:
     """Scripts net (in eval mode, float32: it is small) and writes it with info. Not atomic: see model.files."""
-    info = {"format": FORMAT, "stride": STRIDE, "widths": net.widths, **info}
+    info = {"format": FORMAT, "stride": net.stride, "widths": net.widths, **info}
     with quiet_jit():
         scripted = torch.jit.script(net.eval())
         torch.jit.save(scripted, str(path), _extra_files={INFO_FILE: json.dumps(info, indent=2)})
@@ -81,6 +83,7 @@ class DamageDetector:
         self.network = network
         self.info = info
         self.sure = float(info.get("sure", 0.5))  # the probability model.restore takes as damage
+        self.stride = int(info.get("stride", STRIDE))
         # bfloat16 where the CPU computes it natively (about twice as fast), else float32
         self.precision = default_precision()
         self._lock = threading.Lock()
@@ -109,7 +112,7 @@ class DamageDetector:
     def __call__(self, gray8: np.ndarray) -> np.ndarray:
         """(H, W) uint8 -> (H, W) float32 probability of damage."""
         height, width = gray8.shape
-        pad_h, pad_w = -height % STRIDE, -width % STRIDE
+        pad_h, pad_w = -height % self.stride, -width % self.stride
         x = torch.from_numpy(gray8.astype(np.float32)).div_(255)[None, None]  # a copy: the input may be read-only
         if pad_h or pad_w:
             x = nn.functional.pad(x, (0, pad_w, 0, pad_h), mode="replicate")

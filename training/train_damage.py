@@ -38,7 +38,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from model.color import gray8_of_rgb8
-from model.damage import DamageNet, save_detector
+from model.damage import WIDTHS, DamageNet, save_detector
 from model.files import atomic_write
 from model.generator import count_parameters
 from model.weights import default_precision
@@ -75,9 +75,20 @@ class DamageConfig:
     seed: int = 0
     workers: int = 1  # data loader processes
     checkpoint_every: int = 250
+    widths: str = ",".join(map(str, WIDTHS))  # the net's channels at full resolution and at each halving
     init: str = ""  # start from this run's checkpoint.pt (the net only; a fine-tune with other settings)
     negatives: str = ""  # a file of hard negatives (--mine writes one): real detail a detector took for damage
     negative_chance: float = 0.0  # share of crops centred on one of them (damage is added as to any crop)
+
+    def net_widths(self) -> tuple[int, ...]:
+        """The widths as numbers; ValueError when they are not two or more positive channel counts."""
+        try:
+            widths = tuple(int(part) for part in self.widths.split(","))
+        except ValueError:
+            widths = ()
+        if len(widths) < 2 or min(widths) < 1:
+            raise ValueError(f"--widths must be two or more channel counts like 12,24,48,64, got {self.widths!r}")
+        return widths
 
 
 def add_text(gray: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -202,7 +213,7 @@ def train(config: DamageConfig, resume: bool) -> Path:
     run = Path(config.out)
     run.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
-    net = DamageNet()
+    net = DamageNet(config.net_widths())
     optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     step = 0
     if config.init and not (resume and (run / CHECKPOINT).exists()):
@@ -275,7 +286,8 @@ class _Eager:
     def __call__(self, gray8: np.ndarray) -> np.ndarray:
         height, width = gray8.shape
         x = torch.from_numpy(gray8.astype(np.float32) / 255)[None, None]
-        x = torch.nn.functional.pad(x, (0, -width % 8, 0, -height % 8), mode="replicate")
+        stride = self.net.stride
+        x = torch.nn.functional.pad(x, (0, -width % stride, 0, -height % stride), mode="replicate")
         return torch.sigmoid(self.net(x))[0, 0, :height, :width].numpy()
 
 
@@ -311,7 +323,7 @@ def evidence_bar(net: DamageNet, sure: float, paths: list[Path], clean_share: fl
 def export(checkpoint: Path, destination: Path, photos: int) -> None:
     state = torch.load(checkpoint, map_location="cpu", weights_only=False)
     config = DamageConfig(**state["config"])
-    net = DamageNet()
+    net = DamageNet(config.net_widths())
     net.load_state_dict(state["net"])
     paths = split_paths(list_images(Path(config.data)), config.val_fraction)[0]
     chosen = [paths[i] for i in np.random.default_rng(1234).choice(len(paths), min(photos, len(paths)), False)]
@@ -352,6 +364,12 @@ def main(argv: list | None = None) -> int:
     config = DamageConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(DamageConfig)})
     if not config.data or not Path(config.data).is_dir():
         parser.error(f"--data must be a folder of photos, got {config.data!r}")
+    try:
+        stride = 2 ** (len(config.net_widths()) - 1)
+    except ValueError as error:
+        parser.error(str(error))
+    if config.crop % stride:
+        parser.error(f"--crop must be a multiple of {stride} for a net of {len(config.net_widths())} levels")
     if args.mine:
         from model.damage import DEFAULT_DETECTOR, DamageDetector
         detector = DamageDetector.load(args.mine_detector or DEFAULT_DETECTOR)

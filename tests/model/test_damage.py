@@ -156,6 +156,13 @@ def test_a_saved_detector_loads_and_keeps_its_operating_point(tmp_path):
     assert detector(np.zeros((30, 41), np.uint8)).shape == (30, 41)
 
 
+def test_a_detector_with_more_levels_pads_photos_to_its_own_stride(tmp_path):
+    save_detector(DamageNet(widths=(4, 8, 8, 8, 8)), tmp_path / "d.pt", {"sure": 0.7})  # four halvings
+    detector = DamageDetector.load(tmp_path / "d.pt")
+    assert detector.stride == detector.info["stride"] == 16
+    assert detector(np.zeros((40, 41), np.uint8)).shape == (40, 41)  # 40 rows: a multiple of 8, not of 16
+
+
 def test_faces_are_looked_for_only_when_there_is_damage_to_keep_off_them():
     gray = portrait()
     nothing = Painted(np.zeros(gray.shape, np.float32))

@@ -66,6 +66,20 @@ def test_a_run_resumes_and_exports_a_detector_with_its_operating_point(photo_fol
     assert json.loads((run / "config.json").read_text())["steps"] == 3
 
 
+def test_a_run_trains_a_net_of_the_widths_asked(photo_folder, tmp_path):
+    common = ["--data", str(photo_folder), "--out", str(tmp_path / "run"), "--batch-size", "2", "--crop", "64",
+              "--workers", "0", "--steps", "1", "--widths", "4,6,8,8,10"]
+    assert train_damage.main(common + ["--export", str(tmp_path / "d.pt"), "--operating-photos", "2"]) == 0
+    detector = DamageDetector.load(tmp_path / "d.pt")
+    assert detector.info["widths"] == [4, 6, 8, 8, 10] and detector.stride == 16
+    for widths in ("4,x", "4"):
+        with pytest.raises(SystemExit) as stop:
+            train_damage.main(common[:-1] + [widths])
+        assert stop.value.code == 2
+    with pytest.raises(SystemExit):
+        train_damage.main(common[:6] + ["72"] + common[7:])  # 72 is no multiple of 16
+
+
 def test_a_run_folder_in_use_is_not_started_over(photo_folder, tmp_path, capsys):
     run = tmp_path / "run"
     common = ["--data", str(photo_folder), "--out", str(run), "--batch-size", "2", "--crop", "64", "--workers", "0"]
