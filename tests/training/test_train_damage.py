@@ -141,3 +141,12 @@ def test_mine_writes_negatives_that_a_run_trains_on(photo_folder, tmp_path, caps
     negatives.write_text("not json")
     with pytest.raises(SystemExit, match="not a file of hard negatives"):
         train_damage.main(run[:3] + [str(tmp_path / "run2")] + run[4:])
+
+
+def test_the_operating_point_meets_the_goals_on_every_kind_of_damage():
+    table = [(0.3, "old print", 0.96, 0.86), (0.3, "damage only", 0.80, 0.80),   # sharp photos: too imprecise
+             (0.4, "old print", 0.97, 0.84), (0.4, "damage only", 0.86, 0.76),   # both met
+             (0.5, "old print", 0.98, 0.80), (0.5, "damage only", 0.90, 0.70)]   # too little found
+    assert train_damage.best_threshold(table, goals=(0.85, 0.75)) == 0.4
+    # pooled with the old prints, 0.3 would have looked precise enough; alone, old prints would ask for 0.3
+    assert train_damage.best_threshold([row for row in table if row[1] == "old print"], goals=(0.85, 0.75)) == 0.3
