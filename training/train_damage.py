@@ -45,7 +45,8 @@ from model.files import atomic_write
 from model.generator import count_parameters
 from model.weights import default_precision
 from training.data import list_images, open_rgb, split_paths
-from training.degrade import DAMAGE_KINDS, EVALUATION_KINDS, KINDS, degrade, made_old
+from training.degrade import (DAMAGE_KINDS, EVALUATION_KINDS, KINDS, MASK_LEVELS, REFERENCE_SIDE, _blend, degrade,
+                              made_old)
 from training.progress import Progress
 
 CHECKPOINT = "checkpoint.pt"
@@ -81,6 +82,9 @@ class DamageConfig:
     init: str = ""  # start from this run's checkpoint.pt (the net only; a fine-tune with other settings)
     negatives: str = ""  # a file of hard negatives (--mine writes one): real detail a detector took for damage
     negative_chance: float = 0.0  # share of crops centred on one of them (damage is added as to any crop)
+    straight_chance: float = 0.0  # share of damaged crops with a scratch along the columns or rows as well (a film
+    # runs through the projector's gate: its scratches are vertical), crisp or antialiased: the hard negatives are
+    # mostly such lines (frames, bars, tile joints), which would teach the detector that no scratch is straight
 
     def net_widths(self) -> tuple[int, ...]:
         """The widths as numbers; ValueError when they are not two or more positive channel counts."""
@@ -142,7 +146,32 @@ def damaged_crop(gray: np.ndarray, rng: np.random.Generator, config: DamageConfi
         top = int(np.clip(round(y), 0, size[1] - config.crop))
         left = int(np.clip(round(x), 0, size[0] - config.crop))
     window = (slice(top, top + config.crop), slice(left, left + config.crop))
+    if config.straight_chance and any(kind in DAMAGE_KINDS for kind in kinds) and rng.random() < config.straight_chance:
+        return straight_scratch(degraded[window], mask[window], rng)
     return degraded[window], mask[window]
+
+
+def straight_scratch(gray8: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A scratch within 2 degrees of vertical (most of them) or horizontal, over half to all of the crop, bright or
+    dark, crisp or antialiased, drawn on a made-old crop, its pixels added to the mask."""
+    height, width = gray8.shape
+    scale = max(min(height, width), 1) / REFERENCE_SIDE
+    vertical = rng.random() < 0.7
+    angle = math.radians((90.0 if vertical else 0.0) + rng.uniform(-2, 2))
+    along = height if vertical else width
+    length = rng.uniform(0.5, 1.2) * along
+    start = (rng.uniform(0, width), rng.uniform(-0.2, 0.5) * height) if vertical else \
+        (rng.uniform(-0.2, 0.5) * width, rng.uniform(0, height))
+    end = (start[0] + length * math.cos(angle), start[1] + length * math.sin(angle))
+    canvas = np.zeros(gray8.shape, np.uint8)
+    shift = 4
+    points = [tuple(int(round(v * (1 << shift))) for v in point) for point in (start, end)]
+    cv2.line(canvas, points[0], points[1], 255, max(1, round(rng.uniform(1, 3) * scale)),
+             cv2.LINE_AA if rng.random() < 0.5 else cv2.LINE_8, shift)
+    before = gray8.astype(np.float32) / 255
+    after = _blend(before, canvas.astype(np.float32) / 255, rng)
+    scratched = np.clip(after * 255 + 0.5, 0, 255).astype(np.uint8)
+    return scratched, mask | (np.abs(scratched.astype(np.int16) - gray8) >= MASK_LEVELS)
 
 
 class DamagedCrops(Dataset):

@@ -150,3 +150,20 @@ def test_the_operating_point_meets_the_goals_on_every_kind_of_damage():
     assert train_damage.best_threshold(table, goals=(0.85, 0.75)) == 0.4
     # pooled with the old prints, 0.3 would have looked precise enough; alone, old prints would ask for 0.3
     assert train_damage.best_threshold([row for row in table if row[1] == "old print"], goals=(0.85, 0.75)) == 0.3
+
+
+def test_straight_scratches_run_along_the_columns_or_rows_and_are_labelled():
+    flat = np.full((160, 200), 120, np.uint8)
+    for seed in range(6):
+        scratched, mask = train_damage.straight_scratch(flat, np.zeros(flat.shape, bool), np.random.default_rng(seed))
+        assert mask.any() and (mask == (np.abs(scratched.astype(int) - 120) >= MASK_LEVELS)).all()
+        rows, columns = np.nonzero(mask)
+        long, across = sorted((np.ptp(rows), np.ptp(columns)), reverse=True)
+        assert long >= 60 and across <= 10  # a line within 2 degrees of an axis
+    config = DamageConfig(crop=96, clean_chance=0.0, text_chance=0.0, look_chance=0.0)
+    for seed in range(4):  # the crops' other damage is the same with and without it
+        plain = damaged_crop(gray(seed), np.random.default_rng(seed), config)[1]
+        config.straight_chance = 1.0
+        more = damaged_crop(gray(seed), np.random.default_rng(seed), config)[1]
+        config.straight_chance = 0.0
+        assert (more >= plain).all()
