@@ -57,6 +57,26 @@ def test_the_shipped_detector_finds_synthetic_damage():
     assert counts[0] / counts[1] >= 0.85 and counts[2] / counts[3] >= 0.75, counts
 
 
+def test_a_film_scratch_down_a_photo_is_found():
+    """Film runs through the gate of a camera or projector: its scratches are vertical. A detector trained against
+    real straight lines (window bars, tile joints) as hard negatives can learn that no scratch is straight."""
+    if not TRAIN.is_dir():
+        pytest.skip(f"the shared photos are not at {TRAIN}")
+    found = []
+    for path in split_paths(list_images(TRAIN), 0.05)[1][:8]:
+        gray = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+        height, width = gray.shape
+        for value, line_type in ((20, cv2.LINE_8), (255, cv2.LINE_8), (20, cv2.LINE_AA), (255, cv2.LINE_AA)):
+            coverage = np.zeros_like(gray)
+            cv2.line(coverage, (width // 2, height // 10), (width // 2 + 2, height - height // 10), 255, 1, line_type)
+            alpha = coverage.astype(np.float32) / 255
+            scratched = np.round(gray * (1 - alpha) + value * alpha).astype(np.uint8)
+            truth = np.abs(scratched.astype(int) - gray) >= 10
+            if truth.sum() > 20:
+                found.append((repair.detect(scratched)[0] & truth).sum() / truth.sum())
+    assert np.mean(found) >= 0.6, found
+
+
 def test_printed_letters_are_not_taken_for_damage():
     gray = np.asarray(synthetic_photo(7, (320, 240)).convert("L")).copy()
     letters = np.zeros_like(gray)
