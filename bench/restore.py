@@ -15,7 +15,8 @@ pixels within it of a detected one (pixels summed over photos). "auto" detects n
 for an old or damaged print (model.restore: the detector file's gate, training.fit_gate). Lightness: PSNR of Lab L
 (peak 100) against the clean photo's, repaired minus as damaged. Clean photos: how many of --clean-photos each mode changes at all. Faces: on
 the clean photos whose names say they are portraits (FACE_PREFIXES), the mean change of the gray inside the face
-boxes model.restore finds, under "on", in levels of 255.
+boxes model.restore finds, under "on", in levels of 255. Film scratches: a 1-px line down the middle of each photo
+(STRAIGHT_LINES: crisp or antialiased, dark or bright), the share of its pixels "on" fills.
 
 With --split validation only the photos training held out are used (the share is read from the weights file), as
 training.evaluate does, so neither the colorizer nor the damage detector (training.train_damage) saw them.
@@ -37,7 +38,7 @@ from model.color import lightness_of_uint8
 from model.damage import DamageDetector
 from model.weights import default_precision
 from training.data import held_out_by, list_images, spread
-from training.degrade import DAMAGE_KINDS, EVALUATION_KINDS, made_old
+from training.degrade import DAMAGE_KINDS, EVALUATION_KINDS, MASK_LEVELS, made_old
 from training.train_damage import gray_photo, near
 
 TOLERANCE = 2
@@ -66,11 +67,26 @@ def match(detected: np.ndarray, truth: np.ndarray, tolerance: int = TOLERANCE) -
 
 
 FACE_PREFIXES = ("utkface_", "facemask_", "ccp_")
+# a film's scratch: film runs through the camera's and the projector's gate top to bottom
+STRAIGHT_LINES = {"crisp, dark": (20, cv2.LINE_8), "crisp, bright": (255, cv2.LINE_8),
+                  "antialiased, dark": (20, cv2.LINE_AA), "antialiased, bright": (255, cv2.LINE_AA)}
+
+
+def film_scratch(gray: np.ndarray, value: int, line_type: int) -> tuple[np.ndarray, np.ndarray]:
+    """(H, W) uint8 gray -> (the gray with a 1-px line of `value` down its middle over 80% of its height, 2 px of
+    slant; the pixels it moved by MASK_LEVELS or more)."""
+    height, width = gray.shape
+    coverage = np.zeros_like(gray)
+    cv2.line(coverage, (width // 2, height // 10), (width // 2 + 2, height - height // 10), 255, 1, line_type)
+    alpha = coverage.astype(np.float32) / 255
+    scratched = np.round(gray * (1 - alpha) + value * alpha).astype(np.uint8)
+    return scratched, np.abs(scratched.astype(np.int16) - gray) >= MASK_LEVELS
 
 
 def score_photos(paths: list[Path], clean_paths: list[Path], detector=None) -> dict:
     """The counts and per-photo values every table below is made of (detector: the shipped one by default)."""
     counts = {(name, mode): np.zeros(4) for name in TEST_SETS for mode in ("on", "auto")}
+    straight = {name: np.zeros(2) for name in STRAIGHT_LINES}  # scratch pixels filled, scratch pixels
     taken = {name: 0 for name in TEST_SETS}
     gains = {(name, mode): [] for name in TEST_SETS for mode in ("on", "auto")}
     for path in paths:
@@ -85,6 +101,9 @@ def score_photos(paths: list[Path], clean_paths: list[Path], detector=None) -> d
             before = lightness_psnr(damaged, clean)
             for mode in ("on", "auto"):
                 gains[name, mode].append(lightness_psnr(repair.restore(damaged, mode, detector)[0], clean) - before)
+        for name, (value, line_type) in STRAIGHT_LINES.items():
+            scratched, truth = film_scratch(clean, value, line_type)
+            straight[name] += [(repair.detect(scratched, detector)[0] & truth).sum(), truth.sum()]
     clean_changed = {"auto": [], "on": []}  # the L PSNR of each clean photo a mode changed
     # per portrait with a face found, under "on": the gray's change in the face boxes, that of the fill alone, and
     # the share of face pixels filled
@@ -110,7 +129,7 @@ def score_photos(paths: list[Path], clean_paths: list[Path], detector=None) -> d
                 faces["fill_change"].append(float(np.abs(fill_only.astype(np.float32) - clean)[inside].mean()))
                 faces["filled"].append(float(mask[inside].mean()))
     return {"photos": len(paths), "clean_photos": len(clean_paths), "counts": counts, "taken": taken, "gains": gains,
-            "clean_changed": clean_changed, "faces": faces}
+            "clean_changed": clean_changed, "faces": faces, "straight": straight}
 
 
 def format_tables(scores: dict) -> str:
@@ -141,6 +160,10 @@ def format_tables(scores: dict) -> str:
                   f"| {change.mean():.2f} levels ({change.max():.2f}) | {np.mean(faces['fill_change']):.3f} levels "
                   f"({max(faces['fill_change']):.3f}) | {np.mean(faces['filled']):.4%} | "
                   f"{(change >= 1).sum()} of {faces['photos']} |"]
+    straight = scores["straight"]
+    lines += ["", "Film scratches (a 1-px line down the middle of each photo), share of its pixels filled under on", "",
+              "| " + " | ".join(straight) + " |", "|" + "---:|" * len(straight),
+              "| " + " | ".join(f"{found / max(total, 1):.2f}" for found, total in straight.values()) + " |"]
     return "\n".join(lines)
 
 

@@ -23,6 +23,15 @@ def test_prints_the_detector_and_clean_photo_tables(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "| old print | on | all |" in out and "| damage only | auto |" in out
     assert "| auto | " in out and " of 2 |" in out
+    assert "| crisp, dark | crisp, bright | antialiased, dark | antialiased, bright |" in out
+
+
+def test_a_film_scratch_runs_down_the_photo_and_is_labelled():
+    gray = np.full((100, 60), 120, np.uint8)
+    for value, line_type in bench.STRAIGHT_LINES.values():
+        scratched, truth = bench.film_scratch(gray, value, line_type)
+        rows, columns = np.nonzero(truth)
+        assert np.ptp(rows) >= 70 and np.ptp(columns) <= 4 and (np.abs(scratched[~truth].astype(int) - 120) < 10).all()
 
 
 def test_timing_runs_on_a_small_scan(capsys):

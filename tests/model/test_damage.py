@@ -4,6 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
+from bench.restore import STRAIGHT_LINES, film_scratch
 from model import restore as repair
 from model.damage import DamageDetector, DamageNet, DetectorError, save_detector, shipped_detector
 from tests.conftest import SHARED_TRAIN, synthetic_photo
@@ -65,13 +66,8 @@ def test_a_film_scratch_down_a_photo_is_found():
     found = []
     for path in split_paths(list_images(TRAIN), 0.05)[1][:8]:
         gray = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-        height, width = gray.shape
-        for value, line_type in ((20, cv2.LINE_8), (255, cv2.LINE_8), (20, cv2.LINE_AA), (255, cv2.LINE_AA)):
-            coverage = np.zeros_like(gray)
-            cv2.line(coverage, (width // 2, height // 10), (width // 2 + 2, height - height // 10), 255, 1, line_type)
-            alpha = coverage.astype(np.float32) / 255
-            scratched = np.round(gray * (1 - alpha) + value * alpha).astype(np.uint8)
-            truth = np.abs(scratched.astype(int) - gray) >= 10
+        for value, line_type in STRAIGHT_LINES.values():
+            scratched, truth = film_scratch(gray, value, line_type)
             if truth.sum() > 20:
                 found.append((repair.detect(scratched)[0] & truth).sum() / truth.sum())
     assert np.mean(found) >= 0.6, found
