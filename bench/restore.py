@@ -38,11 +38,8 @@ from model.color import lightness_of_uint8
 from model.damage import DamageDetector
 from model.weights import default_precision
 from training.data import held_out_by, list_images, spread
-from training.degrade import DAMAGE_KINDS, EVALUATION_KINDS, MASK_LEVELS, made_old
-from training.train_damage import gray_photo, near
-
-TOLERANCE = 2
-TEST_SETS = {"old print": EVALUATION_KINDS + ("cracks",), "damage only": DAMAGE_KINDS}
+from training.degrade import DAMAGE_SETS, MASK_LEVELS, made_old
+from training.train_damage import TOLERANCE, gray_photo, near
 
 
 def cpu_name() -> str:
@@ -85,13 +82,13 @@ def film_scratch(gray: np.ndarray, value: int, line_type: int) -> tuple[np.ndarr
 
 def score_photos(paths: list[Path], clean_paths: list[Path], detector=None) -> dict:
     """The counts and per-photo values every table below is made of (detector: the shipped one by default)."""
-    counts = {(name, mode): np.zeros(4) for name in TEST_SETS for mode in ("on", "auto")}
+    counts = {(name, mode): np.zeros(4) for name in DAMAGE_SETS for mode in ("on", "auto")}
     straight = {name: np.zeros(2) for name in STRAIGHT_LINES}  # scratch pixels filled, scratch pixels
-    taken = {name: 0 for name in TEST_SETS}
-    gains = {(name, mode): [] for name in TEST_SETS for mode in ("on", "auto")}
+    taken = {name: 0 for name in DAMAGE_SETS}
+    gains = {(name, mode): [] for name in DAMAGE_SETS for mode in ("on", "auto")}
     for path in paths:
         clean = gray_photo(path)
-        for name, kinds in TEST_SETS.items():
+        for name, kinds in DAMAGE_SETS.items():
             damaged, truth = made_old(clean, path.name, kinds)
             mask, measured = repair.detect(damaged, detector)
             is_old = measured["old_print"]
@@ -137,7 +134,7 @@ def format_tables(scores: dict) -> str:
     lines = [f"Detector ({photos} photos; tolerance {TOLERANCE} px; auto: only on photos its gate takes)", "",
              "| test set | mode | photos taken as old prints | precision | recall | lightness vs clean, repaired "
              "minus damaged (mean) | photos made worse |", "|---|---|---:|---:|---:|---:|---:|"]
-    for name in TEST_SETS:
+    for name in DAMAGE_SETS:
         for mode in ("on", "auto"):
             near_truth, detected, near_detection, damaged = scores["counts"][name, mode]
             gains = np.array(scores["gains"][name, mode])
@@ -181,7 +178,7 @@ def sheet(paths: list[Path], destination: Path, count: int = 8, detector=None) -
         clean = gray_photo(path)
         if path in others:
             clean = add_text(clean, np.random.default_rng(index))
-        damaged, _ = made_old(clean, path.name, TEST_SETS["old print"])
+        damaged, _ = made_old(clean, path.name, DAMAGE_SETS["old print"])
         repaired, _ = repair.restore(damaged, "on", detector)
         row = np.concatenate([damaged, np.full((clean.shape[0], 4), 255, np.uint8), repaired,
                               np.full((clean.shape[0], 4), 255, np.uint8), clean], axis=1)
@@ -202,7 +199,7 @@ def timing(megapixels: float, repeats: int) -> str:
     y, x = np.mgrid[0:height, 0:width].astype(np.float32)
     photo = 128 + 60 * np.sin(x / 97) * np.cos(y / 131) + 40 * (np.sin((x + y) / 29) > 0)
     clean = np.clip(photo, 0, 255).astype(np.uint8)
-    damaged, truth = made_old(clean, "timing", EVALUATION_KINDS + ("cracks",))
+    damaged, truth = made_old(clean, "timing", DAMAGE_SETS["old print"])
     lines = [f"{width} x {height} ({width * height / 1e6:.1f} MP) made old, damage on {truth.mean():.2%} of it; "
              f"OpenCV threads {cv2.getNumThreads()}", "", "| mode | seconds (median of %d) | what it did |" % repeats,
              "|---|---:|---|"]

@@ -33,6 +33,9 @@ KINDS = ("tint", "fade", "vignette", "blur", "grain", "scratches", "dust", "crac
 DAMAGE_KINDS = ("scratches", "dust", "cracks")  # the ones the mask records
 # "Held-out photos made to look old": the set training.evaluate --degrade and bench.restore apply, all of them.
 EVALUATION_KINDS = ("fade", "blur", "grain", "scratches", "dust", "jpeg")
+# The two ways the damage detector is measured and fitted (bench.restore, training.train_damage's operating point,
+# training.fit_gate): as an old print (every kind above, and cracks), and as damage alone on the photo as it is.
+DAMAGE_SETS = {"old print": EVALUATION_KINDS + ("cracks",), "damage only": DAMAGE_KINDS}
 REFERENCE_SIDE = 256
 MASK_LEVELS = 10  # a damage pixel counts (is in the mask) when it moved the value by this many levels of 255
 _SHIFT = 4  # cv2 drawing with sub-pixel coordinates: 4 fractional bits

@@ -31,14 +31,10 @@ from model.damage import DEFAULT_DETECTOR, INFO_FILE, DamageDetector, DetectorEr
 from model.files import atomic_write
 from model.weights import quiet_jit
 from training.data import list_images, split_paths
-from training.degrade import DAMAGE_KINDS, EVALUATION_KINDS, made_old
+from training.degrade import DAMAGE_SETS, made_old
 from training.progress import Progress
 from training.train_damage import gray_photo
 
-# How a photo is made old, in each way: every kind listed, at strengths drawn from a seed made of the kinds and the
-# photo's name (the same photo is made old the same way in every run)
-OLD_PRINT = EVALUATION_KINDS + ("cracks",)
-DAMAGED_SETS = {"old print": OLD_PRINT, "damage only": DAMAGE_KINDS}
 SEED = 0  # the draw of the three groups and the network's initial weights
 
 
@@ -60,14 +56,14 @@ def groups(paths: list[Path], clean: int, damaged_photos: int, calibration: int)
 def collect(fit_clean, to_damage, calibration, detector, quiet=False) -> dict:
     """Evidence of every photo -> {"clean": [...], "old print": [...], "damage only": [...], "calibration": [...]}."""
     progress = Progress(len(fit_clean) + 2 * len(to_damage) + len(calibration), "photo", enabled=not quiet)
-    found = {"clean": [], **{name: [] for name in DAMAGED_SETS}, "calibration": []}
+    found = {"clean": [], **{name: [] for name in DAMAGE_SETS}, "calibration": []}
     for group, paths in (("clean", fit_clean), ("calibration", calibration)):
         for path in paths:
             found[group].append(evidence_of(gray_photo(path), detector))
             progress.update()
     for path in to_damage:
         gray8 = gray_photo(path)
-        for name, kinds in DAMAGED_SETS.items():
+        for name, kinds in DAMAGE_SETS.items():
             # made old with seeds of its own (not the ones bench.restore's photo names give)
             old, _ = made_old(gray8, f"fit_gate {' '.join(kinds)} {path.name}", kinds)
             found[name].append(evidence_of(old, detector))
@@ -141,8 +137,8 @@ def main(argv: list | None = None) -> int:
     def rows(group: str) -> np.ndarray:
         return np.array([[evidence[name] for name in names] for evidence in found[group]], np.float64)
 
-    x = np.concatenate([rows("clean")] + [rows(name) for name in DAMAGED_SETS])
-    y = np.concatenate([np.zeros(len(fit_clean))] + [np.ones(len(to_damage))] * len(DAMAGED_SETS))
+    x = np.concatenate([rows("clean")] + [rows(name) for name in DAMAGE_SETS])
+    y = np.concatenate([np.zeros(len(fit_clean))] + [np.ones(len(to_damage))] * len(DAMAGE_SETS))
     gate = {"names": names, **fit(x, y, args.hidden)}
 
     def scores(group: str) -> list[float]:

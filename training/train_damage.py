@@ -45,7 +45,7 @@ from model.files import atomic_write
 from model.generator import count_parameters
 from model.weights import default_precision
 from training.data import list_images, open_rgb, split_paths
-from training.degrade import (DAMAGE_KINDS, EVALUATION_KINDS, KINDS, MASK_LEVELS, REFERENCE_SIDE, _blend, degrade,
+from training.degrade import (DAMAGE_KINDS, DAMAGE_SETS, KINDS, MASK_LEVELS, REFERENCE_SIDE, _blend, degrade,
                               made_old)
 from training.progress import Progress
 
@@ -322,25 +322,22 @@ class _Eager:
         return torch.sigmoid(self.net(x))[0, 0, :height, :width].numpy()
 
 
-OPERATING_KINDS = {"old print": EVALUATION_KINDS + ("cracks",), "damage only": DAMAGE_KINDS}  # bench.restore's sets
-
-
 def operating_table(net: DamageNet, paths: list[Path]) -> list[tuple[float, str, float, float]]:
     """(threshold, kind, precision, recall) of what model.restore would fill (find_defects) at each threshold, on
-    these photos made old in each of OPERATING_KINDS' ways (with seeds of their own, not bench.restore's)."""
+    these photos made old in each of DAMAGE_SETS' ways (with seeds of their own, not bench.restore's)."""
     from model.restore import find_defects
     thresholds = np.round(np.arange(0.2, 0.96, 0.05), 2)
-    counts = np.zeros((len(OPERATING_KINDS), len(thresholds), 4))
+    counts = np.zeros((len(DAMAGE_SETS), len(thresholds), 4))
     for path in paths:
         gray = gray_photo(path)
-        for k, kinds in enumerate(OPERATING_KINDS.values()):
+        for k, kinds in enumerate(DAMAGE_SETS.values()):
             damaged, truth = made_old(gray, "operating point " + path.name, kinds)
             probability = _Eager(net, sure=0.0)(damaged)
             for i, threshold in enumerate(thresholds):
                 found = find_defects(damaged, _Eager(net, float(threshold)), probability)[0]
                 counts[k, i] += [near(found, truth).sum(), found.sum(), near(truth, found).sum(), truth.sum()]
     return [(float(t), kind, c[0] / max(c[1], 1), c[2] / max(c[3], 1))
-            for kind, rows in zip(OPERATING_KINDS, counts) for t, c in zip(thresholds, rows)]
+            for kind, rows in zip(DAMAGE_SETS, counts) for t, c in zip(thresholds, rows)]
 
 
 def best_threshold(table: list[tuple[float, str, float, float]], goals: tuple[float, float] = GOALS) -> float:
