@@ -45,8 +45,8 @@ from model.files import atomic_write
 from model.generator import count_parameters
 from model.weights import default_precision
 from training.data import list_images, open_rgb, split_paths
-from training.degrade import (DAMAGE_KINDS, DAMAGE_SETS, KINDS, MASK_LEVELS, REFERENCE_SIDE, _blend, degrade,
-                              made_old)
+from training.degrade import (_SHIFT, DAMAGE_KINDS, DAMAGE_SETS, KINDS, MASK_LEVELS, REFERENCE_SIDE, _as_float, _blend,
+                              _fixed, _to_uint8, degrade, made_old)
 from training.progress import Progress
 
 CHECKPOINT = "checkpoint.pt"
@@ -164,13 +164,9 @@ def straight_scratch(gray8: np.ndarray, mask: np.ndarray, rng: np.random.Generat
         (rng.uniform(-0.2, 0.5) * width, rng.uniform(0, height))
     end = (start[0] + length * math.cos(angle), start[1] + length * math.sin(angle))
     canvas = np.zeros(gray8.shape, np.uint8)
-    shift = 4
-    points = [tuple(int(round(v * (1 << shift))) for v in point) for point in (start, end)]
-    cv2.line(canvas, points[0], points[1], 255, max(1, round(rng.uniform(1, 3) * scale)),
-             cv2.LINE_AA if rng.random() < 0.5 else cv2.LINE_8, shift)
-    before = gray8.astype(np.float32) / 255
-    after = _blend(before, canvas.astype(np.float32) / 255, rng)
-    scratched = np.clip(after * 255 + 0.5, 0, 255).astype(np.uint8)
+    cv2.line(canvas, _fixed(start), _fixed(end), 255, max(1, round(rng.uniform(1, 3) * scale)),
+             cv2.LINE_AA if rng.random() < 0.5 else cv2.LINE_8, _SHIFT)
+    scratched = _to_uint8(_blend(_as_float(gray8), canvas.astype(np.float32) / 255, rng))
     return scratched, mask | (np.abs(scratched.astype(np.int16) - gray8) >= MASK_LEVELS)
 
 
@@ -211,7 +207,7 @@ def hard_negatives(detector, paths: list[Path]) -> list[tuple[Path, float, float
     for path in paths:
         small, scale = detection_copy(gray_photo(path))
         mask = find_defects(small, detector)[0]
-        count, _, stats, centres = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
+        _, _, stats, centres = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
         for index in np.argsort(-stats[1:, cv2.CC_STAT_AREA])[:MAX_SPOTS] + 1:
             spots.append((path, float(centres[index, 1] / scale), float(centres[index, 0] / scale)))
     return spots
