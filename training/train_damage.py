@@ -376,8 +376,8 @@ def export(checkpoint: Path, destination: Path, photos: int) -> None:
     info = {"sure": sure, "started_from": Path(config.init).parent.name if config.init else None,
             "clean_defects": {"photos": len(counts), "median": counts[len(counts) // 2], "one_in_500": bar},
             "trained": {"steps": state["step"], "data": Path(config.data).name,
-                        "config": {k: v for k, v in dataclasses.asdict(config).items()
-                                   if k not in ("data", "out", "init")},
+                        "config": {k: Path(v).name if k == "negatives" and v else v
+                                   for k, v in dataclasses.asdict(config).items() if k not in ("data", "out", "init")},
                         "operating_point_photos": len(chosen), "goals": GOALS,
                         "date": time.strftime("%Y-%m-%d")}}
     atomic_write(destination, lambda tmp: save_detector(net, tmp, info))

@@ -136,8 +136,10 @@ def test_mine_writes_negatives_that_a_run_trains_on(photo_folder, tmp_path, caps
     run = ["--data", str(photo_folder), "--out", str(tmp_path / "run"), "--batch-size", "2", "--crop", "64",
            "--workers", "0", "--steps", "1", "--negatives", str(negatives), "--negative-chance", "1", "--val-fraction",
            "0.01"]
-    assert train_damage.main(run) == 0
+    assert train_damage.main(run + ["--export", str(tmp_path / "d.pt"), "--operating-photos", "2"]) == 0
     assert "1 hard negatives" in capsys.readouterr().out
+    # the detector file says which file of negatives, not where it lay on the machine that trained it
+    assert DamageDetector.load(tmp_path / "d.pt").info["trained"]["config"]["negatives"] == "negatives.json"
     negatives.write_text("not json")
     with pytest.raises(SystemExit, match="not a file of hard negatives"):
         train_damage.main(run[:3] + [str(tmp_path / "run2")] + run[4:])
