@@ -35,16 +35,18 @@ _OPEN_OPTIONS = {"format_whitelist": _DEMUXERS, "protocol_whitelist": "file"}
 FORMAT_NAMES = "MP4, MOV, MKV, WebM or AVI"
 # Audio codecs an MP4 holds as they are; others (PCM, Vorbis...) are encoded as AAC.
 COPIED_AUDIO = frozenset({"aac", "mp3", "opus", "flac", "alac", "ac3", "eac3"})
-# x264's settings. Constant quality 15, a little above "visually lossless" (18), with the colour planes coded finer
-# still (a chroma QP 6 below the lightness's): the encoder's own noise changes from frame to frame and is flicker
+# x264's settings. Constant quality 14, a little above "visually lossless" (18), with the colour planes coded finer
+# still (a chroma QP 12 below the lightness's): the encoder's own noise changes from frame to frame and is flicker
 # too. On the project's 18 clips it alone raised the colour flicker measure (CDC) of the originals by 7% on average,
-# and of some clips by 90%, at 18; at these settings the files are 1.7 times as large (bench/RESULTS.md).
-CRF = 15
-# x264's speed, which the steadiness pays for (bench.video, 18 clips, 2026-12-06): films stabilized with medium,
-# fast and faster had CDC 4.46, 4.51 and 4.53e-4 and warp error 0.60, 0.62 and 0.65; 240 frames of 854x480 ran at
-# 13.5, 14.6 and 15.2 frames/s (bear) and 9.5, 10.9 and 11.4 (car_turn, where the network runs most) on 2 cores.
-PRESET = "fast"
-ENCODER_OPTIONS = {"crf": str(CRF), "preset": PRESET, "x264-params": "chroma-qp-offset=-6"}
+# and of some clips by 90%, at 18. The speed preset is "veryfast", which costs half of "fast"'s time: x264 took a
+# fifth of a stabilized film's CPU time at "fast" on 2 cores. The same colorized frames of the 18 clips encoded each
+# way (bench/RESULTS.md, 2026-12-07): "fast", CRF 15, chroma 6 finer (the settings before): CDC 4.47e-4, warp error
+# 0.61, 7.9 MB; "veryfast", CRF 14, chroma 12 finer: CDC 4.43e-4, warp error 0.57, 9.9 MB (at "veryfast" with the
+# old CRF and chroma offset: 4.52e-4, 0.62, 7.4 MB). Steadier and as accurate, for files a quarter larger.
+CRF = 14
+PRESET = "veryfast"
+CHROMA_FINER = 12  # x264's chroma QP offset, negated
+ENCODER_OPTIONS = {"crf": str(CRF), "preset": PRESET, "x264-params": f"chroma-qp-offset={-CHROMA_FINER}"}
 AUDIO_BITRATE = 192_000  # when the audio has to be encoded
 WRITE_AHEAD = 3  # frames handed to the writer's thread and not yet encoded, at most (memory stays bounded)
 READ_AHEAD = 3  # frames decoded on the reader's thread and not yet taken, at most
