@@ -201,15 +201,17 @@ class Colorizer:
         points = with_own_points(matched.hints, seen.points, seen.source.size)
         return replace(seen.with_points(tuple(points)), reference_share=matched.share)
 
-    def predict(self, seen: "Seen") -> "Prediction":
+    def predict(self, seen: "Seen", mirror: bool = True) -> "Prediction":
         """What the network sees -> its colours at the operating point and the request's vividness, and what the
-        colour points change, kept to their regions (model.points) as coefficients that paint applies."""
-        automatic = self._network(seen.l_small)  # (1, 2, h, w) normalized, as the network gives it
+        colour points change, kept to their regions (model.points) as coefficients that paint applies.
+        mirror: False runs the network on the picture alone, not beside its mirror image: half the time, a little
+        less accurate (a film's later keyframes, whose colour is blended into what the motion carries)."""
+        automatic = self._network(seen.l_small, mirror=mirror)  # (1, 2, h, w) normalized, as the network gives it
         gain = self.repaired_gain if seen.repair and seen.repair["repaired"] else self.chroma_gain
         ab_small = at_vividness(expand_chroma(automatic, gain), seen.vividness)
         if not seen.points:
             return Prediction(ab_small)
-        pointed = self._network(seen.l_small, seen.hint_layer)
+        pointed = self._network(seen.l_small, seen.hint_layer, mirror)
         change, own = at_vividness(pointed, seen.vividness) - ab_small, pointed - automatic
         coefficients, reach = point_change_coefficients(seen.source, ab_small, change, own, list(seen.points),
                                                         seen.vividness)
@@ -219,16 +221,17 @@ class Colorizer:
         """A prediction (or a film's carried colour) joined to the full-resolution lightness -> mode RGB image."""
         return paint(seen.source, prediction.ab_small, prediction.change)
 
-    def _network(self, l_small: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
+    def _network(self, l_small: torch.Tensor, hints: torch.Tensor | None = None, mirror: bool = True
+                 ) -> torch.Tensor:
         """(h, w) L and an optional (3, h, w) hint layer -> (1, 2, h, w) normalized ab at the working resolution,
         as the network gives it (before the chroma gain). Without hints, the answers for the REMEMBERED latest
-        inputs are kept and given again for the same L, to the bit."""
+        inputs are kept and given again for the same L (and mirror), to the bit."""
         if hints is not None:
-            return self._run(l_small, hints)
-        key = Remembered.key(l_small.numpy())
+            return self._run(l_small, hints, mirror)
+        key = (Remembered.key(l_small.numpy()), mirror)
         ab = self._remembered.get(key)
         if ab is None:
-            ab = self._run(l_small)
+            ab = self._run(l_small, mirror=mirror)
             self._remembered.put(key, ab)
         return ab.clone()
 
@@ -254,18 +257,20 @@ class Colorizer:
         return Image.fromarray(result), said
 
     @torch.inference_mode()
-    def _run(self, l_small: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
-        """_network, computed: the picture and its mirror image in one batch."""
+    def _run(self, l_small: torch.Tensor, hints: torch.Tensor | None = None, mirror: bool = True) -> torch.Tensor:
+        """_network, computed: the picture and its mirror image in one batch (mirror=False: the picture alone)."""
         height, width = l_small.shape
         l_norm = pad_to_stride(normalize_l(l_small)[None, None], self.stride).to(self.device, self.dtype)
         # The picture and its mirror image in one batch, the mirror's colours mirrored back and averaged: a
         # little more accurate than one pass, and a mirrored photo gets mirrored colours (and mirrored hints).
+        batch = torch.cat([l_norm, l_norm.flip(-1)]) if mirror else l_norm
         if hints is None:
-            both = self.network(torch.cat([l_norm, l_norm.flip(-1)]))
+            both = self.network(batch)
         else:
             layer = pad_to_stride(hints[None], self.stride, mode="constant").to(self.device, self.dtype)
-            both = self.network(torch.cat([l_norm, l_norm.flip(-1)]), torch.cat([layer, layer.flip(-1)]))
-        ab = (0.5 * (both[:1] + both[1:].flip(-1)))[..., :height, :width].float().cpu()
+            both = self.network(batch, torch.cat([layer, layer.flip(-1)]) if mirror else layer)
+        ab = (0.5 * (both[:1] + both[1:].flip(-1))) if mirror else both
+        ab = ab[..., :height, :width].float().cpu()
         # A sliver of a photo (a few pixels across) makes feature maps one pixel wide at the bottom of the net;
         # bfloat16 kernels have returned NaN there. No colour is the honest answer for such pixels, not garbage.
         return torch.nan_to_num_(ab, nan=0.0)

@@ -5,7 +5,9 @@ So the network colours keyframes and the colour between them is carried along th
 
 - A keyframe is the first frame of each shot (cut detection on the lightness of small thumbnails), a frame where
   colour points start, a frame after which the flow lost its trust over too much of the picture, and otherwise
-  every `keyframe_every` frames. The network colours keyframes only.
+  every `keyframe_every` frames. The network colours keyframes only: a shot's first frame, and a frame where points
+  start, beside its mirror image as a photo is; the other keyframes on the frame alone, in half the time (their
+  colour is blended into what the motion carries; `refresh_mirror` runs those with the mirror image too).
 - Between frames, optical flow (OpenCV's DIS) on the gray frames at the network's working size moves the previous
   frame's ab to where its pixels went. Each pixel's trust falls where the forward and backward flows disagree (an
   occlusion; in flat regions, where the flow is ambiguous but a pixel off lands on the same colour, it counts
@@ -50,9 +52,10 @@ from model.request import FilmRequest
 @dataclass(frozen=True)
 class Stabilization:
     """How colour is carried between frames. Chosen on 4 of the project's 18 clips, confirmed on the other 14
-    (bench/video.py, bench/RESULTS.md)."""
+    (bench/video.py, bench/RESULTS.md); carry_weight raised from 0.9 when later keyframes went to one pass of the
+    network, on the 18 (their colour noisier by itself: at 0.9 the films flickered 3% more)."""
     keyframe_every: int = 6  # the network runs at least every this many frames (1: on every frame)
-    carry_weight: float = 0.9  # each frame's share of the colour carried from the previous one where the flow is
+    carry_weight: float = 0.93  # each frame's share of the colour carried from the previous one where the flow is
     # trusted; the rest comes from the last keyframe's prediction, moved along: colour follows the net within frames
     refresh_area: float = 0.2  # a keyframe comes early when this share of the picture has lost the flow's trust
     lost: float = 0.5  # a pixel whose trust, multiplied over the frames since the keyframe, is below this is lost
@@ -62,6 +65,9 @@ class Stabilization:
     memory: bool = True  # a shot remembers the colours it showed, given back where the network's own then differ
     memory_step: float = 20.0  # ab units: a remembered colour is given where the network's own differs this much
     memory_blocks: int = 12  # ... as points, at most one in each block of a grid this many blocks on the short side
+    refresh_mirror: bool = False  # a shot's later keyframes run the network beside their mirror image too, as its
+    # first frame (a photo's way) and a frame where points start do: twice the network's time for colour that is
+    # blended into what the motion carries (bench/RESULTS.md, 2026-12-07)
 
 
 # --- cuts, flow and confidence, at the working size ----------------------------------------------------------------
@@ -301,7 +307,7 @@ class FrameColour:
         if new_points or self.since_keyframe >= self.settings.keyframe_every or lost > self.settings.refresh_area:
             if new_points:  # the user gives colours here: the shot remembers what they make from now on
                 self.memory = []
-            prediction = self.predict(seen)
+            prediction = self.predict(seen, mirror=new_points or self.settings.refresh_mirror)
             self.target = working_ab(prediction, seen)
             if new_points and prediction.reach is not None:  # where the user gives colour, it shows at once
                 weight *= 1 - cv2.resize(prediction.reach.numpy(), (self.small_width, self.small_height),
@@ -313,9 +319,10 @@ class FrameColour:
             self.remember()  # what this keyframe shows, most of it carried from the frames before
         return Prediction(torch.from_numpy(np.ascontiguousarray(self.ab.transpose(2, 0, 1)))[None])
 
-    def predict(self, seen: Seen) -> Prediction:
+    def predict(self, seen: Seen, mirror: bool = True) -> Prediction:
         """The network's colour for this frame, with the points that ride along, the reference's matched ones
-        (the same steps as a photo's: Colorizer.prepare) and the colours the shot remembers."""
+        (the same steps as a photo's: Colorizer.prepare) and the colours the shot remembers. mirror: beside the
+        frame's mirror image, as a photo (Colorizer.predict)."""
         self.network_runs += 1
         own = tuple(self.tracker.hints())
         seen = seen.with_points(own)
@@ -326,17 +333,17 @@ class FrameColour:
             seen = self.colorizer.with_reference(seen, self.reference, self.cells)
             self.reference_shares.append(seen.reference_share)
         if self.memory:
-            seen = self.recall(seen, seen.points[:len(seen.points) - len(own)], own)
-        return self.colorizer.predict(seen)
+            seen = self.recall(seen, seen.points[:len(seen.points) - len(own)], own, mirror)
+        return self.colorizer.predict(seen, mirror)
 
-    def recall(self, seen: Seen, referenced: tuple[Hint, ...], own: tuple[Hint, ...]) -> Seen:
+    def recall(self, seen: Seen, referenced: tuple[Hint, ...], own: tuple[Hint, ...], mirror: bool = True) -> Seen:
         """What the network sees of a keyframe, with the colours the shot remembers as points where the read is
         sure and the network's own colour differs by more than memory_step (where it agrees, a point would change
         nothing and cost a second run). The reference's points (referenced) win near theirs; the user's (own) come
         last, painting over the memory's where they are (the memory is what their colours made)."""
         recalled = self.colorizer.matcher.read(self.cells, joined(*self.memory))  # on the 1/8 grid of matching
         grid = recalled.kept.shape
-        automatic = self.colorizer.predict(seen.with_points(())).ab_small[0]  # remembered: the network runs once
+        automatic = self.colorizer.predict(seen.with_points(()), mirror).ab_small[0]  # remembered: the net runs once
         automatic = denormalize_ab(automatic).numpy() / seen.vividness  # (2, h, w) at vividness 1, as remembered
         network = np.stack([cv2.resize(plane, (grid[1], grid[0]), interpolation=cv2.INTER_AREA) for plane in automatic])
         differs = recalled.kept & (np.linalg.norm(recalled.ab - network, axis=0) > self.settings.memory_step)

@@ -229,3 +229,29 @@ def test_the_memory_is_forgotten_at_a_cut(echo_encoder):
     assert colour.cuts.previous is not None and colour.cut_frames == [0, 20]
     assert drum_ab(painted[19], 19).mean(axis=0)[0] > 12  # the first shot's drum kept its colour
     assert max(float(np.abs(drum_ab(frame, index, start=90)).max()) for index, frame in enumerate(painted[20:])) < 4
+
+
+class BatchSizes:
+    """A network that records the batch size of each run (1: the frame alone; 2: beside its mirror image)."""
+
+    def __init__(self, network):
+        self.network, self.sizes = network, []
+
+    def __call__(self, *inputs):
+        self.sizes.append(inputs[0].shape[0])
+        return self.network(*inputs)
+
+
+@pytest.mark.parametrize("refresh_mirror", [False, True])
+def test_later_keyframes_run_the_network_once_unless_asked(echo_encoder_weights, refresh_mirror):
+    """A shot's first frame (the page's preview) runs beside its mirror image as a photo does; its later keyframes
+    run once (half the network's time), unless Stabilization.refresh_mirror asks for both."""
+    colorizer = Colorizer.load(echo_encoder_weights, precision="float32")
+    colorizer.network = recorder = BatchSizes(colorizer.network)
+    grays = [drum_scene(index) for index in range(DRUM_FRAMES)]
+    _, colour = drum_film(colorizer, grays, Stabilization(refresh_mirror=refresh_mirror))
+    first = 2  # frame 0: the automatic colours and those with the points, each beside the mirror image
+    assert recorder.sizes[:first] == [2, 2]
+    later = recorder.sizes[first:]
+    assert colour.network_runs > 2 and len(later) >= colour.network_runs - 1
+    assert set(later) == ({2} if refresh_mirror else {1}), later
