@@ -17,16 +17,26 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 
+def read_or_none(path: Path) -> bytes | None:
+    """A /proc file's bytes; None when its process or thread has ended since it was listed (these tests recycle and
+    kill workers while they look)."""
+    try:
+        return path.read_bytes()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
 def workers(master: int) -> list[int]:
-    """gunicorn's web workers: the master's children but its video worker (`python -m app.worker`)."""
-    return [pid for pid in children(master) if b"app.worker" not in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    """gunicorn's web workers alive: the master's children but its video worker (`python -m app.worker`)."""
+    lines = {pid: read_or_none(Path(f"/proc/{pid}/cmdline")) for pid in children(master)}
+    return [pid for pid, line in lines.items() if line is not None and b"app.worker" not in line]
 
 
 def job_process(master: int) -> int | None:
     """The master's video worker (started by a thread of the master's, so listed under that thread)."""
     tasks = Path(f"/proc/{master}/task").iterdir()
-    pids = [int(pid) for task in tasks for pid in (task / "children").read_text().split()]
-    found = [pid for pid in pids if b"app.worker" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    pids = [int(pid) for task in tasks for pid in (read_or_none(task / "children") or b"").split()]
+    found = [pid for pid in pids if b"app.worker" in (read_or_none(Path(f"/proc/{pid}/cmdline")) or b"")]
     return found[0] if found else None
 
 
