@@ -217,6 +217,12 @@ class Colorizer:
                                                         seen.vividness)
         return Prediction(ab_small, coefficients, reach)
 
+    def forget(self) -> None:
+        """Forgets the network's answers and the repairs it remembers: the next photo is computed whole, even one
+        sent before (bench.e2e times the whole work, not a page's edit of the same photo)."""
+        self._remembered.clear()
+        self._repairs.clear()
+
     def paint(self, seen: "Seen", prediction: "Prediction") -> Image.Image:
         """A prediction (or a film's carried colour) joined to the full-resolution lightness -> mode RGB image."""
         return paint(seen.source, prediction.ab_small, prediction.change)
@@ -343,6 +349,10 @@ class Remembered:
             self.answers.move_to_end(key)
             while len(self.answers) > self.size:
                 self.answers.popitem(last=False)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.answers.clear()
 
 
 def at_vividness(ab: torch.Tensor, vividness: float) -> torch.Tensor:

@@ -265,6 +265,23 @@ def test_a_photo_sent_again_reuses_its_automatic_colours_to_the_bit(tiny_weights
         assert np.array_equal(np.asarray(got), np.asarray(fresh(photo, **kwargs)))
 
 
+def test_forget_makes_the_same_photo_computed_whole_again(tiny_weights, monkeypatch):
+    """bench.e2e times a photo several times: after forget() the network runs and the repair looks again."""
+    import model.colorizer as module
+    colorizer = Colorizer.load(tiny_weights)
+    runs, repairs, network, real = [], [], colorizer.network, module.restore_gray
+    colorizer.network = lambda *inputs: runs.append(1) or network(*inputs)
+    monkeypatch.setattr(module, "restore_gray", lambda pixels, mode: repairs.append(mode) or real(pixels, mode))
+    photo = synthetic_photo(23, (120, 90))
+    first = colorizer(photo)
+    colorizer(photo)
+    assert (len(runs), len(repairs)) == (1, 1)  # remembered
+    colorizer.forget()
+    again = colorizer(photo)
+    assert (len(runs), len(repairs)) == (2, 2)
+    assert np.array_equal(np.asarray(first), np.asarray(again))
+
+
 def test_only_the_latest_photos_are_remembered(tiny_weights):
     from model.colorizer import REMEMBERED
     colorizer = Colorizer.load(tiny_weights)
