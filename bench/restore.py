@@ -38,7 +38,7 @@ from model.color import lightness_of_uint8
 from model.damage import DamageDetector
 from model.weights import default_precision
 from training.data import held_out_by, list_images, spread
-from training.degrade import DAMAGE_SETS, MASK_LEVELS, made_old
+from training.degrade import DAMAGE_SETS, made_old, visible_change
 from training.train_damage import TOLERANCE, gray_photo, near
 
 
@@ -77,7 +77,7 @@ def film_scratch(gray: np.ndarray, value: int, line_type: int) -> tuple[np.ndarr
     cv2.line(coverage, (width // 2, height // 10), (width // 2 + 2, height - height // 10), 255, 1, line_type)
     alpha = coverage.astype(np.float32) / 255
     scratched = np.round(gray * (1 - alpha) + value * alpha).astype(np.uint8)
-    return scratched, np.abs(scratched.astype(np.int16) - gray) >= MASK_LEVELS
+    return scratched, visible_change(scratched, gray)
 
 
 def score_photos(paths: list[Path], clean_paths: list[Path], detector=None) -> dict:

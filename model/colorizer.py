@@ -271,11 +271,11 @@ class Colorizer:
         # little more accurate than one pass, and a mirrored photo gets mirrored colours (and mirrored hints).
         batch = torch.cat([l_norm, l_norm.flip(-1)]) if mirror else l_norm
         if hints is None:
-            both = self.network(batch)
+            predicted = self.network(batch)
         else:
             layer = pad_to_stride(hints[None], self.stride, mode="constant").to(self.device, self.dtype)
-            both = self.network(batch, torch.cat([layer, layer.flip(-1)]) if mirror else layer)
-        ab = (0.5 * (both[:1] + both[1:].flip(-1))) if mirror else both
+            predicted = self.network(batch, torch.cat([layer, layer.flip(-1)]) if mirror else layer)
+        ab = 0.5 * (predicted[:1] + predicted[1:].flip(-1)) if mirror else predicted
         ab = ab[..., :height, :width].float().cpu()
         # A sliver of a photo (a few pixels across) makes feature maps one pixel wide at the bottom of the net;
         # bfloat16 kernels have returned NaN there. No colour is the honest answer for such pixels, not garbage.

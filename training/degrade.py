@@ -76,8 +76,8 @@ def degrade(gray: np.ndarray, rng: np.random.Generator | int | None = None, chan
         if kind in chosen:
             image = _DAMAGE[kind](image, rng, scale)
     degraded = _to_uint8(image)
-    if image is not undamaged:  # what the damage moved by MASK_LEVELS or more, as the 8-bit image shows it
-        mask = np.abs(degraded.astype(np.int16) - _to_uint8(undamaged)) >= MASK_LEVELS
+    if image is not undamaged:
+        mask = visible_change(degraded, _to_uint8(undamaged))
     if "jpeg" in chosen:
         degraded = jpeg(degraded, int(rng.integers(30, 71)))
     return degraded, mask
@@ -215,6 +215,12 @@ def _draw(lines: list[np.ndarray], shape: tuple[int, int], thickness: int) -> np
     fixed = [np.round(line * (1 << _SHIFT)).astype(np.int32) for line in lines]
     cv2.polylines(canvas, fixed, False, 255, thickness, cv2.LINE_AA, _SHIFT)
     return canvas.astype(np.float32) / 255
+
+
+def visible_change(damaged: np.ndarray, undamaged: np.ndarray) -> np.ndarray:
+    """Two (H, W) uint8 grays -> (H, W) bool: the pixels the damage moved by MASK_LEVELS or more, as the 8-bit image
+    shows them (the mask every damage set records)."""
+    return np.abs(damaged.astype(np.int16) - undamaged) >= MASK_LEVELS
 
 
 def _blend(image: np.ndarray, coverage: np.ndarray, rng: np.random.Generator, bright: bool | None = None) -> np.ndarray:

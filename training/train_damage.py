@@ -45,8 +45,8 @@ from model.files import atomic_write
 from model.generator import count_parameters
 from model.weights import default_precision
 from training.data import list_images, open_rgb, split_paths
-from training.degrade import (_SHIFT, DAMAGE_KINDS, DAMAGE_SETS, KINDS, MASK_LEVELS, REFERENCE_SIDE, _as_float, _blend,
-                              _fixed, _to_uint8, degrade, made_old)
+from training.degrade import (_SHIFT, DAMAGE_KINDS, DAMAGE_SETS, KINDS, REFERENCE_SIDE, _as_float, _blend,
+                              _fixed, _to_uint8, degrade, made_old, visible_change)
 from training.progress import Progress
 
 CHECKPOINT = "checkpoint.pt"
@@ -167,7 +167,7 @@ def straight_scratch(gray8: np.ndarray, mask: np.ndarray, rng: np.random.Generat
     cv2.line(canvas, _fixed(start), _fixed(end), 255, max(1, round(rng.uniform(1, 3) * scale)),
              cv2.LINE_AA if rng.random() < 0.5 else cv2.LINE_8, _SHIFT)
     scratched = _to_uint8(_blend(_as_float(gray8), canvas.astype(np.float32) / 255, rng))
-    return scratched, mask | (np.abs(scratched.astype(np.int16) - gray8) >= MASK_LEVELS)
+    return scratched, mask | visible_change(scratched, gray8)
 
 
 class DamagedCrops(Dataset):
