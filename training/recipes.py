@@ -1,7 +1,8 @@
 """Training recipes: how the generator learns. Each owns its loss, its optimizers and their settings, the state it
 adds to the checkpoint, and one training step; training.train runs whichever the config asks for (recipe_class).
 
-- Regression (--head ab): the predicted ab against the photo's, L1 or log-L1 (--loss; training.losses).
+- Regression (--head ab): the predicted ab against the photo's, L1 or log-L1 (--loss; training.losses), plus
+  optionally a perceptual term on the ImageNet-trained encoder's features (--perceptual).
 - Adversarial (--head ab --adversarial true): Regression for --warmup-steps, then a conditional WGAN-GP critic
   too, trained --critic-steps times per generator step; the generator also minimizes minus its score.
 - Bins (--head bins): a rebalanced cross-entropy over ab bins (Zhang et al. 2016), with a colour prior counted on
@@ -20,6 +21,7 @@ from torch.utils.data import DataLoader
 from model.bins import nearest_bin, rebalancing_weights
 from model.critic import Critic
 from training.data import to_model_inputs
+from training.imagenet import perceptual_encoder
 from training.losses import bins_loss, critic_loss, downsample_ab, generator_loss
 
 if TYPE_CHECKING:  # training.config imports this module
@@ -114,6 +116,14 @@ class Regression(Recipe):
     # trained with it with or without a critic (and a resumed run keeps its optimizer), so it stays.
     betas = (0.5, 0.9)
 
+    def __init__(self, config: "TrainConfig", generator: nn.Module, device: torch.device,
+                 amp_dtype: torch.dtype | None = None):
+        super().__init__(config, generator, device, amp_dtype)
+        # --perceptual: a frozen RGB copy of the ImageNet encoder, outside the networks: nothing of it is trained
+        # or saved. Raises training.imagenet.MissingWeights without its package.
+        self.perceptual = perceptual_encoder().to(device, memory_format=torch.channels_last) \
+            if config.perceptual else None
+
     def step(self, step: int, batch: Batch) -> dict:
         return self.generator_step(*batch(), critic=None)
 
@@ -121,13 +131,16 @@ class Regression(Recipe):
                        critic: nn.Module | None) -> dict:
         with self.autocast():
             ab_fake = self.generator_train(l, hints)
-            loss, logs = generator_loss(critic, l, ab, ab_fake, self.config.reconstruction_weight, self.config.loss)
+            loss, logs = generator_loss(critic, l, ab, ab_fake, self.config.reconstruction_weight, self.config.loss,
+                                        self.perceptual, self.config.perceptual)
         self.update(self.opt_g, loss)
         return logs
 
     @property
     def description(self) -> str:
-        return "log-L1 regression" if self.config.loss == "log_l1" else "L1 regression"
+        loss = "log-L1" if self.config.loss == "log_l1" else "L1"
+        perceptual = f" + {self.config.perceptual:g} x perceptual" if self.perceptual is not None else ""
+        return f"{loss}{perceptual} regression"
 
 
 class Adversarial(Regression):

