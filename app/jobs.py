@@ -149,6 +149,7 @@ class Job:
     seconds_left: float | None = None  # estimated while running
     error: str | None = None  # why it failed, for a person
     created: float = 0.0  # time.time() when it was queued
+    started: float | None = None  # time.time() when its latest run began (claimed)
     finished: float | None = None  # time.time() when it ended (done, failed, cancelled): it expires ttl later
     details: dict = field(default_factory=dict)  # what the work said of its result (plain JSON), once done
 
@@ -169,12 +170,12 @@ class Job:
 # The transitions: each takes the record as it is now and returns it changed, or None when the change no longer
 # applies (another process changed the job first); Store.update applies it atomically.
 
-def claim(job: Job, ticket: str, runner: str, worker: str) -> Job | None:
+def claim(job: Job, ticket: str, runner: str, worker: str, now: float) -> Job | None:
     """queued -> running, for the message with the record's ticket."""
     if job.state != State.QUEUED or job.ticket != ticket:
         return None
     return replace(job, state=State.RUNNING, runner=runner, worker=worker, attempts=job.attempts + 1,
-                   beat=job.beat + 1, frames_done=0, seconds_left=None)
+                   beat=job.beat + 1, frames_done=0, seconds_left=None, started=now)
 
 
 def beat(job: Job, runner: str, **progress) -> Job | None:
@@ -619,7 +620,7 @@ class Jobs:
     def run(self, job_id: str, ticket: str) -> None:
         """The task: claims the job under its ticket, runs the work with beats and progress, records the end."""
         runner = secrets.token_hex(8)
-        job, claimed = self.store.update(job_id, lambda j: claim(j, ticket, runner, worker_name()))
+        job, claimed = self.store.update(job_id, lambda j: claim(j, ticket, runner, worker_name(), time.time()))
         if not claimed:
             return  # cancelled, or a stale message: the job was queued again under a newer ticket
         self._running[job_id] = runner

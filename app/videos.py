@@ -119,6 +119,8 @@ def status(job_id: str):
         body["error"] = job.error
     if job.state == State.DONE:
         body["result"] = url_for("videos.result", job_id=job_id)
+        if job.started is not None:  # the run that made it, from its start to its end (the wait not counted)
+            body["seconds"] = round(job.finished - job.started, 2)
         if "reference_share" in job.details:  # the mean part of its keyframes that took the reference's colours
             body["reference_share"] = job.details["reference_share"]
     if job.finished is not None:  # seconds until it and its files are removed

@@ -210,6 +210,7 @@ def running_with_progress(client, job_id: str) -> dict:
 def test_a_job_reports_progress_then_its_result_is_the_colorized_video(backend, make_app):
     app = make_app(backend.queue(0))  # embedded: a worker thread in this process; Redis: the two worker processes
     client = app.test_client()
+    posted = time.time()
     response = post_video(client, synthetic_video(12), "old film.mp4")
     assert response.status_code == 202
     job_id = response.json["id"]
@@ -226,6 +227,7 @@ def test_a_job_reports_progress_then_its_result_is_the_colorized_video(backend, 
     final = seen[-1]
     assert final["state"] == "done", final
     assert final["frames_done"] == final["frames_total"] == 12 and final["result"] == f"/videos/{job_id}/result"
+    assert 12 * FRAME_DELAY <= final["seconds"] <= time.time() - posted  # the run's own time: 12 paused frames
     with client.get(final["result"]) as download:
         assert download.status_code == 200 and download.mimetype == "video/mp4"
         assert download.headers["Content-Disposition"] == 'inline; filename="old_film-color.mp4"'
@@ -617,10 +619,11 @@ def test_redis_stopping_as_a_job_ends_leaves_a_worker_that_goes_on(make_app, tin
 def test_the_transitions_apply_only_from_the_states_they_name():
     from app.jobs import Job, beat, cancel, claim, fail, finish, hand_back, requeue
     queued = Job("a" * 32, "film", "upload.mp4", {}, 12, ticket="t1")
-    assert claim(queued, "stale", "r1", "host:1") is None  # a message whose ticket is not the record's
-    running = claim(queued, "t1", "r1", "host:1")
+    assert claim(queued, "stale", "r1", "host:1", 0.5) is None  # a message whose ticket is not the record's
+    running = claim(queued, "t1", "r1", "host:1", 0.5)
     assert (running.state, running.runner, running.attempts, running.beat) == (State.RUNNING, "r1", 1, 1)
-    assert claim(running, "t1", "r2", "host:2") is None  # run once at a time
+    assert running.started == 0.5
+    assert claim(running, "t1", "r2", "host:2", 0.6) is None  # run once at a time
     assert beat(running, "r2") is None and beat(running, "r1", frames_done=3).frames_done == 3
     assert finish(running, "r2", 12, 0.0) is None  # another runner's end
     done = finish(running, "r1", 12, 5.0)
