@@ -70,13 +70,16 @@ _WIDE_MODES = {"I;16": 65535, "I;16L": 65535, "I;16B": 65535, "I;16N": 65535, "I
 
 class Colorizer:
     def __init__(self, network: torch.jit.ScriptModule, info: dict, device: str | torch.device = "cpu",
-                 sha256: str = "", precision: str = "float32", encoder: torch.jit.ScriptModule | None = None):
+                 sha256: str = "", precision: str = "float32", encoder: torch.jit.ScriptModule | None = None,
+                 film_encoder: torch.jit.ScriptModule | None = None):
         self.network = network
         # the network's ImageNet encoder on its own, to the levels matched with, float32
         # (model.weights.load_network_and_encoder): what matches a photo to a colour reference; None for weights
-        # without one (formats 1 and 2), which take no reference
-        self.encoder = encoder
-        self.matcher = ReferenceMatcher(encoder, device=device) if encoder is not None else None
+        # without one (formats 1 and 2), which take no reference. film_encoder: the same in bfloat16, for a film's
+        # memory of its own keyframes, or None (float32 precision: the encoder serves there too)
+        self.encoder, self.film_encoder = encoder, film_encoder
+        self.matcher = ReferenceMatcher(encoder, device=device, film_encoder=film_encoder) \
+            if encoder is not None else None
         self.info = info
         self.device = torch.device(device)
         self.precision = precision
@@ -103,8 +106,9 @@ class Colorizer:
         """
         share_cores()  # torch, OpenCV and the video codec share the cores (model.threads); once per process
         precision = precision or default_precision(device)
-        network, info, encoder = load_network_and_encoder(Path(path), device, precision)
-        return cls(network, info, device, sha256=file_sha256(path), precision=precision, encoder=encoder)
+        network, info, encoder, film_encoder = load_network_and_encoder(Path(path), device, precision)
+        return cls(network, info, device, sha256=file_sha256(path), precision=precision, encoder=encoder,
+                   film_encoder=film_encoder)
 
     def at_operating_point(self, chroma_gain: float, repaired_gain: float | None = None) -> "Colorizer":
         """The same network at another chroma gain, and for repaired photos another repaired_gain (None: the
@@ -112,7 +116,8 @@ class Colorizer:
         remembers (the network's answers before the gain, the repairs) too."""
         info = {**self.info, "chroma_gain": chroma_gain}
         info["repaired_chroma_gain"] = chroma_gain if repaired_gain is None else repaired_gain
-        other = Colorizer(self.network, info, self.device, self.sha256, self.precision, self.encoder)
+        other = Colorizer(self.network, info, self.device, self.sha256, self.precision, self.encoder,
+                          self.film_encoder)
         other._remembered, other._repairs = self._remembered, self._repairs
         return other
 

@@ -328,7 +328,9 @@ class FrameColour:
         seen = seen.with_points(own)
         # the keyframe described for matching once, for the reference and the memory (the encoder's one run)
         matching = self.reference is not None or self.remembers
-        self.cells = self.colorizer.matcher.cells(seen.source) if matching else None
+        # with no reference the cells serve the memory alone, compared only with each other: the film encoder
+        self.cells = self.colorizer.matcher.cells(seen.source, among_themselves=self.reference is None) \
+            if matching else None
         if self.reference is not None:
             seen = self.colorizer.with_reference(seen, self.reference, self.cells)
             self.reference_shares.append(seen.reference_share)

@@ -108,11 +108,13 @@ class Cells:
 class ReferenceMatcher:
     """Matches a gray photo's regions to a colour reference's. encoder: model.efficientnet.EfficientNetLite0 (or its
     scripted, frozen copy: Colorizer.encoder) taking (B, 1, H, W) normalized L on `device`; None to match on the
-    lightness's texture alone."""
+    lightness's texture alone. film_encoder: the same in bfloat16 (Colorizer.film_encoder), for pictures that are
+    only compared with each other (cells(gray, among_themselves=True): a film's memory of its keyframes), or None."""
 
     def __init__(self, encoder: torch.nn.Module | None = None, side: int = MATCH_SIDE,
-                 device: str | torch.device = "cpu"):
+                 device: str | torch.device = "cpu", film_encoder: torch.nn.Module | None = None):
         self.encoder = encoder
+        self.film_encoder = film_encoder
         self.side = side
         self.device = torch.device(device)
 
@@ -142,10 +144,13 @@ class ReferenceMatcher:
             reference = self.prepare(reference, max_pixels)
         return self.match_gray(gray_of(ImageOps.exif_transpose(image)), reference)
 
-    def cells(self, gray: Image.Image) -> Cells:
-        """An upright gray photo (mode L, or F in [0, 1]) -> it described for matching (the encoder's one run)."""
+    def cells(self, gray: Image.Image, among_themselves: bool = False) -> Cells:
+        """An upright gray photo (mode L, or F in [0, 1]) -> it described for matching (the encoder's one run).
+        among_themselves: the cells will only be compared with others made so (a film's memory), never with a
+        reference's: the film encoder, where there is one, describes them, in half the time."""
         l_small = lightness_small(gray, self.side)  # (h, w) L of the gray photo at the matching size
-        return Cells(l_small, tuple(self.parts(l_small)))
+        encoder = self.film_encoder if among_themselves and self.film_encoder is not None else self.encoder
+        return Cells(l_small, tuple(self.parts(l_small, encoder)))
 
     def match_gray(self, gray: Image.Image, reference: Reference, cells: Cells | None = None) -> ReferenceColours:
         """An upright gray photo (mode L, or F in [0, 1] as the Colorizer keeps a wider gray) and a prepared
@@ -235,10 +240,12 @@ class ReferenceMatcher:
         return Reference(None, cells.parts, cell_mean(cells.l_small.numpy()).ravel(), means,
                          cell_spread(ab_small).ravel())
 
-    def parts(self, l_small: torch.Tensor) -> list[np.ndarray]:
+    def parts(self, l_small: torch.Tensor, encoder: torch.nn.Module | None = None) -> list[np.ndarray]:
         """(h, w) lightness at the matching size -> its cells' raw descriptors, (C, gh, gw) each: the encoder's two
-        levels, or without one the lightness's texture."""
-        return self.encoder_features(l_small) if self.encoder is not None else [texture(l_small.numpy())]
+        levels (encoder: another than self.encoder), or without one the lightness's texture."""
+        if self.encoder is None:
+            return [texture(l_small.numpy())]
+        return self.encoder_features(l_small, encoder or self.encoder)
 
     def descriptors(self, parts_target: list[np.ndarray], parts_reference: list[np.ndarray] | tuple
                     ) -> tuple[np.ndarray, np.ndarray]:
@@ -255,12 +262,12 @@ class ReferenceMatcher:
         return np.concatenate(target, axis=1), np.concatenate(reference, axis=1)
 
     @torch.inference_mode()
-    def encoder_features(self, l_small: torch.Tensor) -> list[np.ndarray]:
+    def encoder_features(self, l_small: torch.Tensor, encoder: torch.nn.Module | None = None) -> list[np.ndarray]:
         """(h, w) L -> [(40, gh, gw) the encoder's 1/8 features, (112, gh, gw) its 1/16 ones enlarged to that grid],
         gh, gw = cell_shape(h, w)."""
         height, width = l_small.shape
         padded = pad_to_stride(normalize_l(l_small)[None, None], 32).float().to(self.device)
-        features = self.encoder(padded)
+        features = (encoder or self.encoder)(padded)
         grid = cell_shape(height, width)
         eighth = features[2][..., :grid[0], :grid[1]]
         sixteenth = F.interpolate(features[3], size=features[2].shape[-2:], mode="bilinear",

@@ -81,15 +81,18 @@ def load_network(path: Path, device: str | torch.device = "cpu",
                  precision: str = "float32") -> tuple[torch.jit.ScriptModule, dict]:
     """path -> (network in eval mode, frozen for inference, taking and giving `precision`; its info dict).
     Raises WeightsError."""
-    network, info, _ = load_network_and_encoder(path, device, precision)
+    network, info, *_ = load_network_and_encoder(path, device, precision)
     return network, info
 
 
 def load_network_and_encoder(path: Path, device: str | torch.device = "cpu", precision: str = "float32"
-                             ) -> tuple[torch.jit.ScriptModule, dict, torch.jit.ScriptModule | None]:
-    """As load_network, and the network's ImageNet encoder on its own to its MATCH_LEVELS-th level, frozen, in
-    float32 (model.reference matches photos with its features); None for a file without one (formats 1 and 2).
-    Read from the same file, once."""
+                             ) -> tuple[torch.jit.ScriptModule, dict, torch.jit.ScriptModule | None,
+                                        torch.jit.ScriptModule | None]:
+    """As load_network, and the network's ImageNet encoder on its own to its MATCH_LEVELS-th level, frozen: in
+    float32 (model.reference matches photos with its features), and in bfloat16 when that is the precision, for a
+    film's memory of its own keyframes (they are only compared with each other, and it is twice as fast; matching
+    a photo to a reference lost accuracy in bfloat16), else None; both None for a file without one (formats 1 and
+    2). Read from the same file, once."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     path = Path(path)
@@ -103,14 +106,17 @@ def load_network_and_encoder(path: Path, device: str | torch.device = "cpu", pre
             network = network.to(getattr(torch, precision))  # stored as float16 to halve the file
             if json.loads(extra[INFO_FILE] or "{}").get("encoder_precision") == "float32":
                 network.imagenet.float()  # the ImageNet encoder stays float32 (EfficientNetLite0.forward)
-            encoder = None
+            encoder = film_encoder = None
             if hasattr(network, "imagenet"):  # frozen on its own before the whole is: freezing inlines it
-                imagenet = network.imagenet
-                if any(p.dtype != torch.float32 for p in imagenet.parameters()):
-                    with warnings.catch_warnings():  # copying a scripted module reads each parameter's .grad
-                        warnings.filterwarnings("ignore", message=r"The \.grad attribute", category=UserWarning)
-                        imagenet = copy.deepcopy(imagenet).float()  # .float() in place would change the network's
-                encoder = torch.jit.freeze(torch.jit.script(FirstLevels(imagenet, MATCH_LEVELS)).eval())
+                def first_levels(dtype: torch.dtype) -> torch.jit.ScriptModule:
+                    imagenet = network.imagenet
+                    if any(p.dtype != dtype for p in imagenet.parameters()):
+                        with warnings.catch_warnings():  # copying a scripted module reads each parameter's .grad
+                            warnings.filterwarnings("ignore", message=r"The \.grad attribute", category=UserWarning)
+                            imagenet = copy.deepcopy(imagenet).to(dtype)  # in place would change the network's
+                    return torch.jit.freeze(torch.jit.script(FirstLevels(imagenet, MATCH_LEVELS)).eval())
+                encoder = first_levels(torch.float32)
+                film_encoder = first_levels(torch.bfloat16) if precision == "bfloat16" else None
             network = torch.jit.freeze(network.eval())  # folds batch norm into the convolutions
     except Exception as error:  # torch raises RuntimeError, ValueError and others for broken files
         raise unreadable(path, error) from None
@@ -133,7 +139,7 @@ def load_network_and_encoder(path: Path, device: str | torch.device = "cpu", pre
         raise WeightsError(f"{path} has working_size {size!r} in its {INFO_FILE}; it must be a whole number from "
                            f"{MIN_SIZE} to {MAX_SIZE}: export it again with a valid --working-size")
     _check_runs(network, stride, takes_hints(info), device, getattr(torch, precision), path)
-    return network, info, encoder
+    return network, info, encoder, film_encoder
 
 
 def takes_hints(info: dict) -> bool:

@@ -24,8 +24,8 @@ def weights_read_once_a_session():
         key = (str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size, str(device), precision)
         if key not in read:
             read[key] = real(path, device, precision)
-        network, info, encoder = read[key]
-        return network, copy.deepcopy(info), encoder
+        network, info, *encoders = read[key]
+        return network, copy.deepcopy(info), *encoders
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(model.colorizer, "load_network_and_encoder", read_once)

@@ -255,3 +255,40 @@ def test_later_keyframes_run_the_network_once_unless_asked(echo_encoder_weights,
     later = recorder.sizes[first:]
     assert colour.network_runs > 2 and len(later) >= colour.network_runs - 1
     assert set(later) == ({2} if refresh_mirror else {1}), later
+
+
+class Calls:
+    """An encoder that counts its runs."""
+
+    def __init__(self, encoder):
+        self.encoder, self.runs = encoder, 0
+
+    def __call__(self, *inputs):
+        self.runs += 1
+        return self.encoder(*inputs)
+
+
+def test_a_films_memory_is_described_by_the_film_encoder_and_a_reference_by_the_exact_one(echo_encoder_weights):
+    """In bfloat16 a film's keyframes, compared only with each other (its memory), are described by the encoder's
+    bfloat16 copy, in half the time; a reference photo and what is matched to it, by the float32 encoder."""
+    from tests.model.test_reference import BLUE, RED, checks, stripes, two_textures
+    assert Colorizer.load(echo_encoder_weights, precision="float32").film_encoder is None
+    colorizer = Colorizer.load(echo_encoder_weights, precision="bfloat16")
+    l_small = torch.rand(64, 96) * 100
+    exact, film = (colorizer.matcher.encoder_features(l_small, encoder) for encoder in (colorizer.encoder,
+                                                                                         colorizer.film_encoder))
+    for a, b in zip(exact, film):  # the same features, to bfloat16's precision, not the same to the bit
+        assert 0 < np.abs(a - b).max() <= 0.05 * np.abs(a).max()
+    matcher = colorizer.matcher
+    exact_calls, film_calls = Calls(matcher.encoder), Calls(matcher.film_encoder)
+    matcher.encoder, matcher.film_encoder = exact_calls, film_calls
+    grays = [drum_scene(index) for index in range(DRUM_FRAMES)]
+    _, colour = drum_film(colorizer, grays)
+    assert colour.remembers and film_calls.runs == colour.network_runs and exact_calls.runs == 0
+    reference = colorizer.prepare_reference(two_textures(checks, stripes, colours=(BLUE, RED), seed=1))
+    exact_calls.runs = film_calls.runs = 0
+    request = check_film_request(DRUM_WIDTH, DRUM_HEIGHT, 8, default_size=colorizer.default_size, takes_hints=True)
+    colour = FrameColour(colorizer, request, reference=reference)
+    for gray in grays[:8]:
+        colour(colorizer.prepare(Image.fromarray(gray, "L"), request.frame_request()))
+    assert film_calls.runs == 0 and exact_calls.runs == colour.network_runs > 0
