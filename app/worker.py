@@ -51,15 +51,22 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    jobs.start(args.threads)
+
+    def stopping() -> None:  # beside the work: the main thread colorizes (Jobs.start, here)
+        while not stop.wait(1):
+            if args.parent and os.getppid() != args.parent:
+                log.info("the process that started this worker is gone")
+                break
+        log.info("stopping: running videos go back to the queue")
+        jobs.close(hand_back=True)
+
+    watcher = threading.Thread(target=stopping, name="worker-stop", daemon=True)
+    watcher.start()
+    jobs.announce()  # a job queued from now on finds a worker
     log.info("ready: %d thread(s) on %s, job folder %s", args.threads,
              "Redis" if jobs.settings.redis_url else "the embedded queue", jobs.settings.folder)
-    while not stop.wait(1):
-        if args.parent and os.getppid() != args.parent:
-            log.info("the process that started this worker is gone")
-            break
-    log.info("stopping: running videos go back to the queue")
-    jobs.close(hand_back=True)
+    jobs.start(args.threads, here=True)  # returns once `stopping` has closed the queue's workers
+    watcher.join()
     return 0
 
 

@@ -693,3 +693,24 @@ def test_a_job_queued_by_the_server_before_checked_requests_fails_saying_so(make
     jobs.start(1)
     final = wait_state(client, job_id, ("done", "failed"), timeout=60)
     assert final["state"] == "failed" and "earlier version of this server" in final["error"]
+
+
+def test_a_worker_can_work_in_the_thread_that_starts_it_until_closed(make_app, tmp_path):
+    """Jobs.start(here=True), as `python -m app.worker` runs it: the job runs in the calling thread (a process's
+    main thread runs TorchScript markedly faster than its others), and start returns once close() stopped it."""
+    app = make_app({"JOB_FOLDER": str(tmp_path / "jobs"), "VIDEO_FUNCTION": SLOW}, JOB_THREADS=0)
+    jobs, client = app.extensions["jobs"], app.test_client()
+    job_id = submit(client, QUICK)
+    real, ran_in = jobs.work_function, []
+    jobs.work_function = lambda *args: ran_in.append(threading.current_thread()) or real(*args)
+
+    def close_when_done():
+        wait_state(client, job_id, ("done", "failed"), timeout=60)
+        jobs.close(hand_back=True)
+
+    closer = threading.Thread(target=close_when_done)
+    closer.start()
+    jobs.start(1, here=True)  # returns only after the closer's close()
+    closer.join()
+    assert ran_in == [threading.current_thread()] and state(client, job_id)["state"] == "done"
+    assert not [thread for thread in threading.enumerate() if thread.name.startswith("video-worker")]
