@@ -218,23 +218,28 @@ def measure_clip(colorizer: Colorizer, folder: Path, scratch: Path) -> dict:
 
 
 def time_clip(colorizer: Colorizer, folder: Path, scratch: Path, weights: Path, precision: str | None,
-              size: tuple[int, int] = FPS_SIZE, frames: int = 240) -> dict:
+              size: tuple[int, int] = FPS_SIZE, frames: int = 240, repeats: int = 1) -> dict:
+    """Frames per second of a clip at size, looped to `frames`: frame by frame and stabilized in this process,
+    through the command line and through a worker. With repeats, each is measured that many times, the four
+    taking turns (a shared machine's speed drifts by 10-20% over minutes), and the median is kept."""
     grays = [gray_of(frame) for frame in read_clip(folder, size)]
     loop = grays + grays[-2:0:-1]  # forward and back (the turning frames once each): the motion goes on, no cut
     grays = [loop[index % len(loop)] for index in range(max(frames, 1))]
     source = scratch / f"{folder.name}.480p.mp4"
     write_gray_video(grays, source)
-    row = {"clip": folder.name}
-    for mode, stabilize in (("frame", False), ("stable", True)):
-        colorize_video(colorizer, source, scratch / "warm.mp4", stabilize=stabilize)  # first calls are slower
-        started = time.perf_counter()
-        colorize_video(colorizer, source, scratch / f"{folder.name}.480p.{mode}.mp4", stabilize=stabilize)
-        row[f"fps {mode}"] = len(grays) / (time.perf_counter() - started)
     first = scratch / f"{folder.name}.480p.first.mp4"
     write_gray_video(grays[:1], first)
-    row["fps cli"] = fps_cli(source, first, len(grays), scratch, weights, precision)
-    row["fps worker"] = fps_worker(source, len(grays), scratch, weights, precision)
-    return row
+    for stabilize in (False, True):
+        colorize_video(colorizer, source, scratch / "warm.mp4", stabilize=stabilize)  # first calls are slower
+    measured = {"fps frame": [], "fps stable": [], "fps cli": [], "fps worker": []}
+    for _ in range(max(1, repeats)):
+        for mode, stabilize in (("frame", False), ("stable", True)):
+            started = time.perf_counter()
+            colorize_video(colorizer, source, scratch / f"{folder.name}.480p.{mode}.mp4", stabilize=stabilize)
+            measured[f"fps {mode}"].append(len(grays) / (time.perf_counter() - started))
+        measured["fps cli"].append(fps_cli(source, first, len(grays), scratch, weights, precision))
+        measured["fps worker"].append(fps_worker(source, len(grays), scratch, weights, precision))
+    return {"clip": folder.name, **{key: float(np.median(values)) for key, values in measured.items()}}
 
 
 def person_env(weights: Path, precision: str | None, **settings) -> dict:
@@ -318,6 +323,8 @@ def main(argv: list | None = None) -> int:
     parser.add_argument("--fps-size", default="854x480", help="the size the clips are timed at (default 854x480)")
     parser.add_argument("--fps-frames", type=int, default=240, help="frames of each timed film: its clip forward "
                                                                     "and back (default 240)")
+    parser.add_argument("--repeats", type=int, default=1, help="times each timing is taken, in turns; the median "
+                                                               "is shown (a shared machine's speed drifts)")
     parser.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
     parser.add_argument("--precision", choices=("float32", "bfloat16"), default=None)
     args = parser.parse_args(argv)
@@ -340,7 +347,7 @@ def main(argv: list | None = None) -> int:
             rows.append(measure_clip(colorizer, folder, Path(scratch)))
             print(f"  {folder.name}: done", flush=True)
         timings = [time_clip(colorizer, folder, Path(scratch), args.weights, args.precision, fps_size,
-                             args.fps_frames) for folder in folders[:args.fps_clips]]
+                             args.fps_frames, args.repeats) for folder in folders[:args.fps_clips]]
     print()
     print("CDC in units of 1e-4; warp error in ab units. 'original': the JPEG frames; 'coded': the same frames in "
           "colour through the encoder the results go through (H.264 CRF %d, chroma finer), the fair reference" % CRF)
@@ -371,7 +378,8 @@ def main(argv: list | None = None) -> int:
           f"PSNR stabilized - frame by frame: {mean['psnr stable'] - mean['psnr frame']:+.2f} dB")
     if timings:
         print()
-        print(f"| clip at {fps_size[0]}x{fps_size[1]}, {args.fps_frames} frames | fps frame by frame | "
+        each = f", median of {args.repeats} in turns" if args.repeats > 1 else ""
+        print(f"| clip at {fps_size[0]}x{fps_size[1]}, {args.fps_frames} frames{each} | fps frame by frame | "
               f"fps stabilized | fps command line | fps worker |")
         print("|---|---:|---:|---:|---:|")
         for row in timings:

@@ -98,7 +98,7 @@ def like_region(lab: np.ndarray, row: int, column: int) -> np.ndarray:
     """(H, W, 3) float32 Lab, a pixel -> (H, W) bool: the pixels 4-connected to it within REGION_TOLERANCE of its
     colour after a blur (so texture and grain do not cut the region into specks), closed, with its small holes
     filled, and its rim, which the blur mixed with the neighbours, taken back where its own colour is near: a
-    segment, not a stipple. None (all False) where the pixel sits on an edge, whose blurred colour is no region's."""
+    segment, not a stipple. All False where the pixel sits on an edge, whose blurred colour is no region's."""
     height, width = lab.shape[:2]
     blurred = cv2.GaussianBlur(lab, (5, 5), 1.5)
     if (np.abs(lab[row, column] - blurred[row, column]) > np.array(REGION_TOLERANCE) / 2).any():
@@ -110,7 +110,7 @@ def like_region(lab: np.ndarray, row: int, column: int) -> np.ndarray:
     region = cv2.morphologyEx(mask[1:-1, 1:-1], cv2.MORPH_CLOSE, disc)
     near = (np.abs(lab - blurred[row, column]) <= REGION_TOLERANCE).all(axis=2)
     region |= cv2.dilate(region, disc) & near
-    count, holes, stats, _ = cv2.connectedComponentsWithStats(1 - region, connectivity=4)
+    _, holes, stats, _ = cv2.connectedComponentsWithStats(1 - region, connectivity=4)
     touches = (stats[:, 0] == 0) | (stats[:, 1] == 0) | (stats[:, 0] + stats[:, 2] == width) | \
         (stats[:, 1] + stats[:, 3] == height)
     small = ~touches & (stats[:, 4] < HOLE_SHARE * height * width)  # enclosed specks: a larger inner part (a
@@ -120,12 +120,13 @@ def like_region(lab: np.ndarray, row: int, column: int) -> np.ndarray:
 
 def point_inside(region: np.ndarray, row: int, column: int, side: int) -> tuple[int, int, int]:
     """The largest patch, at most side x side, centred on (row, column) and inside region -> (top, left, side)."""
+    height, width = region.shape
     for size in range(side, 0, -1):
         top, left = row - size // 2, column - size // 2
-        if top >= 0 and left >= 0 and region[top:top + size, left:left + size].all() and \
-                top + size <= region.shape[0] and left + size <= region.shape[1]:
+        inside = 0 <= top and top + size <= height and 0 <= left and left + size <= width
+        if inside and region[top:top + size, left:left + size].all():
             return top, left, size
-    return row, column, 1
+    return row, column, 1  # the point's own pixel: the fill always holds it
 
 
 def turn_hue(ab: torch.Tensor, region: torch.Tensor, angle: float) -> None:
