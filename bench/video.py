@@ -21,10 +21,12 @@ compared with the original colour frames:
   it encodes, and decodes and encodes beside the colour, so a clip of 30 frames times mostly its start and end),
   each way a person runs it, side by side: colorize_video called in this process (torch on 2
   threads, both modes); the command line (`colorize film.mp4 --output ...` in a fresh process with its own thread
-  settings: the time of the film less that of its first frame alone, so that starting Python and loading the
-  weights are not counted); and a video worker (`python -m app.worker`, its threads as it sets them, a job posted
-  through the web app's POST /videos: from running to done, after one job to warm it). Stabilized, but for the
-  first column. Say in any table whether the machine was quiet.
+  settings: the time of the film less that of its first CLI_PREFIX frames alone, over the frames after them, so
+  that starting Python, loading the weights and a fresh process's first runs of each shape are not counted: some
+  1.2 s on 2 cores, which a 240-frame film would show as 8% and a film of minutes does not); and a video worker
+  (`python -m app.worker`, its threads as it sets them, a job posted through the web app's POST /videos: the run's
+  time in its record, after one job to warm it). Stabilized, but for the first column. With --repeats, each is
+  timed that many times in turns and the median shown. Say in any table whether the machine was quiet.
 
 Clips are read by path, never copied; without the folder the bench says so and stops (exit 0).
 """
@@ -55,6 +57,7 @@ from model.weights import DEFAULT_WEIGHTS
 ROOT = Path(__file__).resolve().parent.parent
 CLIPS = ROOT.parent / "shared" / "data" / "video"
 FPS_SIZE = (854, 480)
+CLI_PREFIX = 48  # frames of the command line's film timed alone and taken off (fps_cli)
 
 
 # --- the measures ----------------------------------------------------------------------------------------------
@@ -228,7 +231,7 @@ def time_clip(colorizer: Colorizer, folder: Path, scratch: Path, weights: Path, 
     source = scratch / f"{folder.name}.480p.mp4"
     write_gray_video(grays, source)
     first = scratch / f"{folder.name}.480p.first.mp4"
-    write_gray_video(grays[:1], first)
+    write_gray_video(grays[:CLI_PREFIX], first)
     for stabilize in (False, True):
         colorize_video(colorizer, source, scratch / "warm.mp4", stabilize=stabilize)  # first calls are slower
     measured = {"fps frame": [], "fps stable": [], "fps cli": [], "fps worker": []}
@@ -250,9 +253,11 @@ def person_env(weights: Path, precision: str | None, **settings) -> dict:
     return env
 
 
-def fps_cli(source: Path, first: Path, frames: int, scratch: Path, weights: Path, precision: str | None) -> float:
+def fps_cli(source: Path, first: Path, frames: int, scratch: Path, weights: Path, precision: str | None,
+            prefix: int = CLI_PREFIX) -> float:
     """Frames per second of `colorize film.mp4` (stabilized), in a fresh process each time: the film's time less
-    its first frame's alone (Python, the imports and the weights are the same in both)."""
+    that of its first `prefix` frames alone (Python, the imports, the weights and the first runs of each shape are
+    the same in both), over the frames after them."""
     def seconds(path: Path) -> float:
         command = [sys.executable, "-m", "model.colorize", str(path), "--output", str(scratch / "cli"), "--overwrite",
                    "--weights", str(weights)] + (["--precision", precision] if precision else [])
@@ -260,7 +265,7 @@ def fps_cli(source: Path, first: Path, frames: int, scratch: Path, weights: Path
         subprocess.run(command, cwd=ROOT, env=person_env(weights, precision), check=True, capture_output=True)
         return time.perf_counter() - started
     seconds(first)  # the files in the page cache, as for the runs timed
-    return (frames - 1) / max(1e-6, seconds(source) - seconds(first))
+    return (frames - prefix) / max(1e-6, seconds(source) - seconds(first))
 
 
 def fps_worker(source: Path, frames: int, scratch: Path, weights: Path, precision: str | None) -> float:
