@@ -22,8 +22,9 @@ compared with the original colour frames:
   each way a person runs it, side by side: colorize_video called in this process (torch on 2
   threads, both modes); the command line (`colorize film.mp4 --output ...` in a fresh process with its own thread
   settings: the time of the film less that of its first CLI_PREFIX frames alone, over the frames after them, so
-  that starting Python, loading the weights and a fresh process's first runs of each shape are not counted: some
-  1.2 s on 2 cores, which a 240-frame film would show as 8% and a film of minutes does not); and a video worker
+  that starting Python, loading the weights and a fresh process's first runs of each shape are not counted: a first
+  film took about 0.7 s more than the next on 2 cores, some 5% of a 240-frame film, nothing of a film of minutes);
+  and a video worker
   (`python -m app.worker`, its threads as it sets them, a job posted through the web app's POST /videos: the run's
   time in its record, after one job to warm it). Stabilized, but for the first column. With --repeats, each is
   timed that many times in turns and the median shown. Say in any table whether the machine was quiet.

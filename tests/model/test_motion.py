@@ -232,7 +232,8 @@ def test_the_memory_is_forgotten_at_a_cut(echo_encoder):
 
 
 class BatchSizes:
-    """A network that records the batch size of each run (1: the frame alone; 2: beside its mirror image)."""
+    """A network (or encoder) that records the batch size of each run (1: the frame alone; 2: beside its mirror
+    image): as many sizes as runs."""
 
     def __init__(self, network):
         self.network, self.sizes = network, []
@@ -257,17 +258,6 @@ def test_later_keyframes_run_the_network_once_unless_asked(echo_encoder_weights,
     assert set(later) == ({2} if refresh_mirror else {1}), later
 
 
-class Calls:
-    """An encoder that counts its runs."""
-
-    def __init__(self, encoder):
-        self.encoder, self.runs = encoder, 0
-
-    def __call__(self, *inputs):
-        self.runs += 1
-        return self.encoder(*inputs)
-
-
 def test_a_films_memory_is_described_by_the_film_encoder_and_a_reference_by_the_exact_one(echo_encoder_weights):
     """In bfloat16 a film's keyframes, compared only with each other (its memory), are described by the encoder's
     bfloat16 copy, in half the time; a reference photo and what is matched to it, by the float32 encoder."""
@@ -280,15 +270,16 @@ def test_a_films_memory_is_described_by_the_film_encoder_and_a_reference_by_the_
     for a, b in zip(exact, film):  # the same features, to bfloat16's precision, not the same to the bit
         assert 0 < np.abs(a - b).max() <= 0.05 * np.abs(a).max()
     matcher = colorizer.matcher
-    exact_calls, film_calls = Calls(matcher.encoder), Calls(matcher.film_encoder)
+    exact_calls, film_calls = BatchSizes(matcher.encoder), BatchSizes(matcher.film_encoder)  # one size a run
     matcher.encoder, matcher.film_encoder = exact_calls, film_calls
     grays = [drum_scene(index) for index in range(DRUM_FRAMES)]
     _, colour = drum_film(colorizer, grays)
-    assert colour.remembers and film_calls.runs == colour.network_runs and exact_calls.runs == 0
+    assert colour.remembers and len(film_calls.sizes) == colour.network_runs and not exact_calls.sizes
     reference = colorizer.prepare_reference(two_textures(checks, stripes, colours=(BLUE, RED), seed=1))
-    exact_calls.runs = film_calls.runs = 0
+    exact_calls.sizes.clear()
+    film_calls.sizes.clear()
     request = check_film_request(DRUM_WIDTH, DRUM_HEIGHT, 8, default_size=colorizer.default_size, takes_hints=True)
     colour = FrameColour(colorizer, request, reference=reference)
     for gray in grays[:8]:
         colour(colorizer.prepare(Image.fromarray(gray, "L"), request.frame_request()))
-    assert film_calls.runs == 0 and exact_calls.runs == colour.network_runs > 0
+    assert not film_calls.sizes and len(exact_calls.sizes) == colour.network_runs > 0
