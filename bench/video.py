@@ -20,11 +20,11 @@ compared with the original colour frames:
   resized to 854x480 and played forward and back to --fps-frames frames (240: x264 holds some 40 frames before
   it encodes, and decodes and encodes beside the colour, so a clip of 30 frames times mostly its start and end),
   each way a person runs it, side by side: colorize_video called in this process (torch on 2
-  threads, both modes); the command line (`colorize film.mp4 --output ...` in a fresh process with its own thread
-  settings: the time of the film less that of its first CLI_PREFIX frames alone, over the frames after them, so
-  that starting Python, loading the weights and a fresh process's first runs of each shape are not counted: a first
-  film took about 0.7 s more than the next on 2 cores, some 5% of a 240-frame film, nothing of a film of minutes);
-  and a video worker
+  threads, both modes); the command line (`colorize film.mp4 again.mp4 --output ...` in a fresh process with
+  its own thread settings: the second of two films, timed as the time of both less that of the first alone, so
+  that starting Python, loading the weights and a fresh process's first runs of each shape are not counted: a
+  first film took about 0.7 s more than the next on 2 cores, some 5% of a 240-frame film, nothing of a film of
+  minutes); and a video worker
   (`python -m app.worker`, its threads as it sets them, a job posted through the web app's POST /videos: the run's
   time in its record, after one job to warm it). Stabilized, but for the first column. With --repeats, each is
   timed that many times in turns and the median shown. Say in any table whether the machine was quiet.
@@ -34,6 +34,7 @@ Clips are read by path, never copied; without the folder the bench says so and s
 import argparse
 import contextlib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -58,7 +59,6 @@ from model.weights import DEFAULT_WEIGHTS
 ROOT = Path(__file__).resolve().parent.parent
 CLIPS = ROOT.parent / "shared" / "data" / "video"
 FPS_SIZE = (854, 480)
-CLI_PREFIX = 48  # frames of the command line's film timed alone and taken off (fps_cli)
 
 
 # --- the measures ----------------------------------------------------------------------------------------------
@@ -231,8 +231,6 @@ def time_clip(colorizer: Colorizer, folder: Path, scratch: Path, weights: Path, 
     grays = [loop[index % len(loop)] for index in range(max(frames, 1))]
     source = scratch / f"{folder.name}.480p.mp4"
     write_gray_video(grays, source)
-    first = scratch / f"{folder.name}.480p.first.mp4"
-    write_gray_video(grays[:CLI_PREFIX], first)
     for stabilize in (False, True):
         colorize_video(colorizer, source, scratch / "warm.mp4", stabilize=stabilize)  # first calls are slower
     measured = {"fps frame": [], "fps stable": [], "fps cli": [], "fps worker": []}
@@ -241,7 +239,7 @@ def time_clip(colorizer: Colorizer, folder: Path, scratch: Path, weights: Path, 
             started = time.perf_counter()
             colorize_video(colorizer, source, scratch / f"{folder.name}.480p.{mode}.mp4", stabilize=stabilize)
             measured[f"fps {mode}"].append(len(grays) / (time.perf_counter() - started))
-        measured["fps cli"].append(fps_cli(source, first, len(grays), scratch, weights, precision))
+        measured["fps cli"].append(fps_cli(source, len(grays), scratch, weights, precision))
         measured["fps worker"].append(fps_worker(source, len(grays), scratch, weights, precision))
     return {"clip": folder.name, **{key: float(np.median(values)) for key, values in measured.items()}}
 
@@ -254,19 +252,21 @@ def person_env(weights: Path, precision: str | None, **settings) -> dict:
     return env
 
 
-def fps_cli(source: Path, first: Path, frames: int, scratch: Path, weights: Path, precision: str | None,
-            prefix: int = CLI_PREFIX) -> float:
-    """Frames per second of `colorize film.mp4` (stabilized), in a fresh process each time: the film's time less
-    that of its first `prefix` frames alone (Python, the imports, the weights and the first runs of each shape are
-    the same in both), over the frames after them."""
-    def seconds(path: Path) -> float:
-        command = [sys.executable, "-m", "model.colorize", str(path), "--output", str(scratch / "cli"), "--overwrite",
-                   "--weights", str(weights)] + (["--precision", precision] if precision else [])
+def fps_cli(source: Path, frames: int, scratch: Path, weights: Path, precision: str | None) -> float:
+    """Frames per second of `colorize film.mp4 again.mp4` (stabilized, one fresh process): the second of two
+    copies of the film, as the worker's second job, timed as both films' time less that of the first alone (the
+    same fresh process's start, imports, weights and first runs of each shape are in both)."""
+    again = source.with_name(f"{source.stem}.again{source.suffix}")
+    shutil.copyfile(source, again)
+
+    def seconds(*films: Path) -> float:
+        command = [sys.executable, "-m", "model.colorize", *map(str, films), "--output", str(scratch / "cli"),
+                   "--overwrite", "--weights", str(weights)] + (["--precision", precision] if precision else [])
         started = time.perf_counter()
         subprocess.run(command, cwd=ROOT, env=person_env(weights, precision), check=True, capture_output=True)
         return time.perf_counter() - started
-    seconds(first)  # the files in the page cache, as for the runs timed
-    return (frames - prefix) / max(1e-6, seconds(source) - seconds(first))
+    seconds(source)  # the files in the page cache, as for the runs timed
+    return frames / max(1e-6, seconds(source, again) - seconds(source))
 
 
 def fps_worker(source: Path, frames: int, scratch: Path, weights: Path, precision: str | None) -> float:
