@@ -23,8 +23,8 @@ compared with the original colour frames:
   threads, both modes); the command line (`colorize film.mp4 again.mp4 --output ...` in a fresh process with
   its own thread settings: the second of two films, timed as the time of both less that of the first alone, so
   that starting Python, loading the weights and a fresh process's first runs of each shape are not counted: a
-  first film took about 0.7 s more than the next on 2 cores, some 5% of a 240-frame film, nothing of a film of
-  minutes); and a video worker
+  first film took 0 to 0.7 s more than the next on 2 cores in two measurements, up to 5% of a 240-frame film,
+  nothing of a film of minutes); and a video worker
   (`python -m app.worker`, its threads as it sets them, a job posted through the web app's POST /videos: the run's
   time in its record, after one job to warm it). Stabilized, but for the first column. With --repeats, each is
   timed that many times in turns and the median shown. Say in any table whether the machine was quiet.
