@@ -31,6 +31,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -71,12 +72,13 @@ _WIDE_MODES = {"I;16": 65535, "I;16L": 65535, "I;16B": 65535, "I;16N": 65535, "I
 class Colorizer:
     def __init__(self, network: torch.jit.ScriptModule, info: dict, device: str | torch.device = "cpu",
                  sha256: str = "", precision: str = "float32", encoder: torch.jit.ScriptModule | None = None,
-                 film_encoder: torch.jit.ScriptModule | None = None):
+                 film_encoder: Callable | None = None):
         self.network = network
         # the network's ImageNet encoder on its own, to the levels matched with, float32
         # (model.weights.load_network_and_encoder): what matches a photo to a colour reference; None for weights
         # without one (formats 1 and 2), which take no reference. film_encoder: the same in bfloat16, for a film's
-        # memory of its own keyframes, or None (float32 precision: the encoder serves there too)
+        # memory of its own keyframes (made by its first call: model.weights.OnFirstCall), or None (float32
+        # precision: the encoder serves there too)
         self.encoder, self.film_encoder = encoder, film_encoder
         self.matcher = ReferenceMatcher(encoder, device=device, film_encoder=film_encoder) \
             if encoder is not None else None

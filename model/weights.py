@@ -8,9 +8,11 @@ import contextlib
 import copy
 import hashlib
 import json
+import threading
 import warnings
 import zipfile
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -85,14 +87,44 @@ def load_network(path: Path, device: str | torch.device = "cpu",
     return network, info
 
 
+def frozen_levels(levels: FirstLevels, dtype: torch.dtype) -> torch.jit.ScriptModule:
+    """An encoder's first levels, scripted and frozen in dtype; a copy where its weights have another dtype (the
+    network's own stay as they are)."""
+    with quiet_jit():
+        if any(p.dtype != dtype for p in levels.parameters()):
+            with warnings.catch_warnings():  # copying a scripted module reads each parameter's .grad
+                warnings.filterwarnings("ignore", message=r"The \.grad attribute", category=UserWarning)
+                levels = copy.deepcopy(levels).to(dtype)
+        return torch.jit.freeze(torch.jit.script(levels).eval())
+
+
+class OnFirstCall:
+    """A module made the first time it is called, once, also when threads call it at the same time: what only
+    some processes need (the film encoder: a process that colorizes only photos never makes it)."""
+
+    def __init__(self, make: Callable[[], torch.nn.Module]):
+        self._make, self._module, self._lock = make, None, threading.Lock()
+
+    @property
+    def made(self) -> bool:
+        return self._module is not None
+
+    def __call__(self, *args):
+        if self._module is None:
+            with self._lock:
+                if self._module is None:
+                    self._module, self._make = self._make(), None
+        return self._module(*args)
+
+
 def load_network_and_encoder(path: Path, device: str | torch.device = "cpu", precision: str = "float32"
                              ) -> tuple[torch.jit.ScriptModule, dict, torch.jit.ScriptModule | None,
-                                        torch.jit.ScriptModule | None]:
+                                        OnFirstCall | None]:
     """As load_network, and the network's ImageNet encoder on its own to its MATCH_LEVELS-th level, frozen: in
     float32 (model.reference matches photos with its features), and in bfloat16 when that is the precision, for a
     film's memory of its own keyframes (they are only compared with each other, and it is twice as fast; matching
-    a photo to a reference lost accuracy in bfloat16), else None; both None for a file without one (formats 1 and
-    2). Read from the same file, once."""
+    a photo to a reference lost accuracy in bfloat16), made the first time a film calls it, else None; both None
+    for a file without one (formats 1 and 2). Read from the same file, once."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     path = Path(path)
@@ -108,15 +140,10 @@ def load_network_and_encoder(path: Path, device: str | torch.device = "cpu", pre
                 network.imagenet.float()  # the ImageNet encoder stays float32 (EfficientNetLite0.forward)
             encoder = film_encoder = None
             if hasattr(network, "imagenet"):  # frozen on its own before the whole is: freezing inlines it
-                def first_levels(dtype: torch.dtype) -> torch.jit.ScriptModule:
-                    imagenet = network.imagenet
-                    if any(p.dtype != dtype for p in imagenet.parameters()):
-                        with warnings.catch_warnings():  # copying a scripted module reads each parameter's .grad
-                            warnings.filterwarnings("ignore", message=r"The \.grad attribute", category=UserWarning)
-                            imagenet = copy.deepcopy(imagenet).to(dtype)  # in place would change the network's
-                    return torch.jit.freeze(torch.jit.script(FirstLevels(imagenet, MATCH_LEVELS)).eval())
-                encoder = first_levels(torch.float32)
-                film_encoder = first_levels(torch.bfloat16) if precision == "bfloat16" else None
+                encoder = frozen_levels(FirstLevels(network.imagenet, MATCH_LEVELS), torch.float32)
+                if precision == "bfloat16":  # made when a film first needs it: photos never do (0.1 s a load)
+                    levels = copy.deepcopy(FirstLevels(network.imagenet, MATCH_LEVELS))  # 0.7M parameters
+                    film_encoder = OnFirstCall(lambda: frozen_levels(levels, torch.bfloat16))
             network = torch.jit.freeze(network.eval())  # folds batch norm into the convolutions
     except Exception as error:  # torch raises RuntimeError, ValueError and others for broken files
         raise unreadable(path, error) from None

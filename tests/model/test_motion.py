@@ -283,3 +283,34 @@ def test_a_films_memory_is_described_by_the_film_encoder_and_a_reference_by_the_
     for gray in grays[:8]:
         colour(colorizer.prepare(Image.fromarray(gray, "L"), request.frame_request()))
     assert not film_calls.sizes and len(exact_calls.sizes) == colour.network_runs > 0
+
+
+def test_the_film_encoder_is_made_by_the_first_film_once_not_at_load(echo_encoder_weights):
+    """Loading in bfloat16 leaves the film encoder unmade (a process of photos never needs it); a film's first
+    keyframe makes it, and threads calling it at the same time make it once."""
+    import threading
+    import time
+
+    from model.weights import OnFirstCall
+    colorizer = Colorizer.load(echo_encoder_weights, precision="bfloat16")
+    assert not colorizer.film_encoder.made
+    drum_film(colorizer, [drum_scene(index) for index in range(4)])
+    assert colorizer.film_encoder.made
+    exact = colorizer.matcher.encoder_features(torch.rand(64, 96) * 100)
+    assert all(a.shape == b.shape for a, b in zip(exact, colorizer.matcher.encoder_features(
+        torch.rand(64, 96) * 100, colorizer.film_encoder)))
+
+    made, start = [], threading.Barrier(4)
+
+    def make():
+        made.append(1)
+        time.sleep(0.05)  # a slow make: without the lock, every thread would be in it
+        return lambda x: x + 1
+    once = OnFirstCall(make)
+    answers = []
+    threads = [threading.Thread(target=lambda: (start.wait(), answers.append(once(1)))) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == [2] * 4 and len(made) == 1
