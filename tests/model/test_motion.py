@@ -285,13 +285,16 @@ def test_a_films_memory_is_described_by_the_film_encoder_and_a_reference_by_the_
     assert not film_calls.sizes and len(exact_calls.sizes) == colour.network_runs > 0
 
 
-def test_the_film_encoder_is_made_by_the_first_film_once_not_at_load(echo_encoder_weights):
+def test_the_film_encoder_is_made_by_the_first_film_once_not_at_load(echo_encoder_weights, monkeypatch):
     """Loading in bfloat16 leaves the film encoder unmade (a process of photos never needs it); a film's first
     keyframe makes it, and threads calling it at the same time make it once."""
     import threading
     import time
 
-    from model.weights import OnFirstCall
+    import model.colorizer
+    from model.weights import OnFirstCall, load_network_and_encoder
+    # a file really read here: the app tests' session fixture shares what it read once, film encoder included
+    monkeypatch.setattr(model.colorizer, "load_network_and_encoder", load_network_and_encoder)
     colorizer = Colorizer.load(echo_encoder_weights, precision="bfloat16")
     assert not colorizer.film_encoder.made
     drum_film(colorizer, [drum_scene(index) for index in range(4)])
