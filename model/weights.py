@@ -87,14 +87,16 @@ def load_network(path: Path, device: str | torch.device = "cpu",
     return network, info
 
 
-def frozen_levels(levels: FirstLevels, dtype: torch.dtype) -> torch.jit.ScriptModule:
-    """An encoder's first levels, scripted and frozen in dtype; a copy where its weights have another dtype (the
-    network's own stay as they are)."""
+def copied_in(levels: FirstLevels, dtype: torch.dtype) -> FirstLevels:
+    """A copy of an encoder's first levels with its weights in dtype (the network's own stay as they are)."""
+    with warnings.catch_warnings():  # copying a scripted module reads each parameter's .grad
+        warnings.filterwarnings("ignore", message=r"The \.grad attribute", category=UserWarning)
+        return copy.deepcopy(levels).to(dtype)
+
+
+def frozen(levels: FirstLevels) -> torch.jit.ScriptModule:
+    """An encoder's first levels scripted and frozen, in the dtype of their weights."""
     with quiet_jit():
-        if any(p.dtype != dtype for p in levels.parameters()):
-            with warnings.catch_warnings():  # copying a scripted module reads each parameter's .grad
-                warnings.filterwarnings("ignore", message=r"The \.grad attribute", category=UserWarning)
-                levels = copy.deepcopy(levels).to(dtype)
         return torch.jit.freeze(torch.jit.script(levels).eval())
 
 
@@ -140,10 +142,13 @@ def load_network_and_encoder(path: Path, device: str | torch.device = "cpu", pre
                 network.imagenet.float()  # the ImageNet encoder stays float32 (EfficientNetLite0.forward)
             encoder = film_encoder = None
             if hasattr(network, "imagenet"):  # frozen on its own before the whole is: freezing inlines it
-                encoder = frozen_levels(FirstLevels(network.imagenet, MATCH_LEVELS), torch.float32)
-                if precision == "bfloat16":  # made when a film first needs it: photos never do (0.1 s a load)
-                    levels = copy.deepcopy(FirstLevels(network.imagenet, MATCH_LEVELS))  # 0.7M parameters
-                    film_encoder = OnFirstCall(lambda: frozen_levels(levels, torch.bfloat16))
+                levels = FirstLevels(network.imagenet, MATCH_LEVELS)
+                exact = levels if all(p.dtype == torch.float32 for p in levels.parameters()) else \
+                    copied_in(levels, torch.float32)
+                encoder = frozen(exact)
+                if precision == "bfloat16":  # frozen when a film first needs it: photos never do (0.1 s a load)
+                    film_levels = copied_in(levels, torch.bfloat16)  # its own copy: 0.7M parameters
+                    film_encoder = OnFirstCall(lambda: frozen(film_levels))
             network = torch.jit.freeze(network.eval())  # folds batch norm into the convolutions
     except Exception as error:  # torch raises RuntimeError, ValueError and others for broken files
         raise unreadable(path, error) from None

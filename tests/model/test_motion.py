@@ -299,9 +299,10 @@ def test_the_film_encoder_is_made_by_the_first_film_once_not_at_load(echo_encode
     assert not colorizer.film_encoder.made
     drum_film(colorizer, [drum_scene(index) for index in range(4)])
     assert colorizer.film_encoder.made
-    exact = colorizer.matcher.encoder_features(torch.rand(64, 96) * 100)
+    l_small = torch.rand(64, 96) * 100
+    exact = colorizer.matcher.encoder_features(l_small)
     assert all(a.shape == b.shape for a, b in zip(exact, colorizer.matcher.encoder_features(
-        torch.rand(64, 96) * 100, colorizer.film_encoder)))
+        l_small, colorizer.film_encoder)))
 
     made, start = [], threading.Barrier(4)
 
