@@ -43,7 +43,7 @@ from model.color import (AB_SCALE, denormalize_ab, gray8_of_rgb8, gray_to_l, lab
                          normalize_ab, normalize_l)
 from model.generator import pad_to_stride
 from model.hints import Hint, hint_layer
-from model.points import guide_shape, guided_coefficients, point_change, to_grid
+from model.points import EDGE_SCALE, guide_shape, guided_coefficients, point_change, to_grid
 from model.reference import Cells, Reference, ReferenceMatcher, with_own_points
 from model.request import ColorRequest, check_request
 from model.restore import restore as restore_gray, summary as repair_summary
@@ -92,6 +92,9 @@ class Colorizer:
         # a photo the repair changed (an old print: softer and more faded than what the net learned from, which
         # makes it timid) is painted at a gain of its own, chosen by training.calibrate --old-prints
         self.repaired_gain = float(info.get("repaired_chroma_gain", self.chroma_gain))
+        # how much of the photo's lightness a colour point's region may cross (model.points); a network trained
+        # with recoloured points (training --recolour-points) carries its own
+        self.edge_scale = float(info.get("points_edge_scale", EDGE_SCALE))
         self.takes_hints = takes_hints(info)
         self.sha256 = sha256
         self._remembered = Remembered(REMEMBERED)  # a working-size L -> the network's automatic colours
@@ -112,12 +115,15 @@ class Colorizer:
         return cls(network, info, device, sha256=file_sha256(path), precision=precision, encoder=encoder,
                    film_encoder=film_encoder)
 
-    def at_operating_point(self, chroma_gain: float, repaired_gain: float | None = None) -> "Colorizer":
+    def at_operating_point(self, chroma_gain: float, repaired_gain: float | None = None,
+                           edge_scale: float | None = None) -> "Colorizer":
         """The same network at another chroma gain, and for repaired photos another repaired_gain (None: the
-        same as chroma_gain); training.calibrate's sweep. The network is shared, and what this Colorizer
-        remembers (the network's answers before the gain, the repairs) too."""
+        same as chroma_gain); training.calibrate's sweep. edge_scale: the colour points' (model.points; None:
+        this one's). The network is shared, and what this Colorizer remembers (the network's answers before the
+        gain, the repairs) too."""
         info = {**self.info, "chroma_gain": chroma_gain}
         info["repaired_chroma_gain"] = chroma_gain if repaired_gain is None else repaired_gain
+        info["points_edge_scale"] = self.edge_scale if edge_scale is None else edge_scale
         other = Colorizer(self.network, info, self.device, self.sha256, self.precision, self.encoder,
                           self.film_encoder)
         other._remembered, other._repairs = self._remembered, self._repairs
@@ -221,7 +227,7 @@ class Colorizer:
         pointed = self._network(seen.l_small, seen.hint_layer, mirror)
         change, own = at_vividness(pointed, seen.vividness) - ab_small, pointed - automatic
         coefficients, reach = point_change_coefficients(seen.source, ab_small, change, own, list(seen.points),
-                                                        seen.vividness)
+                                                        seen.vividness, self.edge_scale)
         return Prediction(ab_small, coefficients, reach)
 
     def forget(self) -> None:
@@ -392,15 +398,16 @@ def expand_chroma(ab: torch.Tensor, gain: float) -> torch.Tensor:
 
 @torch.inference_mode()
 def point_change_coefficients(source: Image.Image, ab_small: torch.Tensor, change_small: torch.Tensor,
-                              own_small: torch.Tensor, points: list, vividness: float = 1.0
-                              ) -> tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor]:
+                              own_small: torch.Tensor, points: list, vividness: float = 1.0,
+                              edge_scale: float = EDGE_SCALE) -> tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor]:
     """What colour points change, kept to their regions (model.points), as the guided filter's (slope, offset),
     each (2, gh, gw) on the guide grid: the full-resolution change is slope * L + offset, upsampled; and the
     (gh, gw) points' reach.
 
     ab_small: (1, 2, h, w) the picture without points, as painted; change_small: (1, 2, h, w) the network's change
     for the points; own_small: (1, 2, h, w) the network's own answer to them (with them minus without: its edges
-    count); vividness: as the rest of the picture, the points' own colours are this many times as strong."""
+    count); vividness: as the rest of the picture, the points' own colours are this many times as strong;
+    edge_scale: how much of the photo's lightness a point's region may cross (model.points.point_change)."""
     width, height = source.size
     guide_height, guide_width = guide_shape(height, width)
     full = (guide_width, guide_height) == (width, height)
@@ -408,17 +415,18 @@ def point_change_coefficients(source: Image.Image, ab_small: torch.Tensor, chang
     l_guide = pixels_to_lightness(guide)  # (gh, gw)
     base, change, own = (F.interpolate(t, size=(guide_height, guide_width), mode="bilinear", align_corners=False)[0]
                          for t in (ab_small, change_small, own_small))
-    total, reach = kept_change(l_guide, points, (width, height), base, change, own, vividness)
+    total, reach = kept_change(l_guide, points, (width, height), base, change, own, vividness, edge_scale)
     return guided_coefficients(l_guide, total), reach
 
 
 def kept_change(l_grid: torch.Tensor, points: list, size: tuple[int, int], base: torch.Tensor, change: torch.Tensor,
-                own: torch.Tensor, vividness: float) -> tuple[torch.Tensor, torch.Tensor]:
+                own: torch.Tensor, vividness: float, edge_scale: float = EDGE_SCALE
+                ) -> tuple[torch.Tensor, torch.Tensor]:
     """model.points.point_change on a grid of (H, W) lightness l_grid, for points in the pixels of a picture of
     `size` (width, height) that the grid covers; base, change, own: (2, H, W) on the grid."""
     height, width = l_grid.shape
     seeds = [to_grid(p.x, p.y, *size, width, height) for p in points]
-    return point_change(l_grid.numpy(), base, change, seeds, asked_ab(points, vividness), own)
+    return point_change(l_grid.numpy(), base, change, seeds, asked_ab(points, vividness), own, edge_scale)
 
 
 @torch.inference_mode()

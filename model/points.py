@@ -46,6 +46,9 @@ GUIDE_PIXELS = 1 << 16  # the grid of the edge-aware work: about 296x222 for a 4
 GUIDE_BLUR = 2.5  # Gaussian blur of the guide's lightness before edges are measured (guide pixels): grain, texture
 EDGE_FLOOR = 0.7  # lightness steps between neighbouring guide pixels up to this are shading or noise, not edges
 EDGE_SCALE = 4.0  # the lightness above the floor (summed along the path) that costs one unit of distance: e^-1
+# (a weights file may carry its own as points_edge_scale: a network trained with recoloured points keeps a point's
+# colour to its object itself, so its points can cross more of the photo's lightness; valid_edge_scale says which)
+MAX_EDGE_SCALE = 64.0  # the edges then barely count: a point spreads over the whole photo but for the network's cue
 CHANGE_EDGE_SCALE = 60.0  # the variation of the network's answer to the points (ab units, summed) costing one
 REACH = 4.0  # a point's reach over a flat region falls to e^-1 at REACH times the guide's short side
 DAB = 0.015  # the point's own dab, where its reach is 1: this share of the guide's short side around it
@@ -53,6 +56,11 @@ SHARE_SHRINK = 2  # the points' own distances (the share-out of what they lack) 
 SWEEPS = 2  # rounds of the four directional sweeps of the geodesic distance (paths turning more corners need more)
 FILTER_RADIUS = 2  # the guided filter's window radius (guide pixels)
 FILTER_EPS = 4.0  # its regularization, in squared L units: steps of lightness well above 2 keep their edge
+
+
+def valid_edge_scale(scale) -> bool:
+    """An edge scale a weights file may carry: a number above 0 and at most MAX_EDGE_SCALE."""
+    return not isinstance(scale, bool) and isinstance(scale, (int, float)) and 0 < scale <= MAX_EDGE_SCALE
 
 
 def guide_shape(height: int, width: int, pixels: int = GUIDE_PIXELS) -> tuple[int, int]:
@@ -141,17 +149,19 @@ def geodesic_distance(right: np.ndarray, down: np.ndarray, seeds: list, sweeps: 
 
 
 def point_change(l_guide: np.ndarray, base: torch.Tensor, change: torch.Tensor, seeds: list[tuple[int, int]],
-                 asked: torch.Tensor, own: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                 asked: torch.Tensor, own: torch.Tensor | None = None, edge_scale: float = EDGE_SCALE
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
     """What the points change, on the guide grid.
 
     l_guide: (H, W) lightness. base: (2, H, W) normalized ab the picture has without points (at its operating
     point and vividness). change: (2, H, W) the network's change for the points. seeds: each point's (column, row)
     on the grid. asked: (P, 2) each point's normalized ab. own: (2, H, W) the network's own answer to the points
-    (with them minus without, before the chroma gain), whose edges count (None: the lightness's alone).
+    (with them minus without, before the chroma gain), whose edges count (None: the lightness's alone). edge_scale:
+    the lightness crossed (above the floor) that costs one unit of distance (the weights' points_edge_scale).
     -> ((2, H, W) normalized ab to add to base, (H, W) the points' reach in [0, 1]).
     """
     own_ab = None if own is None else denormalize_ab(own).numpy()
-    right, down = edge_costs(l_guide, own_ab)
+    right, down = edge_costs(l_guide, own_ab, scale=edge_scale)
     dab = DAB * min(l_guide.shape)
     nearest = geodesic_distance(right, down, [list(seeds)], dab=dab)[0]  # (H, W) to the nearest point, exactly
     reach = torch.exp(-torch.from_numpy(nearest))  # (H, W): 1 at a point, falling over distance and edges
@@ -162,11 +172,11 @@ def point_change(l_guide: np.ndarray, base: torch.Tensor, change: torch.Tensor, 
     lacking = asked.T - (base + kept)[:, rows, columns]  # (2, P)
     if len(seeds) == 1:
         return kept + reach * lacking[:, :, None], reach
-    return kept + reach * share_out(l_guide, own_ab, seeds, dab, lacking), reach
+    return kept + reach * share_out(l_guide, own_ab, seeds, dab, lacking, edge_scale), reach
 
 
 def share_out(l_guide: np.ndarray, own_ab: np.ndarray | None, seeds: list[tuple[int, int]], dab: float,
-              lacking: torch.Tensor) -> torch.Tensor:
+              lacking: torch.Tensor, edge_scale: float = EDGE_SCALE) -> torch.Tensor:
     """What each point lacks, (2, P), shared out over the guide grid by Shepard weights of each point's own
     geodesic distance -> (2, H, W). Measured on a grid SHARE_SHRINK times coarser and enlarged bilinearly (a
     sixteenth of the work for the dozens of points a reference gives): only the distances' ratios weigh here, and
@@ -181,7 +191,7 @@ def share_out(l_guide: np.ndarray, own_ab: np.ndarray | None, seeds: list[tuple[
         return cv2.resize(np.ascontiguousarray(plane, np.float32), small, interpolation=cv2.INTER_AREA)
 
     right, down = edge_costs(shrink(l_guide), None if own_ab is None else np.stack([shrink(c) for c in own_ab]),
-                             blur_sigma=GUIDE_BLUR / SHARE_SHRINK)
+                             blur_sigma=GUIDE_BLUR / SHARE_SHRINK, scale=edge_scale)
     coarse = [(min(small[0] - 1, column * small[0] // width), min(small[1] - 1, row * small[1] // height))
               for column, row in seeds]
     distance = torch.from_numpy(geodesic_distance(right, down, coarse, dab=max(dab / SHARE_SHRINK, 1.5)))

@@ -17,6 +17,7 @@ from typing import Callable
 import torch
 
 from model.efficientnet import FirstLevels
+from model.points import EDGE_SCALE, MAX_EDGE_SCALE, valid_edge_scale
 
 INFO_FILE = "colorizer.json"
 FORMAT_VERSION = 2  # 2: the network takes a hint layer, and the info holds its architecture ("generator")
@@ -166,6 +167,10 @@ def load_network_and_encoder(path: Path, device: str | torch.device = "cpu", pre
         if not valid_chroma_gain(gain):
             raise WeightsError(f"{path} has {key} {gain!r} in its {INFO_FILE}; it must be a number above 0 and "
                                f"at most {MAX_CHROMA_GAIN}: export it again with a valid {flag}")
+    scale = info.get("points_edge_scale", EDGE_SCALE)
+    if not valid_edge_scale(scale):
+        raise WeightsError(f"{path} has points_edge_scale {scale!r} in its {INFO_FILE}; it must be a number above 0 "
+                           f"and at most {MAX_EDGE_SCALE:g}: export it again with a valid --points-edge-scale")
     size = info.get("working_size")
     if isinstance(size, bool) or not isinstance(size, int) or not MIN_SIZE <= size <= MAX_SIZE:
         raise WeightsError(f"{path} has working_size {size!r} in its {INFO_FILE}; it must be a whole number from "

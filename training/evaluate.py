@@ -44,6 +44,7 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from model.color import gray8_of_rgb8, lab_to_rgb, lab_to_rgb_np, rgb_to_lab_np
 from model.colorizer import Colorizer, lightness
+from model.points import MAX_EDGE_SCALE, valid_edge_scale
 from model.weights import DEFAULT_WEIGHTS, PRECISIONS, WeightsError
 from training import leak
 from training.data import held_out_by, list_images, open_rgb, spread
@@ -404,13 +405,22 @@ def main(argv: list | None = None) -> int:
                         "after repair | original, 8 photos)")
     parser.add_argument("--leak", action="store_true", help="also measure how far one colour point leaks out of "
                                                            "its object (training.leak)")
+    parser.add_argument("--points-edge-scale", type=float, default=None,
+                        help="colour points at this edge scale instead of the model's own (model.points: larger "
+                             "spreads a point further); measure it with --hints and --leak, then export with it")
     args = parser.parse_args(argv)
+    if args.points_edge_scale is not None and not valid_edge_scale(args.points_edge_scale):
+        parser.error(f"--points-edge-scale must be above 0 and at most {MAX_EDGE_SCALE:g}, "
+                     f"got {args.points_edge_scale:g}")
 
     try:
         colorizer = Colorizer.load(args.weights, precision=args.precision)
     except WeightsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if args.points_edge_scale is not None:
+        colorizer = colorizer.at_operating_point(colorizer.chroma_gain, colorizer.repaired_gain,
+                                                 args.points_edge_scale)
     if not args.images.is_dir():
         parser.error(f"no such folder of photos: {args.images}")
     paths = list_images(args.images)
@@ -430,7 +440,7 @@ def main(argv: list | None = None) -> int:
         report = evaluate(colorizer, paths, args.size, args.hints, args.sheet, args.inception)
     # the weights by name and hash: a path would record this machine's folders
     report.update(weights=args.weights.name, sha256=colorizer.sha256, split=args.split, size=args.size,
-                  precision=colorizer.precision)
+                  precision=colorizer.precision, points_edge_scale=colorizer.edge_scale)
     if args.degrade:
         print(format_degraded(report))
     else:

@@ -2,6 +2,7 @@
 
     python -m training.export runs/name/checkpoint.pt runs/name/colorizer.pt [--raw] [--working-size N]
                               [--chroma-gain S] [--repaired-gain S]      # see training.calibrate
+                              [--points-edge-scale E]                    # see model.points, training.evaluate
                               [--temperature T --prior-correction A]     # a bins head's operating point
                               [--force]                                  # may replace the shipped model
 
@@ -22,6 +23,7 @@ import torch
 from model.files import atomic_write
 from model.generator import BinsHead, count_parameters
 from model.networks import build_generator as build_network
+from model.points import MAX_EDGE_SCALE, valid_edge_scale
 from model.weights import (DEFAULT_WEIGHTS, MAX_CHROMA_GAIN, MAX_SIZE, MIN_SIZE, load_network, save_network,
                            valid_chroma_gain)
 from training.config import TrainConfig
@@ -88,10 +90,11 @@ def set_operating_point(generator: torch.nn.Module, checkpoint: dict, temperatur
 
 def export(checkpoint_path: Path, output: Path, use_ema: bool = True, temperature: float | None = None,
            prior_correction: float = 0.0, working_size: int | None = None, chroma_gain: float = 1.0,
-           repaired_gain: float | None = None, force: bool = False) -> dict:
+           repaired_gain: float | None = None, points_edge_scale: float | None = None, force: bool = False) -> dict:
     """Writes the weights file; returns its info. repaired_gain: the chroma gain of photos the repair changed
-    (None: chroma_gain, and not recorded). Raises ValueError for bad settings, ShippedWeights (a ValueError) when
-    output is the shipped model and not force."""
+    (None: chroma_gain, and not recorded). points_edge_scale: how much of the photo's lightness a colour point's
+    region may cross (model.points; None: model.points.EDGE_SCALE, and not recorded). Raises ValueError for bad
+    settings, ShippedWeights (a ValueError) when output is the shipped model and not force."""
     if not force and is_shipped(output):
         raise ShippedWeights(f"{output} is the shipped model; write your model to another file (such as "
                              f"{Path(checkpoint_path).parent / 'colorizer.pt'}) and use it with --weights or "
@@ -105,12 +108,16 @@ def export(checkpoint_path: Path, output: Path, use_ema: bool = True, temperatur
         raise ValueError(f"--chroma-gain must be above 0 and at most {MAX_CHROMA_GAIN:g}, got {chroma_gain}")
     if repaired_gain is not None and not valid_chroma_gain(repaired_gain):
         raise ValueError(f"--repaired-gain must be above 0 and at most {MAX_CHROMA_GAIN:g}, got {repaired_gain}")
+    if points_edge_scale is not None and not valid_edge_scale(points_edge_scale):
+        raise ValueError(f"--points-edge-scale must be above 0 and at most {MAX_EDGE_SCALE:g}, "
+                         f"got {points_edge_scale}")
     set_operating_point(generator, checkpoint, temperature, prior_correction)
     data_facts = checkpoint_path.parent / "data.json"
     info = {
         "working_size": working_size,
         "chroma_gain": chroma_gain,
         **({"repaired_chroma_gain": repaired_gain} if repaired_gain is not None else {}),
+        **({"points_edge_scale": points_edge_scale} if points_edge_scale is not None else {}),
         "parameters": count_parameters(generator),
         "weights": "ema" if use_ema else "raw",
         **({"temperature": round(float(generator.head.temperature), 4), "prior_correction": prior_correction}
@@ -163,6 +170,10 @@ def main(argv: list | None = None) -> None:
     parser.add_argument("--repaired-gain", type=float, default=None,
                         help="the chroma gain of photos the repair changed (old prints; default: --chroma-gain; "
                              "see training.calibrate --old-prints)")
+    parser.add_argument("--points-edge-scale", type=float, default=None,
+                        help="how much of the photo's lightness a colour point's region may cross: larger spreads "
+                             "a point further (default: model.points.EDGE_SCALE, 4; for a network trained with "
+                             "--recolour-points; training.evaluate --points-edge-scale measures the choices)")
     parser.add_argument("--prior-correction", type=float, default=0.0,
                         help="bins head: share of the training's colour rebalancing to undo, 0 to 1 (default 0; "
                              "see training.calibrate)")
@@ -174,13 +185,15 @@ def main(argv: list | None = None) -> None:
     try:
         info = export(args.checkpoint, args.output, use_ema=not args.raw, temperature=args.temperature,
                       prior_correction=args.prior_correction, working_size=args.working_size,
-                      chroma_gain=args.chroma_gain, repaired_gain=args.repaired_gain, force=args.force)
+                      chroma_gain=args.chroma_gain, repaired_gain=args.repaired_gain,
+                      points_edge_scale=args.points_edge_scale, force=args.force)
     except ValueError as error:
         raise SystemExit(str(error))
     size = args.output.stat().st_size / 1e6
     print(f"wrote {args.output} ({size:.1f} MB, {info['parameters']:,} parameters, step {info['training']['step']}, "
           f"working size {info['working_size']}, chroma gain {info['chroma_gain']:g}"
-          + (f", repaired {args.repaired_gain:g}" if args.repaired_gain is not None else "") + ")")
+          + (f", repaired {args.repaired_gain:g}" if args.repaired_gain is not None else "")
+          + (f", points' edge scale {args.points_edge_scale:g}" if args.points_edge_scale is not None else "") + ")")
     run_config = args.checkpoint.parent / "config.json"  # the run's own, with the photo folder's path
     photos = (json.loads(run_config.read_text()).get("data") if run_config.exists() else None) or "PHOTOS"
     print(f"next, measure it on the photos the run held out (or on photos it never saw):\n"

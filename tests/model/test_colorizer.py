@@ -161,6 +161,14 @@ def test_a_bad_chroma_gain_in_the_weights_is_refused(tmp_path, gain, key):
         Colorizer.load(path)
 
 
+@pytest.mark.parametrize("scale", [0, -1, 100.0, "8", True])
+def test_a_bad_points_edge_scale_in_the_weights_is_refused(tmp_path, scale):
+    path = tmp_path / "bad.pt"
+    save_network(Generator(base_channels=4, levels=2), path, {"working_size": 64, "points_edge_scale": scale})
+    with pytest.raises(WeightsError, match="has points_edge_scale .*--points-edge-scale"):
+        Colorizer.load(path)
+
+
 def test_missing_weights_say_what_to_do(tmp_path):
     with pytest.raises(WeightsError, match="no weights file at .*train and export"):
         Colorizer.load(tmp_path / "nope.pt")

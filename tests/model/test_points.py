@@ -9,6 +9,8 @@ from model.colorizer import Colorizer
 from model.hints import color_to_ab
 from model.points import (edge_costs, geodesic_distance, guide_shape, guided_coefficients, point_change,
                           to_grid)
+from model.weights import save_network
+from tests.conftest import TINY, LeakyHints
 
 BLUE = "#2e59c6"
 
@@ -74,6 +76,18 @@ def test_a_change_stays_on_the_points_side_of_an_edge_and_the_point_gets_its_col
     assert total[:, :, 32:].abs().max() < 0.005  # the other side keeps its colour (half an ab unit)
 
 
+def test_a_larger_edge_scale_lets_a_point_cross_more_of_an_edge():
+    """The weights' points_edge_scale: a network trained with recoloured points keeps a point's colour to its
+    object itself, and may let its points cross more of the photo's lightness."""
+    l = np.full((40, 60), 30, np.float32)
+    l[:, 30:] = 70  # an edge of 40 L
+    base, change, asked = torch.zeros(2, 40, 60), torch.full((2, 40, 60), 0.3), torch.tensor([[0.4, -0.2]])
+    _, strict = point_change(l, base, change, [(10, 20)], asked)  # model.points.EDGE_SCALE, 4
+    _, relaxed = point_change(l, base, change, [(10, 20)], asked, edge_scale=16.0)
+    assert strict[:, 34:].max() < 0.01 and relaxed[:, 34:].min() > 0.1  # across the edge: ~0.2 instead of ~0.003
+    assert torch.allclose(strict[:, :24], relaxed[:, :24])  # on the point's own side: the same reach
+
+
 def test_points_given_twice_on_one_pixel_are_averaged_not_broken():
     l = np.full((20, 20), 50, np.float32)
     total, _ = point_change(l, torch.zeros(2, 20, 20), torch.zeros(2, 20, 20), [(5, 5), (5, 5)],
@@ -129,6 +143,22 @@ def test_the_same_holds_on_a_photo_larger_than_the_guide(leaky, monkeypatch):
     change = np.linalg.norm(ab_of(leaky(photo, hints=[{"x": 80, "y": 120, "color": BLUE}])) - ab_of(leaky(photo)),
                             axis=-1)
     assert change[:, 172:].max() < 2 and change[:, :150].min() > 20
+
+
+def test_the_colorizer_uses_the_weights_edge_scale(leaky_weights, tmp_path):
+    """A weights file's points_edge_scale reaches the points: a point crosses the edge between the two areas
+    (110 L) at 64, not at the default 4; at_operating_point sets it for a measure (training.evaluate)."""
+    relaxed_path = tmp_path / "relaxed.pt"
+    save_network(LeakyHints(**TINY, stem_stride=1), relaxed_path,
+                 {"working_size": 64, "chroma_gain": 1.0, "points_edge_scale": 64.0})
+    relaxed, strict = Colorizer.load(relaxed_path), Colorizer.load(leaky_weights)
+    assert (relaxed.edge_scale, strict.edge_scale) == (64.0, 4.0)
+    photo, point = two_areas(), [{"x": 40, "y": 60, "color": BLUE}]
+    for colorizer, crosses in ((strict, False), (relaxed, True),
+                               (relaxed.at_operating_point(1.0, edge_scale=4.0), False)):
+        change = np.linalg.norm(ab_of(colorizer(photo, hints=point)) - ab_of(colorizer(photo)), axis=-1)
+        assert (change[:, 84:].mean() > 10) == crosses
+    assert strict.at_operating_point(1.5).edge_scale == 4.0  # a gain sweep keeps the model's own
 
 
 def test_with_no_points_the_edge_aware_step_does_not_run(leaky, monkeypatch):

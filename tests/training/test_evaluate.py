@@ -163,6 +163,24 @@ def test_the_command_prints_a_table_and_writes_json(tiny_weights, photo_folder, 
     assert "gray" in table and "automatic" in table and "PSNR" in table
     report = json.loads(out.read_text())
     assert 0 < report["images"] < 24 and report["split"] == "validation"
+    assert report["points_edge_scale"] == 4.0  # the model's own
+
+
+def test_the_command_measures_points_at_another_edge_scale(leaky_weights, photo_folder, tmp_path, capsys):
+    """--points-edge-scale: the points' sweep at a setting export can then write into the weights. The stand-in
+    net spreads a point's colour over the whole photo, so a larger scale moves the sweep."""
+    reports = {}
+    for scale in (None, 64.0):
+        out = tmp_path / f"{scale}.json"
+        assert main(["--images", str(photo_folder), "--weights", str(leaky_weights), "--limit", "6", "--hints",
+                     "0,10", "--json", str(out)] + ([] if scale is None else ["--points-edge-scale", str(scale)])) == 0
+        reports[scale] = json.loads(out.read_text())
+    assert reports[None]["points_edge_scale"] == 4.0 and reports[64.0]["points_edge_scale"] == 64.0
+    assert reports[None]["hints"]["0"] == reports[64.0]["hints"]["0"]  # no points: the same
+    assert reports[None]["hints"]["10"]["psnr"] != reports[64.0]["hints"]["10"]["psnr"]
+    with pytest.raises(SystemExit):
+        main(["--images", str(photo_folder), "--weights", str(leaky_weights), "--points-edge-scale", "0"])
+    assert "--points-edge-scale must be above 0" in capsys.readouterr().err
 
 
 def test_degrade_scores_clean_old_and_repaired_photos(tiny_weights, photo_folder, tmp_path, capsys):

@@ -182,3 +182,14 @@ def test_export_records_the_chroma_gains_and_refuses_a_bad_one(tiny_checkpoint, 
     assert export(tiny_checkpoint, tmp_path / "r.pt", chroma_gain=1.2, repaired_gain=1.5)["repaired_chroma_gain"] == 1.5
     loaded = Colorizer.load(tmp_path / "r.pt")
     assert (loaded.chroma_gain, loaded.repaired_gain) == (1.2, 1.5)
+
+
+def test_export_records_the_points_edge_scale_only_when_given_and_refuses_a_bad_one(tiny_checkpoint, tmp_path):
+    assert "points_edge_scale" not in export(tiny_checkpoint, tmp_path / "d.pt")
+    assert Colorizer.load(tmp_path / "d.pt").edge_scale == 4.0  # model.points.EDGE_SCALE
+    assert export(tiny_checkpoint, tmp_path / "e.pt", points_edge_scale=6.5)["points_edge_scale"] == 6.5
+    assert Colorizer.load(tmp_path / "e.pt").edge_scale == 6.5
+    for bad in (0.0, -2.0, 65.0):
+        with pytest.raises(ValueError, match="--points-edge-scale"):
+            export(tiny_checkpoint, tmp_path / "bad.pt", points_edge_scale=bad)
+    assert not (tmp_path / "bad.pt").exists()
