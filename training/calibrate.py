@@ -1,8 +1,9 @@
 """Choose a checkpoint's operating point between accuracy and colour: PSNR and colorfulness at each setting.
 
-    python -m training.calibrate runs/name/checkpoint.pt --images PHOTOS [--working-size 192] [--photos 800]
-                                 [--min-gain 0.6] [--hints 10] [--min-hint-gain 3] [--gains 1,1.5,2]
-                                 [--temperatures ...] [--corrections ...]
+    python -m training.calibrate runs/name/checkpoint.pt --images PHOTOS [--split training|validation]
+                                 [--working-size 192] [--photos 800] [--min-gain 0.6] [--source-floor 0]
+                                 [--min-source-photos 10] [--hints 10] [--min-hint-gain 3] [--gains 1,1.5,2]
+                                 [--temperatures ...] [--corrections ...] [--match-colour WEIGHTS]
                                  [--old-prints [--keep-colour 0.9] [--repaired-gains 1,1.1,1.2]]
 
 A net trained for accuracy is muted where it is unsure. The knobs that trade some accuracy for colour: the chroma
@@ -14,11 +15,20 @@ Each setting is measured on the network as it is served: the checkpoint is expor
 and loaded the way the app loads it (frozen TorchScript, in the precision this machine serves). The photos come
 from the *training* split of --images (the run's own --val-fraction, read from the checkpoint), so that the
 validation split stays unseen for the final report. Photos the run trained on flatter it, the more so the more
-often it saw them; a folder of photos it did not train on (and that are not the validation split) gives an
-operating point that holds on new photos. It suggests the most colourful setting that keeps PSNR at least --min-gain
-dB above the gray image's, no source (file-name prefix) below gray, PSNR at least --min-hint-gain dB above gray
-with --hints hints, and no more colour than the originals; or, when none does, the most accurate one; and prints
-the export command, to a new file beside the checkpoint (runs/name/colorizer.pt): never the shipped model.
+often it saw them: a network that has fitted them looks a dB or more better there than on photos it never saw,
+which leaves room for more colour than new photos bear. A folder of photos it did not train on, or --split
+validation (the run's held-out photos; training.evaluate's report on them then scores photos that chose the
+gain), gives an operating point that holds on new photos. It suggests the most colourful setting that keeps PSNR
+at least --min-gain dB above the gray image's, no source (file-name prefix) of at least --min-source-photos of the
+scored photos below gray (a source of two or three photos moves by tenths of a dB with one photo: it is shown, and
+does not decide), PSNR at least --min-hint-gain dB above gray with --hints hints, and no more colour than the
+originals; or, when none does, the most accurate one; and prints the export command, to a new file beside the
+checkpoint (runs/name/colorizer.pt): never the shipped model.
+
+With --match-colour WEIGHTS it instead suggests the setting whose colourfulness on the same photos is nearest that
+of a weights file (the shipped model, say) at its own operating point, and prints how the two compare there: two
+networks are best compared at equal colour, since more colour costs PSNR where a net is unsure, and a gain that
+adds colour can hide a loss of accuracy or make one look like a loss.
 
 With --old-prints it then chooses the gain of photos the repair changes (export's --repaired-gain). A faded,
 blurred, grainy print makes the net timid: it gives the repaired gray less colour than it gives the clean photo.
@@ -58,14 +68,22 @@ TEMPERATURES = (1.0, 0.7, 0.5)  # and for a bins head, at gain 1
 CORRECTIONS = (1.0, 0.75, 0.5, 0.0)
 
 
+def worst_source(sources: dict, min_photos: int = 1) -> tuple[str, float] | None:
+    """The source (a name -> training.evaluate's table of it) whose automatic PSNR is lowest against its gray,
+    among those with at least min_photos photos: (name, PSNR - gray PSNR); None when no source has as many."""
+    gains = [(name, table["ours"]["psnr"] - table["gray"]["psnr"]) for name, table in sources.items()
+             if table["images"] >= min_photos]
+    return min(gains, key=lambda item: item[1]) if gains else None
+
+
 def calibrate(checkpoint_path: Path, paths: list[Path], working_size: int | None = None,
               gains: tuple[float, ...] = (1.0,), corrections: tuple[float, ...] = (0.0,),
               temperatures: tuple[float | None, ...] = (None,), precision: str | None = None,
-              hints: int = 0) -> list[dict]:
+              hints: int = 0, min_source_photos: int = 1) -> list[dict]:
     """One row per setting (prior correction, temperature, chroma gain): PSNR, gray PSNR, colorfulness and its
-    ratio to the originals', the worst source's PSNR against its gray, and with hints > 0 the PSNR and fidelity
-    with that many hints. Corrections and temperatures apply to a bins head only; None keeps the run's.
-    Prints progress lines to stderr."""
+    ratio to the originals', the worst source's PSNR against its gray (among sources with at least
+    min_source_photos of the photos), and with hints > 0 the PSNR and fidelity with that many hints. Corrections
+    and temperatures apply to a bins head only; None keeps the run's. Prints progress lines to stderr."""
     rows = []
     networks = list(itertools.product(corrections, temperatures))  # each a network of its own; gains are not
     progress = Progress(len(networks) * len(paths), "photo")
@@ -81,10 +99,13 @@ def calibrate(checkpoint_path: Path, paths: list[Path], working_size: int | None
                 row = {"prior_correction": correction, "temperature": temperature, "chroma_gain": float(gain),
                        "psnr": ours["psnr"], "psnr_gray": at_gain["gray"]["psnr"],
                        "colorfulness": ours["colorfulness"], "ratio": ours["colorfulness_ratio"]}
+                worst = worst_source(at_gain.get("sources", {}), min_source_photos)
+                if worst:
+                    row["worst_source"], row["worst_source_gain"] = worst
                 if "sources" in at_gain:
-                    row["worst_source"], row["worst_source_gain"] = min(
-                        ((name, table["ours"]["psnr"] - table["gray"]["psnr"])
-                         for name, table in at_gain["sources"].items()), key=lambda item: item[1])
+                    row["sources"] = {name: {"photos": table["images"],
+                                             "vs_gray": table["ours"]["psnr"] - table["gray"]["psnr"]}
+                                      for name, table in at_gain["sources"].items()}
                 if hints:
                     row["hinted_psnr"] = at_gain["hints"][str(hints)]["psnr"]
                     row["fidelity"] = at_gain["hints"][str(hints)]["fidelity"]
@@ -155,6 +176,17 @@ def suggest(rows: list[dict], min_gain: float, min_hint_gain: float = 0.0, sourc
     return max(fine, key=lambda row: row["colorfulness"]) if fine else None
 
 
+def nearest_colour(rows: list[dict], ratio: float) -> dict:
+    """The row whose colourfulness ratio (to the originals') is nearest ratio; of two as near, the first (in a
+    sweep of rising gains, the less colourful)."""
+    return min(rows, key=lambda row: abs(row["ratio"] - ratio))
+
+
+def reference_scores(weights: Path, paths: list[Path], precision: str | None = None) -> dict:
+    """A weights file's automatic colours at its own operating point on paths: training.evaluate's report."""
+    return evaluate(Colorizer.load(weights, precision=precision), paths, progress=Progress(len(paths), "photo"))
+
+
 def least_keeping(rows: list[dict], keep_colour: float, min_gain: float) -> dict | None:
     """The old prints' row of least repaired gain whose colour is at least keep_colour of the clean photos' and
     whose PSNR is at least min_gain above gray; None if no row is."""
@@ -183,8 +215,12 @@ def main(argv: list | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.calibrate", description=__doc__.split("\n\n")[0])
     parser.add_argument("checkpoint", type=Path, help="a run's checkpoint.pt")
     parser.add_argument("--images", type=Path, required=True,
-                        help="folder of photos to score (its validation share is left out): the run's training "
-                             "folder, or better, photos the run did not train on")
+                        help="folder of photos to score: the run's training folder, or better, photos the run did "
+                             "not train on")
+    parser.add_argument("--split", choices=("training", "validation"), default="training",
+                        help="which share of --images to score, by the run's --val-fraction (default: training, "
+                             "which keeps the validation photos unseen for training.evaluate's report; validation "
+                             "scores photos the run never saw, so its choice holds on new photos)")
     parser.add_argument("--working-size", type=int, default=None,
                         help="the working size you will export with (default: the run's --scale-size)")
     parser.add_argument("--photos", type=int, default=800,
@@ -197,6 +233,13 @@ def main(argv: list | None = None) -> int:
                              "below gray; -0.5 lets one lose up to half a dB for colour; 0.2 keeps a margin for "
                              "noise: with 30 to 50 photos a source, its mean moves by a few tenths of a dB between "
                              "photo sets)")
+    parser.add_argument("--min-source-photos", type=int, default=10,
+                        help="--source-floor applies to sources with at least this many of the scored photos "
+                             "(default 10); smaller ones are scored and do not decide")
+    parser.add_argument("--match-colour", type=Path, default=None, metavar="WEIGHTS",
+                        help="suggest the setting whose colourfulness on the same photos is nearest this weights "
+                             "file's (at its own operating point), to compare two networks at equal colour, "
+                             "instead of the rule above")
     parser.add_argument("--hints", type=int, default=10,
                         help="also score each setting with this many hints (the evaluation's sweep protocol) and "
                              "require --min-hint-gain with them; 0 scores the automatic colorizer alone (default 10)")
@@ -225,32 +268,40 @@ def main(argv: list | None = None) -> int:
         parser.error(f"no checkpoint at {args.checkpoint}")
     if not args.images.is_dir():
         parser.error(f"no such folder of photos: {args.images}")
+    if args.match_colour is not None and not args.match_colour.is_file():
+        parser.error(f"no weights file at {args.match_colour}")
+    if args.min_source_photos < 1:
+        parser.error("--min-source-photos must be at least 1")
     checkpoint = torch.load(args.checkpoint, map_location="cpu", weights_only=True)
     config = TrainConfig.from_dict(checkpoint["config"])
     bins = config.head == "bins"
     knobs = dict(gains=args.gains or ((1.0,) if bins else GAINS))
     if bins:
         knobs.update(corrections=args.corrections, temperatures=args.temperatures)
-    train_paths = split_paths(list_images(args.images), config.val_fraction)[0]
-    if not train_paths:
-        parser.error(f"no training photos in {args.images}")
-    picks = [train_paths[i] for i in spread(len(train_paths), args.photos)]
+    split = split_paths(list_images(args.images), config.val_fraction)
+    pool = split[0] if args.split == "training" else split[1]
+    kind = "training" if args.split == "training" else "held-out"
+    if not pool:
+        parser.error(f"no {kind} photos in {args.images} (the run holds out {config.val_fraction:g} of a folder)")
+    picks = [pool[i] for i in spread(len(pool), args.photos)]
     what = [f"{len(knobs['gains'])} chroma gain(s)"]
     if bins:
         what.append(f"{len(args.corrections) * len(args.temperatures)} prior corrections x temperatures")
     if args.hints:
         what.append(f"without and with {args.hints} hints")
-    print(f"scoring {len(picks)} training photos of {args.images}: {', '.join(what)}", flush=True)
+    print(f"scoring {len(picks)} {kind} photos of {args.images}: {', '.join(what)}", flush=True)
     try:
-        rows = calibrate(args.checkpoint, picks, args.working_size,
-                         precision=args.precision, hints=args.hints, **knobs)
+        rows = calibrate(args.checkpoint, picks, args.working_size, precision=args.precision, hints=args.hints,
+                         min_source_photos=args.min_source_photos, **knobs)
     except ValueError as error:
         raise SystemExit(str(error)) from None
     floor = f"no source below gray {args.source_floor:+g} dB" if args.source_floor else "no source below gray"
-    print(f"{len(picks)} training photos; gray PSNR {rows[0]['psnr_gray']:.2f} dB. Suggested: the most colourful "
-          f"setting with PSNR at least {args.min_gain:g} dB above gray, {floor}"
-          + (f", at least {args.min_hint_gain:g} dB above gray with {args.hints} hints" if args.hints else "")
-          + ", and no more colour than the originals")
+    floor += f" (of those with at least {args.min_source_photos} photos)" if args.min_source_photos > 1 else ""
+    print(f"{len(picks)} {kind} photos; gray PSNR {rows[0]['psnr_gray']:.2f} dB. "
+          + ("Suggested: the setting nearest the colour of the weights file below" if args.match_colour else
+             f"Suggested: the most colourful setting with PSNR at least {args.min_gain:g} dB above gray, {floor}"
+             + (f", at least {args.min_hint_gain:g} dB above gray with {args.hints} hints" if args.hints else "")
+             + ", and no more colour than the originals"))
     print(f"{'correction':>10}{'T':>6}{'gain':>6}{'PSNR dB':>9}{'vs gray':>9}{'colorful':>10}{'ratio':>7}"
           f"{'worst source':>22}" + (f"{f'{args.hints} hints':>10}{'fidelity':>10}" if args.hints else ""))
     for row in rows:
@@ -262,7 +313,10 @@ def main(argv: list | None = None) -> int:
               f"{row['psnr'] - row['psnr_gray']:+9.2f}{row['colorfulness']:10.1f}{row['ratio']:7.0%}{worst:>22}{hinted}")
     best = suggest(rows, args.min_gain, args.min_hint_gain, args.source_floor)
     size = f" --working-size {args.working_size}" if args.working_size else ""
-    if best is None:
+    if args.match_colour:
+        best = report_match(args, picks, rows)
+        status = 0
+    elif best is None:
         best = max(rows, key=lambda row: row["psnr"])
         print(f"no setting meets every condition; the most accurate one ({export_flags(best)}: "
               f"{'; '.join(shortfalls(best, args.min_gain, args.min_hint_gain, args.source_floor)) or 'none'}) is "
@@ -278,6 +332,32 @@ def main(argv: list | None = None) -> int:
     print(f"  python -m training.export {args.checkpoint} {weights_beside(args.checkpoint)}{size} "
           f"{export_flags(best)}")
     return status
+
+
+def report_match(args, picks: list[Path], rows: list[dict]) -> dict:
+    """--match-colour: the reference weights file scored on the same photos, the row nearest its colour, and the two
+    compared there, overall and per source (sources under --min-source-photos marked: they move with one photo)."""
+    print(f"scoring {args.match_colour} on the same photos, automatic, at its own operating point", flush=True)
+    reference = reference_scores(args.match_colour, picks, args.precision)
+    ours = reference["ours"]
+    best = nearest_colour(rows, ours["colorfulness_ratio"])
+    failed = shortfalls(best, args.min_gain, args.min_hint_gain, args.source_floor)
+    print(f"{args.match_colour}: {ours['colorfulness_ratio']:.1%} of the originals' colorfulness, "
+          f"{ours['psnr'] - reference['gray']['psnr']:+.2f} dB over gray. Nearest its colour: {export_flags(best)}, "
+          f"{best['ratio']:.1%}, {best['psnr'] - best['psnr_gray']:+.2f} dB over gray"
+          + (f" (short of the rule: {'; '.join(failed)})" if failed else ""))
+    if "sources" in reference and "sources" in best:
+        print(f"{'source':>14}{'photos':>8}{'it vs gray':>12}{'this':>8}{'this - it':>11}")
+        for name, table in sorted(reference["sources"].items()):
+            it = table["ours"]["psnr"] - table["gray"]["psnr"]
+            this = best["sources"][name]["vs_gray"]
+            few = "  (few photos)" if table["images"] < args.min_source_photos else ""
+            print(f"{name:>14}{table['images']:8d}{it:+12.2f}{this:+8.2f}{this - it:+11.2f}{few}")
+    print(f"{'all':>14}{len(picks):8d}{ours['psnr'] - reference['gray']['psnr']:+12.2f}"
+          f"{best['psnr'] - best['psnr_gray']:+8.2f}{best['psnr'] - ours['psnr']:+11.2f}")
+    print("suggested, to compare at equal colour:" if not args.old_prints else
+          "suggested, to compare at equal colour, for clean photos")
+    return best
 
 
 def suggest_repaired(args, picks: list[Path], best: dict, gains: tuple[float, ...]) -> dict:

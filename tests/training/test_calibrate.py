@@ -6,9 +6,11 @@ import pytest
 
 from model.colorizer import Colorizer
 from tests.conftest import SHARED_TRAIN, bins_checkpoint
-from training.calibrate import calibrate, least_keeping, main, shortfalls, suggest, weights_beside
+from training.calibrate import (calibrate, least_keeping, main, nearest_colour, shortfalls, suggest, weights_beside,
+                                worst_source)
 from training.data import list_images, split_paths
 from training.evaluate import evaluate
+from training.export import export
 
 
 def test_suggest_takes_the_most_colourful_setting_that_keeps_the_psnr_gain():
@@ -128,3 +130,90 @@ def test_the_repaired_gain_is_the_least_that_keeps_the_colour_asked_above_the_ps
     assert least_keeping(rows, 0.85, 0.6)["repaired_gain"] == 1.2
     assert least_keeping(rows, 0.95, 0.6) is None  # 1.6 keeps it, but only 0.4 dB above gray
     assert least_keeping(rows, 0.95, 0.3)["repaired_gain"] == 1.6
+
+
+def test_the_worst_source_is_chosen_among_those_with_enough_photos():
+    def table(photos: int, ours: float, gray: float = 24.0) -> dict:
+        return {"images": photos, "ours": {"psnr": ours}, "gray": {"psnr": gray}}
+    sources = {"roads": table(3, 23.5), "pets": table(40, 24.2), "food": table(12, 24.5)}
+    assert worst_source(sources) == ("roads", -0.5)  # three photos decide, as before
+    assert worst_source(sources, 10) == ("pets", pytest.approx(0.2))  # they are shown, and do not decide
+    assert worst_source(sources, 41) is None
+
+
+def test_nearest_colour_takes_the_row_nearest_the_reference_and_the_less_colourful_of_two():
+    rows = [{"chroma_gain": g, "ratio": r} for g, r in ((1.0, 0.5), (1.25, 0.75), (1.5, 1.0))]
+    assert nearest_colour(rows, 0.8)["chroma_gain"] == 1.25
+    assert nearest_colour(rows, 0.9)["chroma_gain"] == 1.5
+    assert nearest_colour(rows, 0.875)["chroma_gain"] == 1.25  # as near to both: the less colourful
+    assert nearest_colour(rows, 0.2)["chroma_gain"] == 1.0
+
+
+@pytest.fixture
+def two_sources(photo_folder, tmp_path) -> Path:
+    """The synthetic photos under two file-name prefixes: 20 "pets", 4 "roads" (the four the tiny net colours
+    worst: roads is further below its gray than pets)."""
+    folder = tmp_path / "sources"
+    folder.mkdir()
+    for i, path in enumerate(sorted(photo_folder.iterdir())):
+        shutil.copy(path, folder / f"{'roads' if 8 <= i < 12 else 'pets'}_{i:02d}.jpg")
+    return folder
+
+
+def test_the_source_floor_counts_only_sources_with_enough_of_the_photos(tiny_checkpoint, two_sources):
+    paths = sorted(two_sources.iterdir())
+    every, enough = (calibrate(tiny_checkpoint, paths, working_size=40, gains=(1.0,), min_source_photos=m)[0]
+                     for m in (1, 5))
+    assert set(every["sources"]) == {"pets", "roads"} and every["sources"]["roads"]["photos"] == 4
+    assert every["worst_source"] == min(every["sources"], key=lambda name: every["sources"][name]["vs_gray"])
+    assert every["worst_source"] == "roads"
+    assert enough["worst_source"] == "pets"  # roads has 4 photos: shown, not deciding
+    assert enough["worst_source_gain"] == pytest.approx(every["sources"]["pets"]["vs_gray"])
+
+
+def test_a_small_source_below_the_floor_does_not_block_the_suggestion(tiny_checkpoint, two_sources, capsys):
+    flags = [str(tiny_checkpoint), "--images", str(two_sources), "--photos", "100", "--hints", "0", "--gains", "1",
+             "--min-gain", "-100", "--source-floor", "-0.3"]
+    assert main(flags + ["--min-source-photos", "1"]) == 1  # roads, its few training photos, under the floor
+    assert "roads photos below gray -0.3 dB" in capsys.readouterr().out
+    assert main(flags) == 0  # the default (10): roads does not decide; pets, above the floor, does
+    out = capsys.readouterr().out
+    assert "suggested: --chroma-gain 1 " in out and re.search(r" pets [+-]0\.\d\d\n", out)
+
+
+def test_the_validation_split_scores_the_photos_the_run_held_out(tiny_checkpoint, two_sources, monkeypatch, capsys):
+    import training.calibrate as module
+    scored = []
+
+    def recording(checkpoint, paths, *args, **kwargs):
+        scored.append(list(paths))
+        return calibrate(checkpoint, paths, *args, **kwargs)
+    monkeypatch.setattr(module, "calibrate", recording)
+    training, held_out = split_paths(list_images(two_sources), 0.25)  # the tiny run's --val-fraction
+    for split, expected in (("validation", held_out), ("training", training)):
+        assert main([str(tiny_checkpoint), "--images", str(two_sources), "--split", split, "--photos", "100",
+                     "--hints", "0", "--gains", "1", "--min-gain", "-100", "--source-floor", "-100"]) == 0
+        assert sorted(scored[-1]) == sorted(expected)
+        word = "held-out" if split == "validation" else "training"
+        assert f"scoring {len(expected)} {word} photos of {two_sources}" in capsys.readouterr().out
+
+
+def test_match_colour_suggests_the_gain_of_the_reference_files_colour(tiny_checkpoint, two_sources, tmp_path,
+                                                                      capsys):
+    """The same network exported at gain 2 is matched at 2, at gain 1 at 1; the comparison is printed."""
+    for gain in (1.0, 2.0):
+        reference = tmp_path / f"reference_{gain:g}.pt"
+        export(tiny_checkpoint, reference, chroma_gain=gain)
+        assert main([str(tiny_checkpoint), "--images", str(two_sources), "--photos", "100", "--hints", "0",
+                     "--gains", "1,1.5,2", "--match-colour", str(reference), "--min-source-photos", "3"]) == 0
+        out = capsys.readouterr().out
+        assert f"Nearest its colour: --chroma-gain {gain:g}, " in out
+        assert f"--chroma-gain {gain:g}\n" in out.split("suggested, to compare at equal colour:")[1]
+        lines = {line.split()[0]: line.split() for line in out.splitlines() if line.strip()}
+        assert lines["all"][-1] == "+0.00" and lines["pets"][-1] == "+0.00"  # the same network at the same gain
+        assert "few photos" not in " ".join(lines["roads"])  # 3 or more of the photos
+    main([str(tiny_checkpoint), "--images", str(two_sources), "--photos", "100", "--hints", "0", "--gains", "1,2",
+          "--match-colour", str(reference), "--min-source-photos", "10"])
+    assert "(few photos)" in next(line for line in capsys.readouterr().out.splitlines() if "roads" in line)
+    with pytest.raises(SystemExit):
+        main([str(tiny_checkpoint), "--images", str(two_sources), "--match-colour", str(tmp_path / "none.pt")])
