@@ -224,7 +224,7 @@ def main(argv: list | None = None) -> int:
     parser.add_argument("--working-size", type=int, default=None,
                         help="the working size you will export with (default: the run's --scale-size)")
     parser.add_argument("--photos", type=int, default=800,
-                        help="training photos to score, spread over the folder (default 800: smaller sets "
+                        help="photos of the --split to score, spread over it (default 800: smaller sets "
                              "disagree by tenths of a dB)")
     parser.add_argument("--min-gain", type=float, default=0.6,
                         help="PSNR the suggestion must keep above gray, in dB (default 0.6)")
