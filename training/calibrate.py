@@ -69,10 +69,10 @@ CORRECTIONS = (1.0, 0.75, 0.5, 0.0)
 
 
 def worst_source(sources: dict, min_photos: int = 1) -> tuple[str, float] | None:
-    """The source (a name -> training.evaluate's table of it) whose automatic PSNR is lowest against its gray,
-    among those with at least min_photos photos: (name, PSNR - gray PSNR); None when no source has as many."""
-    gains = [(name, table["ours"]["psnr"] - table["gray"]["psnr"]) for name, table in sources.items()
-             if table["images"] >= min_photos]
+    """The source (a name -> {"photos", "vs_gray"}, a calibrate row's "sources") whose automatic PSNR is lowest
+    against its gray, among those with at least min_photos photos: (name, vs_gray); None when no source has as
+    many."""
+    gains = [(name, source["vs_gray"]) for name, source in sources.items() if source["photos"] >= min_photos]
     return min(gains, key=lambda item: item[1]) if gains else None
 
 
@@ -99,13 +99,12 @@ def calibrate(checkpoint_path: Path, paths: list[Path], working_size: int | None
                 row = {"prior_correction": correction, "temperature": temperature, "chroma_gain": float(gain),
                        "psnr": ours["psnr"], "psnr_gray": at_gain["gray"]["psnr"],
                        "colorfulness": ours["colorfulness"], "ratio": ours["colorfulness_ratio"]}
-                worst = worst_source(at_gain.get("sources", {}), min_source_photos)
-                if worst:
-                    row["worst_source"], row["worst_source_gain"] = worst
                 if "sources" in at_gain:
                     row["sources"] = {name: {"photos": table["images"],
                                              "vs_gray": table["ours"]["psnr"] - table["gray"]["psnr"]}
                                       for name, table in at_gain["sources"].items()}
+                    if worst := worst_source(row["sources"], min_source_photos):
+                        row["worst_source"], row["worst_source_gain"] = worst
                 if hints:
                     row["hinted_psnr"] = at_gain["hints"][str(hints)]["psnr"]
                     row["fidelity"] = at_gain["hints"][str(hints)]["fidelity"]
@@ -311,12 +310,11 @@ def main(argv: list | None = None) -> int:
         hinted = (f"{row['hinted_psnr'] - row['psnr_gray']:+10.2f}{row['fidelity']:10.2f}" if args.hints else "")
         print(f"{correction:>10}{temperature:>6}{row['chroma_gain']:6.2f}{row['psnr']:9.2f}"
               f"{row['psnr'] - row['psnr_gray']:+9.2f}{row['colorfulness']:10.1f}{row['ratio']:7.0%}{worst:>22}{hinted}")
-    best = suggest(rows, args.min_gain, args.min_hint_gain, args.source_floor)
     size = f" --working-size {args.working_size}" if args.working_size else ""
     if args.match_colour:
         best = report_match(args, picks, rows)
         status = 0
-    elif best is None:
+    elif (best := suggest(rows, args.min_gain, args.min_hint_gain, args.source_floor)) is None:
         best = max(rows, key=lambda row: row["psnr"])
         print(f"no setting meets every condition; the most accurate one ({export_flags(best)}: "
               f"{'; '.join(shortfalls(best, args.min_gain, args.min_hint_gain, args.source_floor)) or 'none'}) is "

@@ -133,9 +133,8 @@ def test_the_repaired_gain_is_the_least_that_keeps_the_colour_asked_above_the_ps
 
 
 def test_the_worst_source_is_chosen_among_those_with_enough_photos():
-    def table(photos: int, ours: float, gray: float = 24.0) -> dict:
-        return {"images": photos, "ours": {"psnr": ours}, "gray": {"psnr": gray}}
-    sources = {"roads": table(3, 23.5), "pets": table(40, 24.2), "food": table(12, 24.5)}
+    sources = {"roads": {"photos": 3, "vs_gray": -0.5}, "pets": {"photos": 40, "vs_gray": 0.2},
+               "food": {"photos": 12, "vs_gray": 0.5}}
     assert worst_source(sources) == ("roads", -0.5)  # three photos decide, as before
     assert worst_source(sources, 10) == ("pets", pytest.approx(0.2))  # they are shown, and do not decide
     assert worst_source(sources, 41) is None
